@@ -1,0 +1,167 @@
+"""Configuration: a dataclass with defaults, loaded from TOML, overridable by
+the environment and then the command line.
+
+Registered roots live here rather than only in the database so that a
+deleted index can be rebuilt from this file plus the disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from . import paths as paths_mod
+from .errors import BadInputError, ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+WATCH_MODES = ("auto", "native", "polling")
+
+
+@dataclass
+class RootConfig:
+    path: str
+    watch: str = "auto"
+
+
+@dataclass
+class Config:
+    roots: list[RootConfig] = field(default_factory=list)
+    # None means the default SQLite file from paths.Paths.
+    db: str | None = None
+    # How deep below a root to look for dispatch folders.
+    max_depth: int = 12
+    follow_symlinks: bool = False
+    # A result.pkl younger than this that fails to load may still be being
+    # written; it is retried rather than recorded as unreadable.
+    settle_seconds: float = 2.0
+    # Larger result.pkl files are recorded as unreadable without being read.
+    max_pickle_bytes: int = 1024 * 1024 * 1024
+    # Dispatches written per database transaction during a scan.
+    batch_size: int = 500
+
+    def validate(self) -> Config:
+        if not isinstance(self.roots, list):
+            raise ConfigError("'roots' must be a list of tables")
+        for root in self.roots:
+            if not isinstance(root.path, str) or not root.path:
+                raise ConfigError("every root needs a non-empty 'path'")
+            if root.watch not in WATCH_MODES:
+                raise ConfigError(
+                    f"root {root.path}: watch must be one of {', '.join(WATCH_MODES)}, "
+                    f"not {root.watch!r}"
+                )
+        _check_number("max_depth", self.max_depth, minimum=1, integer=True)
+        _check_number("settle_seconds", self.settle_seconds, minimum=0)
+        _check_number("max_pickle_bytes", self.max_pickle_bytes, minimum=1, integer=True)
+        _check_number("batch_size", self.batch_size, minimum=1, integer=True)
+        if not isinstance(self.follow_symlinks, bool):
+            raise ConfigError("follow_symlinks must be true or false")
+        if self.db is not None and not isinstance(self.db, str):
+            raise ConfigError("db must be a database URL string")
+        return self
+
+    def root_paths(self) -> list[str]:
+        return [root.path for root in self.roots]
+
+    def to_toml(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if data["db"] is None:
+            del data["db"]
+        return data
+
+
+def _check_number(name: str, value: Any, *, minimum: float, integer: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{name} must be {kind} >= {minimum}, not {value!r}")
+
+
+def _from_toml(data: dict[str, Any]) -> Config:
+    known = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in config: {', '.join(unknown)}")
+    values = dict(data)
+    roots = values.pop("roots", [])
+    if not isinstance(roots, list) or not all(isinstance(r, dict) for r in roots):
+        raise ConfigError("'roots' must be an array of tables ([[roots]])")
+    try:
+        root_list = [RootConfig(**r) for r in roots]
+        config = Config(roots=root_list, **values)
+    except TypeError as exc:
+        raise ConfigError(f"invalid config: {exc}") from None
+    return config.validate()
+
+
+def load(paths: paths_mod.Paths, *, db_override: str | None = None) -> Config:
+    """The configuration: file, then environment, then the ``db_override``."""
+    file = paths.config_file
+    config = Config()
+    if file.exists():
+        try:
+            with file.open("rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {file}: {exc}") from None
+        config = _from_toml(data)
+    env_db = paths_mod.db_url_from_env()
+    if env_db:
+        config.db = env_db
+    if db_override:
+        config.db = db_override
+    return config.validate()
+
+
+def save(config: Config, paths: paths_mod.Paths) -> None:
+    """Write the config atomically, readable by its owner only.
+
+    The environment/command-line database override is not written back: it is
+    an override for this run, not a setting.
+    """
+    file = paths.config_file
+    paths_mod.ensure_private_dir(file.parent)
+    stored = _stored_db(paths)
+    data = dataclasses.replace(config, db=stored).to_toml()
+    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".config-", suffix=".toml")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            tomli_w.dump(data, fh)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _stored_db(paths: paths_mod.Paths) -> str | None:
+    file = paths.config_file
+    if not file.exists():
+        return None
+    try:
+        with file.open("rb") as fh:
+            value = tomllib.load(fh).get("db")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def normalize_root(path: str | os.PathLike[str]) -> str:
+    """The absolute form of a results directory the user named; it must exist."""
+    given = Path(path).expanduser()
+    if not given.exists():
+        raise BadInputError(f"no such directory: {path}")
+    if not given.is_dir():
+        raise BadInputError(f"not a directory: {path}")
+    return str(given.resolve())

@@ -1,0 +1,85 @@
+"""Every location the indexer uses, decided in one place.
+
+Order of precedence: an explicit override (``--home``, or tests), then the
+environment (``COVALENT_INDEXER_HOME`` puts everything under one folder, and
+``COVALENT_INDEXER_DB`` chooses the database alone), then platformdirs.
+Nothing else in the code invents a path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "covalent-indexer"
+HOME_ENV = "COVALENT_INDEXER_HOME"
+DB_ENV = "COVALENT_INDEXER_DB"
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    data_dir: Path
+    log_dir: Path
+    state_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def database_file(self) -> Path:
+        return self.data_dir / "index.sqlite3"
+
+    @property
+    def default_db_url(self) -> str:
+        return f"sqlite:///{self.database_file}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "daemon.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "daemon.pid"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.state_dir / "daemon.lock"
+
+    @property
+    def status_file(self) -> Path:
+        return self.state_dir / "daemon-status.json"
+
+
+def resolve(home: str | os.PathLike[str] | None = None) -> Paths:
+    """The locations to use, from an override, the environment or platformdirs."""
+    if home is None:
+        home = os.environ.get(HOME_ENV) or None
+    if home is not None:
+        root = Path(home).expanduser().resolve()
+        return Paths(
+            config_dir=root / "config",
+            data_dir=root / "data",
+            log_dir=root / "logs",
+            state_dir=root / "state",
+        )
+    return Paths(
+        config_dir=platformdirs.user_config_path(APP_NAME),
+        data_dir=platformdirs.user_data_path(APP_NAME),
+        log_dir=platformdirs.user_log_path(APP_NAME),
+        state_dir=platformdirs.user_state_path(APP_NAME),
+    )
+
+
+def db_url_from_env() -> str | None:
+    return os.environ.get(DB_ENV) or None
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path

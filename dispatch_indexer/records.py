@@ -1,0 +1,165 @@
+"""The plain records that cross the library's boundary.
+
+Nothing outside ``store`` sees a database row; everything sees these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+
+# Where a record came from.
+SOURCES = ("scan", "watch", "hook")
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """The identity of one version of a result.pkl, for change detection.
+
+    An unchanged (size, mtime_ns, inode) means unchanged content here: Covalent
+    rewrites the whole file on every save, which always moves the mtime.
+    """
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+@dataclass(frozen=True)
+class NodeSummary:
+    node_id: int | str
+    name: str | None
+    status: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id,
+            "name": self.name,
+            "status": self.status,
+            "start_time": _iso(self.start_time),
+            "end_time": _iso(self.end_time),
+            "error": self.error,
+        }
+
+
+@dataclass
+class DispatchRecord:
+    """Everything the index knows about one dispatch (without the raw bytes)."""
+
+    dispatch_id: str
+    status: str | None
+    lattice_name: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    error: str | None
+    num_nodes: int | None
+    path: str
+    results_dir: str
+    pickled_results_dir: str | None = None
+    nodes: list[NodeSummary] = field(default_factory=list)
+    result: Any = None
+    size: int | None = None
+    mtime_ns: int | None = None
+    inode: int | None = None
+    sha256: str | None = None
+    unreadable: str | None = None
+    missing: bool = False
+    source: str = "scan"
+    root: str | None = None
+    # The latest time recorded inside the result (its own or any node's):
+    # how far along the dispatch this copy is, whatever its file mtime says.
+    last_event: datetime | None = None
+    first_seen: datetime | None = None
+    updated_at: datetime | None = None
+
+    # The keys of ``list --json``, in order.
+    LIST_KEYS = (
+        "dispatch_id",
+        "status",
+        "lattice_name",
+        "start_time",
+        "end_time",
+        "num_nodes",
+        "error",
+        "path",
+        "results_dir",
+        "missing",
+        "unreadable",
+        "source",
+        "updated_at",
+    )
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def to_json(self, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """A JSON-ready dict; all fields unless ``keys`` narrows it."""
+        names = keys or tuple(f.name for f in dataclasses.fields(self))
+        out: dict[str, Any] = {}
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                value = _iso(value)
+            elif name == "nodes":
+                value = [node.to_json() for node in value]
+            out[name] = value
+        return out
+
+    def list_json(self) -> dict[str, Any]:
+        return self.to_json(self.LIST_KEYS)
+
+
+@dataclass
+class RootInfo:
+    path: str
+    watch: str
+    exists: bool
+    records: int
+
+
+@dataclass
+class ScanSummary:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    unreadable: int = 0
+    # Folders whose result.pkl was still being written when the scan ended.
+    unsettled: int = 0
+    # Folders the walk could not enter.
+    inaccessible: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def merge(self, other: ScanSummary) -> None:
+        for f in dataclasses.fields(self):
+            if f.name == "errors":
+                self.errors.extend(other.errors)
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def line(self) -> str:
+        text = (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.missing} missing, {self.unreadable} unreadable"
+        )
+        if self.unsettled:
+            text += f", {self.unsettled} still being written"
+        if self.inaccessible:
+            text += f", {self.inaccessible} folders inaccessible"
+        return text + f" in {self.seconds:.2f}s"
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,351 @@
+"""Load a pickle without running any of its code.
+
+A pickle is a program: every global it names is imported and called while it
+loads. This loader names nothing real. Each global becomes a *ghost class*: an
+inert stand-in that records the name, and every call, construction or
+``__setstate__`` the pickle performs on it is recorded on a ``Ghost`` instead
+of executed. What comes back is a tree of plain Python data (the opcodes build
+ints, strings, lists and dicts themselves) with ghosts where objects were.
+
+Only a handful of standard-library constructors whose behaviour is fixed and
+bounded (datetimes, sets, ``OrderedDict``...) are real, through wrappers that
+check their arguments, because times and containers are what we need to read.
+
+Because nothing is resolved by name, no list of cloudpickle's private helpers
+is needed: whatever names a cloudpickle version uses, they all become ghosts.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import io
+import pickle
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Ghost", "GhostClass", "UnsafePickleError", "as_ghost", "loads"]
+
+# A hostile pickle could name endlessly many distinct globals; cap both the
+# per-load count and the shared cache of ghost classes.
+MAX_GLOBALS_PER_LOAD = 10_000
+_CLASS_CACHE_LIMIT = 4096
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """The pickle asked for something this loader refuses to do."""
+
+
+class GhostClass(type):
+    """Metaclass of the stand-ins for globals named by a pickle.
+
+    A ghost class must be a real ``type``: the NEWOBJ opcode refuses anything
+    else. Calling one (REDUCE, NEWOBJ) only records the call on a ``Ghost``.
+    """
+
+    ghost_module: str
+    ghost_name: str
+    # On classes that a *call* produced: the record of that call.
+    ghost_origin: Ghost | None
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        loader = getattr(_CURRENT, "loader", None)
+        if loader is not None and loader.calls_make_classes:
+            return loader.class_from_call(cls, args, kwargs)
+        return Ghost.__new__(cls, *args, **kwargs)
+
+    def __setitem__(cls, key: Any, value: Any) -> None:
+        _origin(cls).__setitem__(key, value)
+
+    def __repr__(cls) -> str:
+        return f"<ghost class {cls.qualified_name}>"
+
+    @property
+    def qualified_name(cls) -> str:
+        return f"{cls.ghost_module}.{cls.ghost_name}" if cls.ghost_module else cls.ghost_name
+
+
+def _origin(cls: GhostClass) -> Ghost:
+    origin = cls.ghost_origin
+    if origin is None:
+        raise UnsafePickleError(f"state given to the global {cls.qualified_name}")
+    return origin
+
+
+class _OnGhostOrOrigin:
+    """A method that, looked up on a class made by a call, acts on the record
+    of that call: the unpickler looks up ``__setstate__``/``append`` on
+    whatever object it holds, and in class mode that object is a class."""
+
+    def __init__(self, func: Callable[..., None]) -> None:
+        self.func = func
+
+    def __get__(self, obj: Ghost | None, owner: type) -> Callable[..., None]:
+        if obj is None:
+            if not isinstance(owner, GhostClass):
+                raise AttributeError(self.func.__name__)
+            obj = _origin(owner)
+        return self.func.__get__(obj)
+
+
+class Ghost:
+    """What the pickle said about one object: its class or callee, the
+    arguments, the state given to ``__setstate__`` and the items appended."""
+
+    __slots__ = ("args", "callee", "dict_items", "ghost_class", "items", "kwargs", "state")
+
+    ghost_class: GhostClass | None
+    callee: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] | None
+    state: Any
+    items: list[Any] | None
+    dict_items: list[tuple[Any, Any]] | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Ghost:
+        # Reached through NEWOBJ/REDUCE on a ghost class: record, run nothing.
+        obj = object.__new__(Ghost)
+        obj.ghost_class = cls if isinstance(cls, GhostClass) else None
+        obj.callee = None
+        obj.args = args
+        obj.kwargs = kwargs or None
+        obj.state = None
+        obj.items = None
+        obj.dict_items = None
+        return obj
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # A ghost being called is a factory the pickle obtained by an earlier
+        # call (cloudpickle's ``_builtin_type('CodeType')`` for instance).
+        loader = getattr(_CURRENT, "loader", None)
+        if loader is not None and loader.calls_make_classes:
+            return loader.class_from_call(self, args, kwargs)
+        obj = Ghost.__new__(Ghost, *args, **kwargs)
+        obj.callee = self
+        return obj
+
+    @_OnGhostOrOrigin
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    # APPEND/APPENDS/SETITEM(S) on a non-list/dict object call these.
+    @_OnGhostOrOrigin
+    def append(self, value: Any) -> None:
+        if self.items is None:
+            self.items = []
+        self.items.append(value)
+
+    @_OnGhostOrOrigin
+    def extend(self, values: Any) -> None:
+        for value in values:
+            self.append(value)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self.dict_items is None:
+            self.dict_items = []
+        self.dict_items.append((key, value))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("ghosts are not picklable")
+
+    def __repr__(self) -> str:
+        return f"<ghost {self.type_name}>"
+
+    @property
+    def type_name(self) -> str:
+        """The best name for what this object was: its class, or what made it."""
+        if self.ghost_class is not None:
+            # Reconstructors take the class they rebuild as their first
+            # argument (copyreg._reconstructor, numpy's _reconstruct...).
+            if self.args and isinstance(self.args[0], GhostClass):
+                return self.args[0].qualified_name
+            return self.ghost_class.qualified_name
+        callee = self.callee
+        if isinstance(callee, Ghost):
+            return f"{callee.type_name}()"
+        return "object"
+
+    @property
+    def state_dict(self) -> dict[Any, Any]:
+        """The object's attributes when the pickle gave them as a dict."""
+        state = self.state
+        if isinstance(state, dict):
+            return state
+        # (dict_state, slot_state), the form used by objects with __slots__.
+        if isinstance(state, tuple) and len(state) == 2:
+            merged: dict[Any, Any] = {}
+            for part in state:
+                if isinstance(part, dict):
+                    merged.update(part)
+            return merged
+        return {}
+
+
+def as_ghost(value: Any) -> Ghost | None:
+    """The record behind ``value`` if it stands for an object, else None."""
+    if isinstance(value, Ghost):
+        return value
+    if isinstance(value, GhostClass):
+        return value.ghost_origin
+    return None
+
+
+def _new_ghost_class(module: str, name: str, origin: Ghost | None = None) -> GhostClass:
+    cls = GhostClass(
+        name,
+        (Ghost,),
+        {"__slots__": (), "ghost_module": module, "ghost_name": name, "ghost_origin": origin},
+    )
+    return cls
+
+
+_class_cache: dict[tuple[str, str], GhostClass] = {}
+
+
+def _ghost_class(module: str, name: str) -> GhostClass:
+    key = (module, name)
+    cls = _class_cache.get(key)
+    if cls is None:
+        if len(_class_cache) >= _CLASS_CACHE_LIMIT:
+            _class_cache.clear()
+        cls = _class_cache[key] = _new_ghost_class(module, name)
+    return cls
+
+
+# ---- the few real constructors, each checking its arguments -------------
+
+
+def _checked_set(items: Any = ()) -> set[Any]:
+    if not isinstance(items, (list, tuple, set, frozenset)):
+        raise UnsafePickleError("set() from a non-sequence")
+    return set(items)
+
+
+def _checked_frozenset(items: Any = ()) -> frozenset[Any]:
+    if not isinstance(items, (list, tuple, set, frozenset)):
+        raise UnsafePickleError("frozenset() from a non-sequence")
+    return frozenset(items)
+
+
+def _checked_bytearray(data: Any = b"", encoding: Any = None) -> bytearray:
+    # bytearray(n) would allocate n bytes from a four-byte integer.
+    if isinstance(data, (bytes, bytearray)):
+        return bytearray(data)
+    if isinstance(data, str) and isinstance(encoding, str):
+        return bytearray(data, encoding)
+    raise UnsafePickleError("bytearray() from something other than bytes")
+
+
+def _checked_encode(text: Any, encoding: Any = "utf-8") -> bytes:
+    # Protocol 2 writes bytes as _codecs.encode(str, 'latin1').
+    if isinstance(text, str) and encoding in ("latin1", "latin-1", "utf-8", "ascii"):
+        return text.encode(encoding)
+    raise UnsafePickleError("_codecs.encode with unexpected arguments")
+
+
+def _checked_complex(real: Any = 0.0, imag: Any = 0.0) -> complex:
+    if isinstance(real, (int, float)) and isinstance(imag, (int, float)):
+        return complex(real, imag)
+    raise UnsafePickleError("complex() from non-numbers")
+
+
+def _checked_ordered_dict(items: Any = ()) -> collections.OrderedDict[Any, Any]:
+    if not isinstance(items, (list, tuple)):
+        raise UnsafePickleError("OrderedDict() from a non-sequence")
+    return collections.OrderedDict(items)
+
+
+# The datetime constructors validate and bound their own arguments.
+_REAL: dict[tuple[str, str], Callable[..., Any]] = {
+    ("datetime", "datetime"): _dt.datetime,
+    ("datetime", "date"): _dt.date,
+    ("datetime", "time"): _dt.time,
+    ("datetime", "timedelta"): _dt.timedelta,
+    ("datetime", "timezone"): _dt.timezone,
+    ("builtins", "set"): _checked_set,
+    ("builtins", "frozenset"): _checked_frozenset,
+    ("builtins", "bytearray"): _checked_bytearray,
+    ("builtins", "complex"): _checked_complex,
+    ("__builtin__", "set"): _checked_set,
+    ("__builtin__", "frozenset"): _checked_frozenset,
+    ("__builtin__", "bytearray"): _checked_bytearray,
+    ("_codecs", "encode"): _checked_encode,
+    ("collections", "OrderedDict"): _checked_ordered_dict,
+}
+
+# The loader in progress on this thread, so that ghosts being called (from
+# inside the C unpickler, which gives them no context) can reach its mode.
+_CURRENT = threading.local()
+
+
+class _GhostUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, *, calls_make_classes: bool) -> None:
+        super().__init__(file, encoding="latin1")
+        self.calls_make_classes = calls_make_classes
+        self.globals_named = 0
+
+    def find_class(self, module: str, name: str) -> Any:
+        self.globals_named += 1
+        if self.globals_named > MAX_GLOBALS_PER_LOAD:
+            raise UnsafePickleError("too many globals")
+        if not isinstance(module, str) or not isinstance(name, str):
+            raise UnsafePickleError("global name is not a string")
+        real = _REAL.get((module, name))
+        if real is not None:
+            return real
+        return _ghost_class(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickleError("persistent ids are not supported")
+
+    def class_from_call(
+        self, callee: Ghost | GhostClass, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> GhostClass:
+        """A call whose result may be used as a class (NEWOBJ needs a type)."""
+        if isinstance(callee, GhostClass):
+            origin = Ghost.__new__(callee, *args, **kwargs)
+        else:
+            origin = Ghost.__new__(Ghost, *args, **kwargs)
+            origin.callee = callee
+        name = next((a for a in args if isinstance(a, str) and a.isidentifier()), "object")
+        module = next(
+            (
+                a["__module__"]
+                for a in args
+                if isinstance(a, dict) and isinstance(a.get("__module__"), str)
+            ),
+            "",
+        )
+        return _new_ghost_class(module, name, origin)
+
+
+def _load(data: bytes, calls_make_classes: bool) -> Any:
+    loader = _GhostUnpickler(io.BytesIO(data), calls_make_classes=calls_make_classes)
+    previous = getattr(_CURRENT, "loader", None)
+    _CURRENT.loader = loader
+    try:
+        return loader.load()
+    finally:
+        _CURRENT.loader = previous
+
+
+def loads(data: bytes) -> Any:
+    """Load ``data`` into plain values and ghosts; never imports or runs code.
+
+    Raises ``pickle.UnpicklingError`` (or ``EOFError`` for a truncated stream,
+    or other ordinary exceptions for malformed ones) when the data is not a
+    pickle this loader can follow.
+    """
+    try:
+        return _load(data, calls_make_classes=False)
+    except pickle.UnpicklingError as exc:
+        # Cheap ghosts first; a pickle that defines a class inside itself
+        # (cloudpickle does for classes from __main__) needs every call's
+        # result to be a type, which costs more, so only then.
+        if "must be a type" not in str(exc):
+            raise
+    return _load(data, calls_make_classes=True)

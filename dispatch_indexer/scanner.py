@@ -1,0 +1,152 @@
+"""Bring the index up to date with what is on disk under some roots.
+
+Unchanged folders (same size, mtime and inode of result.pkl) are not
+re-read; new and changed ones are read and written in batches, one
+transaction each; folders that vanished are forgotten and their dispatches
+marked missing. A result.pkl caught mid-write is retried once it settles.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .config import Config
+from .reader import ReadOutcome, read_dispatch
+from .records import ScanSummary
+from .store import Store
+from .walk import WalkReport, find_dispatches
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class _Pending:
+    folder: str
+    root: str
+
+
+class Scanner:
+    """One scan over some roots; ``run`` does the work and returns the summary."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        source: str = "scan",
+        progress: Progress | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.source = source
+        self.progress = progress
+        self.sleep = sleep
+        self.summary = ScanSummary()
+        self._seen = 0
+        self._retry: list[ReadOutcome] = []
+
+    def run(self, roots: Iterable[str], all_roots: Iterable[str] = ()) -> ScanSummary:
+        started = time.monotonic()
+        roots = list(dict.fromkeys(roots))
+        registered = set(all_roots) | set(roots)
+        for root in roots:
+            # Another registered root inside this one is scanned as itself.
+            others = frozenset(r for r in registered if r != root and _inside(r, root))
+            self._scan_root(root, others)
+        self._retry_unsettled()
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def _scan_root(self, root: str, exclude: frozenset[str]) -> None:
+        known = self.store.known_locations(root)
+        if not os.path.isdir(root):
+            self.summary.errors.append(f"root is missing or not a folder: {root}")
+            self._forget(list(known), root)
+            return
+        report = WalkReport()
+        batch: list[_Pending] = []
+        walk = find_dispatches(
+            root,
+            max_depth=self.config.max_depth,
+            follow_symlinks=self.config.follow_symlinks,
+            exclude=exclude,
+            report=report,
+        )
+        for found in walk:
+            self._seen += 1
+            if self.progress is not None:
+                self.progress(self._seen)
+            previous = known.pop(found.folder, None)
+            if previous is not None and previous.stat == found.stat:
+                self.summary.unchanged += 1
+                continue
+            batch.append(_Pending(found.folder, root))
+            if len(batch) >= self.config.batch_size:
+                self._read_and_apply(batch)
+                batch = []
+        self._read_and_apply(batch)
+        self.summary.inaccessible += len(report.inaccessible)
+        for folder in report.inaccessible:
+            self.summary.errors.append(f"cannot read folder: {folder}")
+        # What is under a folder we could not list is unknown, not gone.
+        gone = [p for p in known if not any(_inside(p, bad) for bad in report.inaccessible)]
+        self._forget(gone, root)
+
+    def _forget(self, paths: list[str], root: str) -> None:
+        if not paths:
+            return
+        missing, reread = self.store.forget_locations(paths)
+        self.summary.missing += missing
+        # The copy shown is gone but another copy remains: show that one.
+        self._read_and_apply([_Pending(folder, root) for folder in reread], count=False)
+
+    def _read(self, pending: _Pending, settle_seconds: float) -> ReadOutcome:
+        return read_dispatch(
+            pending.folder,
+            root=pending.root,
+            source=self.source,
+            settle_seconds=settle_seconds,
+            max_bytes=self.config.max_pickle_bytes,
+        )
+
+    def _read_and_apply(self, batch: list[_Pending], count: bool = True) -> None:
+        if not batch:
+            return
+        outcomes = [self._read(p, self.config.settle_seconds) for p in batch]
+        self._retry.extend(o for o in outcomes if o.transient)
+        self._apply(outcomes, count)
+
+    def _apply(self, outcomes: list[ReadOutcome], count: bool = True) -> None:
+        result = self.store.apply(outcomes)
+        if count:
+            self.summary.new += result.new
+            self.summary.updated += result.updated
+        self.summary.unreadable += result.unreadable
+
+    def _retry_unsettled(self) -> None:
+        """Read again, once, the files that were being written."""
+        if not self._retry:
+            return
+        newest = max(o.record.mtime_ns or 0 for o in self._retry) / 1e9
+        wait = min(self.config.settle_seconds, newest + self.config.settle_seconds - time.time())
+        if wait > 0:
+            self.sleep(wait)
+        retry, self._retry = self._retry, []
+        outcomes = [
+            self._read(_Pending(o.record.path, o.record.root or ""), settle_seconds=0)
+            for o in retry
+        ]
+        # Still changing under us: left for the next scan (or the watcher).
+        self.summary.unsettled += sum(1 for o in outcomes if o.transient)
+        self._apply(outcomes)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")

@@ -1,0 +1,386 @@
+"""Reads and writes of the index tables; rows go in and records come out.
+
+The rules that keep the index right live here:
+
+- a dispatch found in several folders shows the most recently written copy;
+- a read that failed never overwrites data from an earlier good read;
+- a folder that vanished is forgotten, and its dispatch falls back to another
+  copy or, with none left, is marked missing (the record and bytes are kept).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import peewee as pw
+
+from .models import Dispatch, Location, ResultBlob, Root
+from .reader import ReadOutcome
+from .records import DispatchRecord, FileStat, NodeSummary
+
+# SQLite allows 999 (older builds) bound parameters per statement.
+_IN_CHUNK = 500
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class KnownLocation:
+    dispatch_id: str
+    stat: FileStat
+
+
+@dataclass
+class ApplyResult:
+    new: int = 0
+    updated: int = 0
+    unreadable: int = 0
+
+
+def _chunks(items: list[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _under(field: pw.Field, root: str) -> pw.Expression:
+    """``field`` is ``root`` or a path inside it (portable prefix match)."""
+    prefix = root.rstrip("/") + "/"
+    # substr/length comparison instead of LIKE: paths may contain % and _.
+    return (field == root) | (pw.fn.SUBSTR(field, 1, len(prefix)) == prefix)
+
+
+class Store:
+    def __init__(self, database: pw.Database) -> None:
+        self.database = database
+
+    # ---- locations (change detection) -----------------------------------
+
+    def known_locations(self, root: str) -> dict[str, KnownLocation]:
+        """Every folder under ``root`` seen by earlier scans, with its stat."""
+        query = (
+            Location.select(
+                Location.path,
+                Location.dispatch_id,
+                Location.size,
+                Location.mtime_ns,
+                Location.inode,
+            )
+            .where(_under(Location.path, root))
+            .tuples()
+        )
+        return {
+            path: KnownLocation(dispatch_id, FileStat(size, mtime_ns, inode))
+            for path, dispatch_id, size, mtime_ns, inode in query.iterator()
+        }
+
+    # ---- writing --------------------------------------------------------
+
+    def apply(self, outcomes: Iterable[ReadOutcome], now: dt.datetime | None = None) -> ApplyResult:
+        """Write one batch of reads in one transaction."""
+        now = now or utcnow()
+        result = ApplyResult()
+        outcomes = [o for o in outcomes if not o.transient]
+        if not outcomes:
+            return result
+        with self.database.atomic():
+            ids = sorted({o.record.dispatch_id for o in outcomes})
+            current = self._current(ids)
+            for outcome in outcomes:
+                record = outcome.record
+                self._put_location(record, now)
+                existing = current.get(record.dispatch_id)
+                if existing is not None and not self._supersedes(record, existing):
+                    continue
+                if existing is None:
+                    result.new += 1
+                else:
+                    result.updated += 1
+                if record.unreadable:
+                    result.unreadable += 1
+                self._put_dispatch(outcome, existing, now)
+                good = record.unreadable is None or (existing is not None and existing.good)
+                last_event = record.last_event or (existing.last_event if existing else None)
+                current[record.dispatch_id] = _Current(
+                    record.path, record.mtime_ns or 0, False, good, last_event
+                )
+        return result
+
+    def _current(self, ids: list[str]) -> dict[str, _Current]:
+        current: dict[str, _Current] = {}
+        for chunk in _chunks(ids):
+            query = (
+                Dispatch.select(
+                    Dispatch.dispatch_id,
+                    Dispatch.path,
+                    Dispatch.mtime_ns,
+                    Dispatch.missing,
+                    Dispatch.read_at,
+                    Dispatch.last_event,
+                )
+                .where(Dispatch.dispatch_id.in_(chunk))
+                .tuples()
+            )
+            for dispatch_id, path, mtime_ns, missing, read_at, last_event in query:
+                current[dispatch_id] = _Current(
+                    path, mtime_ns or 0, bool(missing), read_at is not None, last_event
+                )
+        return current
+
+    def _supersedes(self, record: DispatchRecord, existing: _Current) -> bool:
+        """Whether this read, rather than the stored copy, is the one to show."""
+        if record.path == existing.path or existing.missing:
+            return True
+        if _newer_or_same(
+            record.last_event, record.mtime_ns or 0, existing.last_event, existing.mtime_ns
+        ):
+            return True
+        # The shown copy's folder may be gone without a scan having said so.
+        return not Location.select().where(Location.path == existing.path).exists()
+
+    def _put_location(self, record: DispatchRecord, now: dt.datetime) -> None:
+        row = {
+            "path": record.path,
+            "dispatch_id": record.dispatch_id,
+            "root": record.root,
+            "size": record.size or 0,
+            "mtime_ns": record.mtime_ns or 0,
+            "inode": record.inode or 0,
+            "last_event": record.last_event,
+            "unreadable": record.unreadable,
+            "seen_at": now,
+        }
+        _upsert(Location, row, key="path")
+
+    def _put_dispatch(
+        self, outcome: ReadOutcome, existing: _Current | None, now: dt.datetime
+    ) -> None:
+        record = outcome.record
+        mtime = _from_ns(record.mtime_ns) or now
+        row = {
+            "dispatch_id": record.dispatch_id,
+            "path": record.path,
+            "results_dir": record.results_dir,
+            "root": record.root,
+            "size": record.size,
+            "mtime_ns": record.mtime_ns,
+            "inode": record.inode,
+            "unreadable": record.unreadable,
+            "missing": False,
+            "source": record.source,
+            "updated_at": now,
+            "first_seen": now,
+            "sort_time": mtime,
+        }
+        take_data = record.unreadable is None or existing is None or not existing.good
+        if take_data:
+            # A good read, or nothing better to keep: take every field.
+            row.update(
+                status=record.status,
+                lattice_name=record.lattice_name,
+                start_time=record.start_time,
+                end_time=record.end_time,
+                error=record.error,
+                num_nodes=record.num_nodes,
+                pickled_results_dir=record.pickled_results_dir,
+                nodes=[n.to_json() for n in record.nodes],
+                result=record.result,
+                sha256=record.sha256,
+                last_event=record.last_event,
+                sort_time=record.start_time or mtime,
+                read_at=now if record.unreadable is None else None,
+            )
+        # A failed read of a dispatch read well before keeps its data and
+        # its place in the listing; first_seen never changes.
+        keep = {"dispatch_id", "first_seen"} | (set() if take_data else {"sort_time"})
+        _upsert(Dispatch, row, key="dispatch_id", keep=keep)
+        if take_data and outcome.data is not None and record.unreadable is None:
+            _upsert(
+                ResultBlob,
+                {
+                    "dispatch_id": record.dispatch_id,
+                    "data": outcome.data,
+                    "sha256": record.sha256 or "",
+                },
+                key="dispatch_id",
+            )
+
+    def forget_locations(
+        self, paths: list[str], now: dt.datetime | None = None
+    ) -> tuple[int, list[str]]:
+        """Forget folders that are gone.
+
+        Returns how many dispatches became missing, and the folders of other
+        copies that must be re-read because the copy shown was among those gone.
+        """
+        now = now or utcnow()
+        missing = 0
+        reread: list[str] = []
+        with self.database.atomic():
+            affected: set[str] = set()
+            for chunk in _chunks(paths):
+                affected.update(
+                    row[0]
+                    for row in Location.select(Location.dispatch_id)
+                    .where(Location.path.in_(chunk))
+                    .tuples()
+                )
+                Location.delete().where(Location.path.in_(chunk)).execute()
+            gone = set(paths)
+            for dispatch_id in sorted(affected):
+                shown = Dispatch.get_or_none(Dispatch.dispatch_id == dispatch_id)
+                if shown is None or shown.path not in gone:
+                    continue
+                other = (
+                    Location.select(Location.path)
+                    .where(Location.dispatch_id == dispatch_id)
+                    .order_by(Location.last_event.desc(nulls="LAST"), Location.mtime_ns.desc())
+                    .first()
+                )
+                if other is not None:
+                    reread.append(other.path)
+                elif not shown.missing:
+                    Dispatch.update(missing=True, updated_at=now).where(
+                        Dispatch.dispatch_id == dispatch_id
+                    ).execute()
+                    missing += 1
+        return missing, reread
+
+    def sync_roots(self, roots: list[tuple[str, str]], now: dt.datetime | None = None) -> None:
+        """Make the roots table mirror the config: (path, watch) pairs."""
+        now = now or utcnow()
+        with self.database.atomic():
+            wanted = {path for path, _ in roots}
+            Root.delete().where(Root.path.not_in(wanted) if wanted else True).execute()
+            for path, watch in roots:
+                Root.insert(path=path, watch=watch, added_at=now).on_conflict(
+                    conflict_target=[Root.path], preserve=[Root.watch]
+                ).execute()
+
+    def forget_root(self, root: str) -> int:
+        """Delete every record found under ``root``; how many."""
+        with self.database.atomic():
+            ids = [
+                row[0]
+                for row in Dispatch.select(Dispatch.dispatch_id)
+                .where(Dispatch.root == root)
+                .tuples()
+            ]
+            for chunk in _chunks(ids):
+                ResultBlob.delete().where(ResultBlob.dispatch_id.in_(chunk)).execute()
+                Dispatch.delete().where(Dispatch.dispatch_id.in_(chunk)).execute()
+            Location.delete().where(Location.root == root).execute()
+        return len(ids)
+
+    # ---- reading --------------------------------------------------------
+
+    def get(self, dispatch_id: str) -> DispatchRecord | None:
+        row = Dispatch.get_or_none(Dispatch.dispatch_id == dispatch_id)
+        return _record(row) if row is not None else None
+
+    def result_bytes(self, dispatch_id: str) -> bytes | None:
+        row = ResultBlob.get_or_none(ResultBlob.dispatch_id == dispatch_id)
+        return bytes(row.data) if row is not None else None
+
+    def list(
+        self, *, status: list[str] | None = None, limit: int | None = None
+    ) -> list[DispatchRecord]:
+        query = Dispatch.select().order_by(Dispatch.sort_time.desc(), Dispatch.dispatch_id.desc())
+        if status:
+            query = query.where(Dispatch.status.in_(status))
+        if limit is not None:
+            query = query.limit(limit)
+        return [_record(row) for row in query]
+
+    def count_by_root(self) -> dict[str, int]:
+        query = (
+            Dispatch.select(Dispatch.root, pw.fn.COUNT(Dispatch.dispatch_id))
+            .group_by(Dispatch.root)
+            .tuples()
+        )
+        return {root: count for root, count in query if root is not None}
+
+
+@dataclass
+class _Current:
+    path: str
+    mtime_ns: int
+    missing: bool
+    good: bool
+    last_event: dt.datetime | None
+
+
+def _newer_or_same(
+    event: dt.datetime | None, mtime_ns: int, other_event: dt.datetime | None, other_mtime_ns: int
+) -> bool:
+    """Whether a copy is at least as recent as another.
+
+    The times recorded inside the results decide first: a copy taken of a
+    running dispatch stays behind the finished one even when copying gave it
+    a newer mtime. Equal (or unknown) content times fall back to the mtime.
+    """
+    if event is not None and other_event is not None and event != other_event:
+        return event > other_event
+    return mtime_ns >= other_mtime_ns
+
+
+def _upsert(
+    model: type[pw.Model], row: dict[str, object], *, key: str, keep: set[str] | None = None
+) -> None:
+    """Insert ``row``, or update every column but ``keep`` (and the key)."""
+    keep = (keep or set()) | {key}
+    model.insert(row).on_conflict(
+        conflict_target=[getattr(model, key)],
+        preserve=[name for name in row if name not in keep],
+    ).execute()
+
+
+def _from_ns(mtime_ns: int | None) -> dt.datetime | None:
+    if mtime_ns is None:
+        return None
+    return dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc)
+
+
+def _record(row: Dispatch) -> DispatchRecord:
+    nodes = [
+        NodeSummary(
+            node_id=n.get("node_id"),
+            name=n.get("name"),
+            status=n.get("status"),
+            start_time=_parse_time(n.get("start_time")),
+            end_time=_parse_time(n.get("end_time")),
+            error=n.get("error"),
+        )
+        for n in (row.nodes or [])
+    ]
+    return DispatchRecord(
+        dispatch_id=row.dispatch_id,
+        status=row.status,
+        lattice_name=row.lattice_name,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        error=row.error,
+        num_nodes=row.num_nodes,
+        path=row.path,
+        results_dir=row.results_dir,
+        pickled_results_dir=row.pickled_results_dir,
+        nodes=nodes,
+        result=row.result,
+        size=row.size,
+        mtime_ns=row.mtime_ns,
+        inode=row.inode,
+        sha256=row.sha256,
+        unreadable=row.unreadable,
+        missing=bool(row.missing),
+        source=row.source,
+        root=row.root,
+        first_seen=row.first_seen,
+        updated_at=row.updated_at,
+    )
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
