@@ -152,6 +152,13 @@ def _fill_from_pickle(
         root = loads(data)
     except EOFError:
         return f"{RESULT_FILE} is truncated", _recent(st, settle_seconds, now)
+    except pickle.UnpicklingError as exc:
+        # The C unpickler reports a cut-off frame this way rather than EOF.
+        if "truncated" in str(exc):
+            return f"{RESULT_FILE} is truncated", _recent(st, settle_seconds, now)
+        return f"{RESULT_FILE} is not a readable pickle: {_reason(exc)}", _recent(
+            st, settle_seconds, now
+        )
     except RecursionError:
         return f"{RESULT_FILE} is nested too deeply to read", False
     except MemoryError:
