@@ -104,7 +104,12 @@ class DispatchIndex:
         path = self._registered(directory)
         self.config.roots = [r for r in self.config.roots if r.path != path]
         self._save_roots()
-        return self._guard(lambda: self.store.forget_root(path)) if forget else 0
+        if not forget:
+            return 0
+        forgotten, reread = self._guard(lambda: self.store.forget_root(path))
+        # Dispatches also found under another root now show that copy.
+        self._guard(lambda: Scanner(self.store, self.config).refresh(reread))
+        return forgotten
 
     def dirs(self) -> list[RootInfo]:
         counts = self._guard(self.store.count_by_root)

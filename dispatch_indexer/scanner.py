@@ -64,6 +64,19 @@ class Scanner:
         self.summary.seconds = time.monotonic() - started
         return self.summary
 
+    def refresh(self, folders: Iterable[str]) -> ScanSummary:
+        """Re-read these dispatch folders (each under a registered root)."""
+        started = time.monotonic()
+        roots = self.config.root_paths()
+        pending = [
+            _Pending(folder, next((r for r in roots if _inside(folder, r)), ""))
+            for folder in folders
+        ]
+        self._read_and_apply(pending)
+        self._retry_unsettled()
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
     def _scan_root(self, root: str, exclude: frozenset[str]) -> None:
         known = self.store.known_locations(root)
         if not os.path.isdir(root):

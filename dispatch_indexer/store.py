@@ -234,14 +234,9 @@ class Store:
                 shown = Dispatch.get_or_none(Dispatch.dispatch_id == dispatch_id)
                 if shown is None or shown.path not in gone:
                     continue
-                other = (
-                    Location.select(Location.path)
-                    .where(Location.dispatch_id == dispatch_id)
-                    .order_by(Location.last_event.desc(nulls="LAST"), Location.mtime_ns.desc())
-                    .first()
-                )
+                other = self._best_location(dispatch_id)
                 if other is not None:
-                    reread.append(other.path)
+                    reread.append(other)
                 elif not shown.missing:
                     Dispatch.update(missing=True, updated_at=now).where(
                         Dispatch.dispatch_id == dispatch_id
@@ -260,20 +255,47 @@ class Store:
                     conflict_target=[Root.path], preserve=[Root.watch]
                 ).execute()
 
-    def forget_root(self, root: str) -> int:
-        """Delete every record found under ``root``; how many."""
+    def forget_root(self, root: str) -> tuple[int, list[str]]:
+        """Drop what was found under ``root``.
+
+        Returns how many dispatches were deleted, and the folders of copies
+        under other roots to re-read for dispatches that were shown from here.
+        """
         with self.database.atomic():
+            paths = [
+                row[0]
+                for row in Location.select(Location.path).where(Location.root == root).tuples()
+            ]
             ids = [
                 row[0]
                 for row in Dispatch.select(Dispatch.dispatch_id)
                 .where(Dispatch.root == root)
                 .tuples()
             ]
-            for chunk in _chunks(ids):
+            for chunk in _chunks(paths):
+                Location.delete().where(Location.path.in_(chunk)).execute()
+            reread: list[str] = []
+            doomed: list[str] = []
+            for dispatch_id in ids:
+                other = self._best_location(dispatch_id)
+                if other is None:
+                    doomed.append(dispatch_id)
+                else:
+                    reread.append(other)
+            for chunk in _chunks(doomed):
                 ResultBlob.delete().where(ResultBlob.dispatch_id.in_(chunk)).execute()
                 Dispatch.delete().where(Dispatch.dispatch_id.in_(chunk)).execute()
-            Location.delete().where(Location.root == root).execute()
-        return len(ids)
+        return len(doomed), reread
+
+    def _best_location(self, dispatch_id: str) -> str | None:
+        """The folder of the most advanced remaining copy of a dispatch."""
+        row = (
+            Location.select(Location.path)
+            .where(Location.dispatch_id == dispatch_id)
+            .order_by(Location.last_event.desc(nulls="LAST"), Location.mtime_ns.desc())
+            .first()
+        )
+        return row.path if row is not None else None
 
     # ---- reading --------------------------------------------------------
 

@@ -21,9 +21,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def _entries(manifest: list[dict[str, Any]]) -> list[Any]:
-    return [
-        pytest.param(m, id=f"{m['results_dir']}/{m['dispatch_id'][:8]}") for m in manifest
-    ]
+    return [pytest.param(m, id=f"{m['results_dir']}/{m['dispatch_id'][:8]}") for m in manifest]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

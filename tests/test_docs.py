@@ -1,0 +1,39 @@
+"""The docs stay honest: every command has help text and is in the README."""
+
+from __future__ import annotations
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from dispatch_indexer.cli import app
+
+from .conftest import REPO
+
+COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_there_are_commands() -> None:
+    assert {"add-dir", "remove-dir", "dirs", "scan", "list", "show"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_has_help(command: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+    help_text = get_command(app).commands[command].help  # type: ignore[attr-defined]
+    assert help_text and help_text.strip()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_is_in_readme(command: str) -> None:
+    assert f"`{command}" in (REPO / "README.md").read_text()
+
+
+def test_readme_quick_start_commands_exist() -> None:
+    readme = (REPO / "README.md").read_text()
+    for script in ("scripts/run", "scripts/test"):
+        assert script in readme
+        assert (REPO / script).exists()
+    assert (REPO / ".ci" / "run").read_text().strip().endswith('scripts/test"')
