@@ -152,7 +152,10 @@ class DispatchIndex:
         else:
             roots = self.config.root_paths()
         scanner = Scanner(self.store, self.config, progress=progress)
-        return self._guard(lambda: scanner.run(roots, self.config.root_paths()))
+        summary = self._guard(lambda: scanner.run(roots, self.config.root_paths()))
+        if not roots:
+            summary.errors.append("no directories registered; add one with: add-dir PATH")
+        return summary
 
     # ---- reading --------------------------------------------------------
 

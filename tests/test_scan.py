@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,16 +210,33 @@ def test_hidden_folders_symlinks_and_depth(index: DispatchIndex, corpus: Path, t
     assert len(index.list()) == 10
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any folder")
+def _scan_as_an_ordinary_user() -> dict:
+    """``scan --json`` in a process that permission bits apply to.
+
+    Root reads any folder through CAP_DAC_OVERRIDE; dropping that capability
+    (and DAC_READ_SEARCH) makes a mode-0 folder unreadable even to root.
+    """
+    command = [sys.executable, "-m", "dispatch_indexer", "scan", "--json"]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+        caps = "-dac_override,-dac_read_search"
+        command = [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}", *command]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
 def test_an_unreadable_folder_is_reported_not_fatal(indexed: DispatchIndex, corpus: Path) -> None:
     locked = corpus / "results-alt" / "nested"
     locked.chmod(0)
     try:
-        summary = indexed.scan()
+        summary = _scan_as_an_ordinary_user()
     finally:
         locked.chmod(stat.S_IRWXU)
-    assert summary.inaccessible == 1
-    assert summary.missing == 0  # unknown is not gone
+    assert summary["inaccessible"] == 1
+    assert summary["missing"] == 0  # unknown is not gone
+    assert any("cannot read folder" in e for e in summary["errors"])
     assert not indexed.get("2d5e6b91-bad0-405f-b6c9-60c418b20ddc").missing
 
 
