@@ -26,6 +26,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 WATCH_MODES = ("auto", "native", "polling")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass
@@ -49,6 +50,16 @@ class Config:
     max_pickle_bytes: int = 1024 * 1024 * 1024
     # Dispatches written per database transaction during a scan.
     batch_size: int = 500
+    # The daemon's full incremental rescan, the backstop for missed events.
+    rescan_interval: float = 300.0
+    # How often a root watched by polling is rescanned.
+    poll_interval: float = 5.0
+    # Events for one folder closer together than this are read once.
+    coalesce_seconds: float = 0.05
+    # The most inotify watches the daemon may hold; past it, roots degrade
+    # to polling one at a time instead of failing.
+    max_watches: int = 8192
+    log_level: str = "INFO"
 
     def validate(self) -> Config:
         if not isinstance(self.roots, list):
@@ -65,6 +76,12 @@ class Config:
         _check_number("settle_seconds", self.settle_seconds, minimum=0)
         _check_number("max_pickle_bytes", self.max_pickle_bytes, minimum=1, integer=True)
         _check_number("batch_size", self.batch_size, minimum=1, integer=True)
+        _check_number("rescan_interval", self.rescan_interval, minimum=1)
+        _check_number("poll_interval", self.poll_interval, minimum=0.1)
+        _check_number("coalesce_seconds", self.coalesce_seconds, minimum=0)
+        _check_number("max_watches", self.max_watches, minimum=1, integer=True)
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if not isinstance(self.follow_symlinks, bool):
             raise ConfigError("follow_symlinks must be true or false")
         if self.db is not None and not isinstance(self.db, str):

@@ -53,7 +53,11 @@ def utc(value: Any) -> dt.datetime | None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        # Near datetime.min/max an offset moves the time out of range.
+        return None
 
 
 def status_text(value: Any) -> str | None:
@@ -87,8 +91,14 @@ def _text(value: Any) -> str | None:
     return str(values.to_json(value))
 
 
+# What the index's integer columns hold.
+_INT64 = range(-(2**63), 2**63)
+
+
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value in _INT64:
+        return value
+    return None
 
 
 def _attrs(value: Any) -> dict[Any, Any]:
@@ -125,7 +135,9 @@ def graph_edges(lattice: Any) -> list[tuple[Any, Any, Any, dict[Any, Any]]]:
 def _node_summary(node_id: Any, attrs: dict[Any, Any]) -> NodeSummary:
     name = attrs.get("name")
     return NodeSummary(
-        node_id=node_id if isinstance(node_id, (int, str)) else str(node_id),
+        node_id=node_id
+        if isinstance(node_id, str) or _int(node_id) is not None
+        else values.key_text(node_id),
         name=name if isinstance(name, str) else None,
         status=status_text(attrs.get("status")),
         start_time=utc(attrs.get("start_time")),

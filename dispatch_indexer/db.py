@@ -48,6 +48,8 @@ def sqlite_path(url: str) -> Path:
         raw = parsed.netloc + raw
     if not raw or raw == "/":
         raise BadInputError(f"no database file in {url!r}; use sqlite:///absolute/path")
+    if raw.startswith("//"):  # sqlite:////abs/path spells the root with extra slashes
+        raw = "/" + raw.lstrip("/")
     return Path(raw).expanduser().absolute()
 
 
@@ -81,6 +83,10 @@ def _open_sqlite(path: Path) -> pw.SqliteDatabase:
             "foreign_keys": 1,
         },
         timeout=BUSY_TIMEOUT_SECONDS,
+        # Write transactions take the write lock when they begin. A deferred
+        # one that reads first and then writes cannot wait for a concurrent
+        # writer in WAL mode: SQLite fails it at once with "database is locked".
+        lock_type="IMMEDIATE",
     )
     return database
 

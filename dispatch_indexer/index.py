@@ -19,12 +19,14 @@ from types import TracebackType
 from typing import TypeVar
 
 from . import config as config_mod
+from . import covalent_config
 from . import db as db_mod
 from . import paths as paths_mod
 from .config import Config, RootConfig
+from .covalent_config import CovalentResultsDir
 from .errors import BadInputError, DatabaseError, NotFoundError
 from .migrations import migrate
-from .models import database_proxy
+from .models import bind
 from .records import DispatchRecord, RootInfo, ScanSummary
 from .scanner import Progress, Scanner
 from .store import Store
@@ -47,20 +49,28 @@ class DispatchIndex:
         home: str | os.PathLike[str] | None = None,
     ) -> None:
         self.paths = paths_mod.resolve(home)
+        self.db_override = url
         self.config: Config = config_mod.load(self.paths, db_override=url)
         self.url = self.config.db or self.paths.default_db_url
+        self._open()
+
+    def _open(self) -> None:
         self.database = db_mod.open_database(self.url)
-        # The models are bound through a proxy: one open index per process.
-        database_proxy.initialize(self.database)
+        self.tables = bind(self.database)
         try:
             self.database.connect(reuse_if_open=True)
-            migrate(self.database)
+            migrate(self.database, self.tables)
         except db_mod.engine_errors() as exc:
             self.database.close()
             raise DatabaseError(
                 f"cannot open the index at {db_mod.describe(self.url)}: {exc}"
             ) from None
-        self.store = Store(self.database)
+        self.store = Store(self.database, self.tables)
+
+    def reopen(self) -> None:
+        """Close and open the database again (creating it if it was deleted)."""
+        self.close()
+        self._open()
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -97,6 +107,15 @@ class DispatchIndex:
                 known.add(path)
         self._save_roots()
         return added
+
+    def add_from_covalent(
+        self, watch: str = "auto", *, also: Iterable[str | os.PathLike[str]] = ()
+    ) -> tuple[list[str], CovalentResultsDir]:
+        """Register the results directory named in Covalent's own config file
+        (with the ``also`` directories, all or nothing); what was registered,
+        and how Covalent's directory was found."""
+        found = covalent_config.find_results_dir()
+        return self.add_dirs([*also, found.path], watch=watch), found
 
     def remove_dir(self, directory: str | os.PathLike[str], *, forget: bool = False) -> int:
         """Unregister a results directory; with ``forget``, drop its records
@@ -156,6 +175,11 @@ class DispatchIndex:
         if not roots:
             summary.errors.append("no directories registered; add one with: add-dir PATH")
         return summary
+
+    def reload_config(self) -> Config:
+        """Read the config file again (roots added or removed by other processes)."""
+        self.config = config_mod.load(self.paths, db_override=self.db_override)
+        return self.config
 
     # ---- reading --------------------------------------------------------
 

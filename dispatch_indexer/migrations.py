@@ -12,30 +12,32 @@ from collections.abc import Callable
 import peewee as pw
 
 from .errors import DatabaseError
-from .models import ALL_MODELS, MetaEntry
+from .models import Tables
 
 SCHEMA_VERSION_KEY = "schema_version"
 
 
-def _create_v1(database: pw.Database) -> None:
-    database.create_tables(ALL_MODELS, safe=True)
+def _create_v1(database: pw.Database, tables: Tables) -> None:
+    database.create_tables(tables.all, safe=True)
 
 
 # Step N brings the schema from version N-1 to N.
-STEPS: list[Callable[[pw.Database], None]] = [_create_v1]
+STEPS: list[Callable[[pw.Database, Tables], None]] = [_create_v1]
 LATEST = len(STEPS)
 
 
-def current_version(database: pw.Database) -> int:
-    if not database.table_exists(MetaEntry._meta.table_name):
+def current_version(database: pw.Database, tables: Tables) -> int:
+    meta = tables.MetaEntry
+    if not database.table_exists(meta._meta.table_name):
         return 0
-    row = MetaEntry.get_or_none(MetaEntry.key == SCHEMA_VERSION_KEY)
+    row = meta.get_or_none(meta.key == SCHEMA_VERSION_KEY)
     return int(row.value) if row is not None else 0
 
 
-def migrate(database: pw.Database) -> int:
+def migrate(database: pw.Database, tables: Tables) -> int:
     """Apply every pending step; the resulting version."""
-    version = current_version(database)
+    meta = tables.MetaEntry
+    version = current_version(database, tables)
     if version > LATEST:
         raise DatabaseError(
             f"the index has schema version {version}, newer than this "
@@ -43,9 +45,9 @@ def migrate(database: pw.Database) -> int:
         )
     while version < LATEST:
         with database.atomic():
-            STEPS[version](database)
+            STEPS[version](database, tables)
             version += 1
-            MetaEntry.insert(key=SCHEMA_VERSION_KEY, value=str(version)).on_conflict(
-                conflict_target=[MetaEntry.key], preserve=[MetaEntry.value]
+            meta.insert(key=SCHEMA_VERSION_KEY, value=str(version)).on_conflict(
+                conflict_target=[meta.key], preserve=[meta.value]
             ).execute()
     return version

@@ -1,20 +1,20 @@
 """The index's tables, as peewee models bound to a database at run time.
 
-The models are bound to ``database_proxy``; ``db.open_database`` chooses the
-real database (SQLite or PostgreSQL) from a URL when an index opens. Every
-field type here is portable: times are naive-UTC timestamps converted at the
-boundary, JSON is stored as text.
+The models here are unbound templates. ``bind(database)`` makes a set of
+subclasses bound to one database, so that every open index (one per
+process, or several: a daemon and a reader in one test) has its own and
+none re-points another's. Every field type here is portable: times are
+naive-UTC timestamps converted at the boundary, JSON is stored as text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import peewee as pw
-
-database_proxy = pw.DatabaseProxy()
 
 
 class UTCDateTimeField(pw.DateTimeField):
@@ -48,7 +48,6 @@ class JSONTextField(pw.TextField):
 
 class BaseModel(pw.Model):
     class Meta:
-        database = database_proxy
         legacy_table_names = False
 
 
@@ -132,4 +131,30 @@ class ResultBlob(BaseModel):
     sha256 = pw.CharField(max_length=64)
 
 
-ALL_MODELS: list[type[BaseModel]] = [MetaEntry, Root, Dispatch, Location, ResultBlob]
+@dataclass(frozen=True)
+class Tables:
+    """The models bound to one database."""
+
+    MetaEntry: type[MetaEntry]
+    Root: type[Root]
+    Dispatch: type[Dispatch]
+    Location: type[Location]
+    ResultBlob: type[ResultBlob]
+
+    @property
+    def all(self) -> list[type[BaseModel]]:
+        return [self.MetaEntry, self.Root, self.Dispatch, self.Location, self.ResultBlob]
+
+
+def bind(database: pw.Database) -> Tables:
+    def bound(model: type[BaseModel]) -> Any:
+        meta = type("Meta", (), {"database": database, "table_name": model._meta.table_name})
+        return type(model.__name__, (model,), {"Meta": meta, "__module__": __name__})
+
+    return Tables(
+        MetaEntry=bound(MetaEntry),
+        Root=bound(Root),
+        Dispatch=bound(Dispatch),
+        Location=bound(Location),
+        ResultBlob=bound(ResultBlob),
+    )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+from platformdirs.unix import Unix
 
 APP_NAME = "covalent-indexer"
 HOME_ENV = "COVALENT_INDEXER_HOME"
@@ -73,6 +74,20 @@ def resolve(home: str | os.PathLike[str] | None = None) -> Paths:
         log_dir=platformdirs.user_log_path(APP_NAME),
         state_dir=platformdirs.user_state_path(APP_NAME),
     )
+
+
+def xdg_config_home() -> Path:
+    """``$XDG_CONFIG_HOME``, else ``~/.config``: the XDG rule whatever the platform,
+    because systemd and Covalent both follow it rather than the platform's own."""
+    return Unix().user_config_path
+
+
+def systemd_user_unit_dir() -> Path:
+    """Where systemd looks for units a user installed for themselves.
+
+    Not moved by ``--home`` or ``COVALENT_INDEXER_HOME``: systemd only looks here.
+    """
+    return xdg_config_home() / "systemd" / "user"
 
 
 def db_url_from_env() -> str | None:

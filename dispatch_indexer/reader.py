@@ -174,6 +174,8 @@ def _fill_from_pickle(
         return str(exc), False
     except RecursionError:
         return f"{RESULT_FILE} is nested too deeply to read", False
+    except Exception as exc:  # noqa: BLE001 - a value we did not foresee must not stop a scan
+        return f"{RESULT_FILE} holds a Result that cannot be read: {_reason(exc)}", False
     record.dispatch_id = fields.dispatch_id or record.dispatch_id
     record.status = fields.status
     record.lattice_name = fields.lattice_name

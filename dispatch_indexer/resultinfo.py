@@ -9,6 +9,8 @@ fallback: the pickle is trusted over it.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,14 @@ _PlainLoader.add_multi_constructor("", _plain)
 def read_info(path: Path) -> dict[str, Any]:
     """The dispatch id and status from a result_info.yaml; {} if unusable."""
     try:
-        with path.open("rb") as fh:
+        # O_NONBLOCK so that a FIFO planted as result_info.yaml cannot hang us.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return {}
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return {}
             raw = fh.read(MAX_INFO_BYTES + 1)
     except OSError:
         return {}
@@ -58,6 +67,6 @@ def read_info(path: Path) -> dict[str, Any]:
     status = data.get("result_status")
     if isinstance(status, dict):
         status = status.get("STATUS")
-    if isinstance(status, str):
+    if isinstance(status, str) and status:
         out["status"] = status_text(status)
     return out

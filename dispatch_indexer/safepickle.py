@@ -259,22 +259,40 @@ def _checked_ordered_dict(items: Any = ()) -> collections.OrderedDict[Any, Any]:
     return collections.OrderedDict(items)
 
 
-# The datetime constructors validate and bound their own arguments.
+class _Constructor:
+    """One of the checked constructors, as a pickle gets it: callable, and
+    nothing else. Handed out bare, a function would let BUILD set its
+    ``__defaults__`` or ``__dict__``, changing how every later pickle loads."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    def __setstate__(self, state: Any) -> None:
+        raise UnsafePickleError(f"state given to the constructor {self.func.__name__}")
+
+
+# The datetime constructors validate and bound their own arguments (and are
+# immutable types, so BUILD cannot change them).
 _REAL: dict[tuple[str, str], Callable[..., Any]] = {
     ("datetime", "datetime"): _dt.datetime,
     ("datetime", "date"): _dt.date,
     ("datetime", "time"): _dt.time,
     ("datetime", "timedelta"): _dt.timedelta,
     ("datetime", "timezone"): _dt.timezone,
-    ("builtins", "set"): _checked_set,
-    ("builtins", "frozenset"): _checked_frozenset,
-    ("builtins", "bytearray"): _checked_bytearray,
-    ("builtins", "complex"): _checked_complex,
-    ("__builtin__", "set"): _checked_set,
-    ("__builtin__", "frozenset"): _checked_frozenset,
-    ("__builtin__", "bytearray"): _checked_bytearray,
-    ("_codecs", "encode"): _checked_encode,
-    ("collections", "OrderedDict"): _checked_ordered_dict,
+    ("builtins", "set"): _Constructor(_checked_set),
+    ("builtins", "frozenset"): _Constructor(_checked_frozenset),
+    ("builtins", "bytearray"): _Constructor(_checked_bytearray),
+    ("builtins", "complex"): _Constructor(_checked_complex),
+    ("__builtin__", "set"): _Constructor(_checked_set),
+    ("__builtin__", "frozenset"): _Constructor(_checked_frozenset),
+    ("__builtin__", "bytearray"): _Constructor(_checked_bytearray),
+    ("_codecs", "encode"): _Constructor(_checked_encode),
+    ("collections", "OrderedDict"): _Constructor(_checked_ordered_dict),
 }
 
 # The loader in progress on this thread, so that ghosts being called (from

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 
 
+class ScanInterrupted(Exception):
+    """The scan was asked to stop; what was written so far is consistent."""
+
+
 @dataclass
 class _Pending:
     folder: str
@@ -42,17 +46,22 @@ class Scanner:
         source: str = "scan",
         progress: Progress | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        should_stop: Callable[[], bool] | None = None,
+        on_folder: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.source = source
         self.progress = progress
         self.sleep = sleep
+        self.should_stop = should_stop
+        self.on_folder = on_folder
         self.summary = ScanSummary()
         self._seen = 0
         self._retry: list[ReadOutcome] = []
 
     def run(self, roots: Iterable[str], all_roots: Iterable[str] = ()) -> ScanSummary:
+        """Scan whole roots. Raises ``ScanInterrupted`` if asked to stop."""
         started = time.monotonic()
         roots = list(dict.fromkeys(roots))
         registered = set(all_roots) | set(roots)
@@ -60,6 +69,15 @@ class Scanner:
             # Another registered root inside this one is scanned as itself.
             others = frozenset(r for r in registered if r != root and _inside(r, root))
             self._scan_root(root, others)
+        self._retry_unsettled()
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def scan_subtree(self, folder: str, root: str, all_roots: Iterable[str] = ()) -> ScanSummary:
+        """Scan one folder inside ``root`` (a folder that just appeared)."""
+        started = time.monotonic()
+        others = frozenset(r for r in all_roots if r != root and _inside(r, folder))
+        self._scan_root(root, others, start=folder)
         self._retry_unsettled()
         self.summary.seconds = time.monotonic() - started
         return self.summary
@@ -77,22 +95,30 @@ class Scanner:
         self.summary.seconds = time.monotonic() - started
         return self.summary
 
-    def _scan_root(self, root: str, exclude: frozenset[str]) -> None:
-        known = self.store.known_locations(root)
-        if not os.path.isdir(root):
-            self.summary.errors.append(f"root is missing or not a folder: {root}")
+    def _scan_root(self, root: str, exclude: frozenset[str], start: str | None = None) -> None:
+        top = start or root
+        known = self.store.known_locations(top)
+        if not os.path.isdir(top):
+            if start is None:
+                self.summary.errors.append(f"root is missing or not a folder: {root}")
             self._forget(list(known), root)
             return
         report = WalkReport()
         batch: list[_Pending] = []
+        depth_left = self.config.max_depth - _depth_below(top, root)
         walk = find_dispatches(
-            root,
-            max_depth=self.config.max_depth,
+            top,
+            max_depth=max(depth_left, 0),
             follow_symlinks=self.config.follow_symlinks,
             exclude=exclude,
             report=report,
+            on_folder=self.on_folder,
         )
         for found in walk:
+            if self.should_stop is not None and self.should_stop():
+                # Unseen is not gone: nothing is marked missing on the way out.
+                self._read_and_apply(batch)
+                raise ScanInterrupted
             self._seen += 1
             if self.progress is not None:
                 self.progress(self._seen)
@@ -159,6 +185,12 @@ class Scanner:
         # Still changing under us: left for the next scan (or the watcher).
         self.summary.unsettled += sum(1 for o in outcomes if o.transient)
         self._apply(outcomes)
+
+
+def _depth_below(path: str, root: str) -> int:
+    if path == root:
+        return 0
+    return len(os.path.relpath(path, root).split(os.sep))
 
 
 def _inside(path: str, folder: str) -> bool:

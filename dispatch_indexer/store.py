@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from .models import Dispatch, Location, ResultBlob, Root
+from .models import Dispatch, Tables
 from .reader import ReadOutcome
-from .records import DispatchRecord, FileStat, NodeSummary
+from .records import FINAL_STATUSES, DispatchRecord, FileStat, NodeSummary
 
 # SQLite allows 999 (older builds) bound parameters per statement.
 _IN_CHUNK = 500
@@ -54,22 +54,26 @@ def _under(field: pw.Field, root: str) -> pw.Expression:
 
 
 class Store:
-    def __init__(self, database: pw.Database) -> None:
+    def __init__(self, database: pw.Database, tables: Tables) -> None:
         self.database = database
+        self.Dispatch = tables.Dispatch
+        self.Location = tables.Location
+        self.ResultBlob = tables.ResultBlob
+        self.Root = tables.Root
 
     # ---- locations (change detection) -----------------------------------
 
     def known_locations(self, root: str) -> dict[str, KnownLocation]:
         """Every folder under ``root`` seen by earlier scans, with its stat."""
         query = (
-            Location.select(
-                Location.path,
-                Location.dispatch_id,
-                Location.size,
-                Location.mtime_ns,
-                Location.inode,
+            self.Location.select(
+                self.Location.path,
+                self.Location.dispatch_id,
+                self.Location.size,
+                self.Location.mtime_ns,
+                self.Location.inode,
             )
-            .where(_under(Location.path, root))
+            .where(_under(self.Location.path, root))
             .tuples()
         )
         return {
@@ -113,15 +117,15 @@ class Store:
         current: dict[str, _Current] = {}
         for chunk in _chunks(ids):
             query = (
-                Dispatch.select(
-                    Dispatch.dispatch_id,
-                    Dispatch.path,
-                    Dispatch.mtime_ns,
-                    Dispatch.missing,
-                    Dispatch.read_at,
-                    Dispatch.last_event,
+                self.Dispatch.select(
+                    self.Dispatch.dispatch_id,
+                    self.Dispatch.path,
+                    self.Dispatch.mtime_ns,
+                    self.Dispatch.missing,
+                    self.Dispatch.read_at,
+                    self.Dispatch.last_event,
                 )
-                .where(Dispatch.dispatch_id.in_(chunk))
+                .where(self.Dispatch.dispatch_id.in_(chunk))
                 .tuples()
             )
             for dispatch_id, path, mtime_ns, missing, read_at, last_event in query:
@@ -139,7 +143,7 @@ class Store:
         ):
             return True
         # The shown copy's folder may be gone without a scan having said so.
-        return not Location.select().where(Location.path == existing.path).exists()
+        return not self.Location.select().where(self.Location.path == existing.path).exists()
 
     def _put_location(self, record: DispatchRecord, now: dt.datetime) -> None:
         row = {
@@ -153,7 +157,7 @@ class Store:
             "unreadable": record.unreadable,
             "seen_at": now,
         }
-        _upsert(Location, row, key="path")
+        _upsert(self.Location, row, key="path")
 
     def _put_dispatch(
         self, outcome: ReadOutcome, existing: _Current | None, now: dt.datetime
@@ -196,10 +200,10 @@ class Store:
         # A failed read of a dispatch read well before keeps its data and
         # its place in the listing; first_seen never changes.
         keep = {"dispatch_id", "first_seen"} | (set() if take_data else {"sort_time"})
-        _upsert(Dispatch, row, key="dispatch_id", keep=keep)
+        _upsert(self.Dispatch, row, key="dispatch_id", keep=keep)
         if take_data and outcome.data is not None and record.unreadable is None:
             _upsert(
-                ResultBlob,
+                self.ResultBlob,
                 {
                     "dispatch_id": record.dispatch_id,
                     "data": outcome.data,
@@ -224,22 +228,22 @@ class Store:
             for chunk in _chunks(paths):
                 affected.update(
                     row[0]
-                    for row in Location.select(Location.dispatch_id)
-                    .where(Location.path.in_(chunk))
+                    for row in self.Location.select(self.Location.dispatch_id)
+                    .where(self.Location.path.in_(chunk))
                     .tuples()
                 )
-                Location.delete().where(Location.path.in_(chunk)).execute()
+                self.Location.delete().where(self.Location.path.in_(chunk)).execute()
             gone = set(paths)
             for dispatch_id in sorted(affected):
-                shown = Dispatch.get_or_none(Dispatch.dispatch_id == dispatch_id)
+                shown = self.Dispatch.get_or_none(self.Dispatch.dispatch_id == dispatch_id)
                 if shown is None or shown.path not in gone:
                     continue
                 other = self._best_location(dispatch_id)
                 if other is not None:
                     reread.append(other)
                 elif not shown.missing:
-                    Dispatch.update(missing=True, updated_at=now).where(
-                        Dispatch.dispatch_id == dispatch_id
+                    self.Dispatch.update(missing=True, updated_at=now).where(
+                        self.Dispatch.dispatch_id == dispatch_id
                     ).execute()
                     missing += 1
         return missing, reread
@@ -249,10 +253,10 @@ class Store:
         now = now or utcnow()
         with self.database.atomic():
             wanted = {path for path, _ in roots}
-            Root.delete().where(Root.path.not_in(wanted) if wanted else True).execute()
+            self.Root.delete().where(self.Root.path.not_in(wanted) if wanted else True).execute()
             for path, watch in roots:
-                Root.insert(path=path, watch=watch, added_at=now).on_conflict(
-                    conflict_target=[Root.path], preserve=[Root.watch]
+                self.Root.insert(path=path, watch=watch, added_at=now).on_conflict(
+                    conflict_target=[self.Root.path], preserve=[self.Root.watch]
                 ).execute()
 
     def forget_root(self, root: str) -> tuple[int, list[str]]:
@@ -264,16 +268,18 @@ class Store:
         with self.database.atomic():
             paths = [
                 row[0]
-                for row in Location.select(Location.path).where(Location.root == root).tuples()
+                for row in self.Location.select(self.Location.path)
+                .where(self.Location.root == root)
+                .tuples()
             ]
             ids = [
                 row[0]
-                for row in Dispatch.select(Dispatch.dispatch_id)
-                .where(Dispatch.root == root)
+                for row in self.Dispatch.select(self.Dispatch.dispatch_id)
+                .where(self.Dispatch.root == root)
                 .tuples()
             ]
             for chunk in _chunks(paths):
-                Location.delete().where(Location.path.in_(chunk)).execute()
+                self.Location.delete().where(self.Location.path.in_(chunk)).execute()
             reread: list[str] = []
             doomed: list[str] = []
             for dispatch_id in ids:
@@ -283,16 +289,16 @@ class Store:
                 else:
                     reread.append(other)
             for chunk in _chunks(doomed):
-                ResultBlob.delete().where(ResultBlob.dispatch_id.in_(chunk)).execute()
-                Dispatch.delete().where(Dispatch.dispatch_id.in_(chunk)).execute()
+                self.ResultBlob.delete().where(self.ResultBlob.dispatch_id.in_(chunk)).execute()
+                self.Dispatch.delete().where(self.Dispatch.dispatch_id.in_(chunk)).execute()
         return len(doomed), reread
 
     def _best_location(self, dispatch_id: str) -> str | None:
         """The folder of the most advanced remaining copy of a dispatch."""
         row = (
-            Location.select(Location.path)
-            .where(Location.dispatch_id == dispatch_id)
-            .order_by(Location.last_event.desc(nulls="LAST"), Location.mtime_ns.desc())
+            self.Location.select(self.Location.path)
+            .where(self.Location.dispatch_id == dispatch_id)
+            .order_by(self.Location.last_event.desc(nulls="LAST"), self.Location.mtime_ns.desc())
             .first()
         )
         return row.path if row is not None else None
@@ -300,27 +306,55 @@ class Store:
     # ---- reading --------------------------------------------------------
 
     def get(self, dispatch_id: str) -> DispatchRecord | None:
-        row = Dispatch.get_or_none(Dispatch.dispatch_id == dispatch_id)
+        row = self.Dispatch.get_or_none(self.Dispatch.dispatch_id == dispatch_id)
         return _record(row) if row is not None else None
 
     def result_bytes(self, dispatch_id: str) -> bytes | None:
-        row = ResultBlob.get_or_none(ResultBlob.dispatch_id == dispatch_id)
+        row = self.ResultBlob.get_or_none(self.ResultBlob.dispatch_id == dispatch_id)
         return bytes(row.data) if row is not None else None
 
     def list(
         self, *, status: list[str] | None = None, limit: int | None = None
     ) -> list[DispatchRecord]:
-        query = Dispatch.select().order_by(Dispatch.sort_time.desc(), Dispatch.dispatch_id.desc())
+        query = self.Dispatch.select().order_by(
+            self.Dispatch.sort_time.desc(), self.Dispatch.dispatch_id.desc()
+        )
         if status:
-            query = query.where(Dispatch.status.in_(status))
+            query = query.where(self.Dispatch.status.in_(status))
         if limit is not None:
             query = query.limit(limit)
         return [_record(row) for row in query]
 
+    def unsettled_paths(self, root: str) -> list[str]:
+        """Folders of dispatches under ``root`` that can still change: not
+        in a final status, or not readable yet."""
+        query = (
+            self.Dispatch.select(self.Dispatch.path)
+            .where(
+                _under(self.Dispatch.path, root)
+                & (self.Dispatch.missing == False)  # noqa: E712 - peewee builds SQL from ==
+                & (
+                    self.Dispatch.status.not_in(sorted(FINAL_STATUSES))
+                    | self.Dispatch.status.is_null()
+                    | self.Dispatch.unreadable.is_null(False)
+                )
+            )
+            .tuples()
+        )
+        return [row[0] for row in query]
+
+    def counts_by_status(self) -> dict[str, int]:
+        query = (
+            self.Dispatch.select(self.Dispatch.status, pw.fn.COUNT(self.Dispatch.dispatch_id))
+            .group_by(self.Dispatch.status)
+            .tuples()
+        )
+        return {status or "UNKNOWN": count for status, count in query}
+
     def count_by_root(self) -> dict[str, int]:
         query = (
-            Dispatch.select(Dispatch.root, pw.fn.COUNT(Dispatch.dispatch_id))
-            .group_by(Dispatch.root)
+            self.Dispatch.select(self.Dispatch.root, pw.fn.COUNT(self.Dispatch.dispatch_id))
+            .group_by(self.Dispatch.root)
             .tuples()
         )
         return {root: count for root, count in query if root is not None}

@@ -25,6 +25,9 @@ MAX_BYTES_SHOWN = 32
 MAX_ITEMS = 1000
 MAX_DEPTH = 32
 DEFAULT_BUDGET = 20_000
+# Characters of base64 decoded for Covalent's TransportableObjects in one
+# conversion: memo references can repeat one 4 MB object thousands of times.
+MAX_INNER_PICKLES = 16 * 1024 * 1024
 TRUNCATED = "…"
 
 # numpy dtype codes we can decode without numpy, for scalars.
@@ -66,6 +69,14 @@ def shorten_text(text: str, limit: int = MAX_STRING) -> str:
     return f"{text[:limit]}{TRUNCATED} [{len(text):,} characters]"
 
 
+def int_text(value: int) -> str:
+    """``value`` in decimal, shortened; str() refuses ints of over 4300 digits."""
+    try:
+        return shorten_text(str(value), 64)
+    except ValueError:
+        return f"<int of {value.bit_length():,} bits>"
+
+
 def show_bytes(data: bytes | bytearray) -> str:
     shown = repr(bytes(data[:MAX_BYTES_SHOWN]))
     if len(data) <= MAX_BYTES_SHOWN:
@@ -81,6 +92,7 @@ class _Converter:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.active: set[int] = set()
+        self.inner_left = MAX_INNER_PICKLES
 
     def convert(self, value: Any, depth: int) -> Any:
         self.budget -= 1
@@ -88,7 +100,7 @@ class _Converter:
             return TRUNCATED
         if value is None or isinstance(value, (bool, int)):
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63:
-                return shorten_text(str(value), 64)
+                return int_text(value)
             return value
         if isinstance(value, float):
             return value if math.isfinite(value) else str(value)
@@ -128,7 +140,7 @@ class _Converter:
             if index >= MAX_ITEMS or self.budget <= 0:
                 out[TRUNCATED] = f"{len(value) - index:,} more"
                 break
-            out[_key(key)] = self.convert(item, depth + 1)
+            out[key_text(key)] = self.convert(item, depth + 1)
         return out
 
     def sequence(self, value: Any, depth: int) -> list[Any]:
@@ -144,23 +156,38 @@ class _Converter:
     def ghost(self, ghost: Ghost, depth: int) -> Any:
         name = ghost.type_name
         special = _SPECIAL.get(name)
-        if special is not None:
+        # A special ghost is converted through what it holds, which can be
+        # nested or hold the ghost itself: bound it like a container.
+        if special is not None and depth < MAX_DEPTH:
+            key = id(ghost)
+            if key in self.active:
+                return "<cycle>"
+            self.active.add(key)
             try:
                 return special(self, ghost, depth)
             except (TypeError, ValueError, IndexError, KeyError, struct.error):
                 pass  # not the shape we expected: fall back to the placeholder
+            finally:
+                self.active.discard(key)
         return placeholder(name)
 
 
-def _key(key: Any) -> str:
+def key_text(key: Any) -> str:
+    """A dict key as a JSON object key."""
     if isinstance(key, str):
         return shorten_text(key, 256)
-    if key is None or isinstance(key, (bool, int, float)):
+    if isinstance(key, int) and not isinstance(key, bool):
+        return int_text(key)
+    if key is None or isinstance(key, (bool, float)):
         return str(key)
     ghost = as_ghost(key)
     if ghost is not None:
         return placeholder(ghost.type_name)
-    return shorten_text(repr(key), 256)
+    try:
+        return shorten_text(repr(key), 256)
+    except (ValueError, RecursionError):
+        # A tuple holding a huge int, or nested too deeply to show.
+        return placeholder(type(key).__name__)
 
 
 # ---- a few well-known types, decoded from their recorded construction ----
@@ -204,6 +231,9 @@ def _transportable(conv: _Converter, ghost: Ghost, depth: int) -> Any:
     encoded = ghost.state_dict.get("_object")
     if not isinstance(encoded, str) or len(encoded) > 4 * 1024 * 1024 or depth > 4:
         raise ValueError("no object")
+    if len(encoded) > conv.inner_left:
+        raise ValueError("inner pickles over budget")
+    conv.inner_left -= len(encoded)
     from .safepickle import loads
 
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .reader import RESULT_FILE, stat_of
@@ -38,11 +38,14 @@ def find_dispatches(
     follow_symlinks: bool = False,
     exclude: frozenset[str] = frozenset(),
     report: WalkReport | None = None,
+    on_folder: Callable[[str], None] | None = None,
 ) -> Iterator[Found]:
     """Yield every dispatch folder under ``root``, in sorted order per folder.
 
     ``root`` itself counts as depth 0; dispatch folders are found down to
     ``max_depth``. Folders in ``exclude`` (other registered roots) are skipped.
+    ``on_folder`` is called with each other folder before it is listed (the
+    daemon watches it then, so nothing created after the listing is missed).
     """
     report = report if report is not None else WalkReport()
     visited: set[tuple[int, int]] = set()
@@ -56,6 +59,8 @@ def find_dispatches(
             continue
         if depth >= max_depth:
             continue
+        if on_folder is not None:
+            on_folder(folder)
         try:
             if follow_symlinks:
                 st = os.stat(folder)

@@ -7,6 +7,12 @@ import typer
 from ..index import DispatchIndex
 
 
+def options(ctx: typer.Context) -> tuple[str | None, str | None]:
+    """The global ``--home`` and ``--db`` values."""
+    given = ctx.find_root().obj or {}
+    return given.get("home"), given.get("db")
+
+
 def open_index(ctx: typer.Context) -> DispatchIndex:
-    options = ctx.find_root().obj or {}
-    return DispatchIndex(options.get("db"), home=options.get("home"))
+    home, db = options(ctx)
+    return DispatchIndex(db, home=home)

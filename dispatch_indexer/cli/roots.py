@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from ..errors import BadInputError
 from . import app
 from .common import open_index
 from .output import print_table
@@ -14,14 +15,29 @@ from .output import print_table
 @app.command("add-dir")
 def add_dir(
     ctx: typer.Context,
-    paths: list[str] = typer.Argument(..., metavar="PATH...", help="Results directories."),
+    paths: list[str] = typer.Argument(
+        None, metavar="PATH...", help="Results directories (optional with --from-covalent)."
+    ),
     watch: str = typer.Option(
         "auto", help="How the daemon watches it: auto, native (inotify) or polling."
     ),
+    from_covalent: bool = typer.Option(
+        False,
+        "--from-covalent",
+        help="Also register the results_dir set in Covalent's own covalent.conf.",
+    ),
 ) -> None:
     """Register results directories to index."""
+    if not paths and not from_covalent:
+        raise BadInputError("give the results directories to register, or --from-covalent")
     with open_index(ctx) as index:
-        for path in index.add_dirs(paths, watch=watch):
+        if from_covalent:
+            added, found = index.add_from_covalent(watch=watch, also=paths or ())
+            if found.note:
+                typer.echo(f"note: {found.note}", err=True)
+        else:
+            added = index.add_dirs(paths, watch=watch)
+        for path in added:
             typer.echo(f"registered {path}")
 
 

@@ -1,0 +1,91 @@
+"""``start``, ``stop`` and ``status``: the daemon's lifecycle."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from .. import daemonctl, logsetup
+from ..config import LOG_LEVELS
+from ..daemon import Daemon
+from . import app
+from .common import open_index, options
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context,
+    foreground: bool = typer.Option(
+        False,
+        "--foreground",
+        help="Stay attached (for services and debugging); logs to stderr too.",
+    ),
+    log_level: str = typer.Option(
+        None, "--log-level", help=f"One of {', '.join(LOG_LEVELS)} (default: config, INFO)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", hidden=True, help="No stderr logging."),
+) -> None:
+    """Start the daemon: watch every registered directory and keep the index current."""
+    home, db = options(ctx)
+    index = open_index(ctx)
+    level = (log_level or index.config.log_level).upper()
+    if level not in LOG_LEVELS:
+        index.close()
+        raise typer.BadParameter(
+            f"must be one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
+        )
+    if not foreground:
+        paths = index.paths
+        index.close()
+        pid = daemonctl.start_background(paths, home=home, db=db, log_level=level)
+        typer.echo(f"daemon started (pid {pid}); logs in {paths.log_file}")
+        return
+    logsetup.configure(index.paths, level, foreground=not quiet)
+    Daemon(index).run()
+
+
+@app.command("stop")
+def stop(ctx: typer.Context) -> None:
+    """Stop the running daemon gracefully."""
+    with open_index(ctx) as index:
+        pid = daemonctl.stop(index.paths)
+    typer.echo(f"daemon stopped (pid {pid})")
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Say whether the daemon runs, what it watches and how the index looks."""
+    with open_index(ctx) as index:
+        report = daemonctl.status(index)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    if report["running"]:
+        typer.echo(
+            f"running (pid {report['pid']}, up {report['uptime_seconds']:.0f}s, "
+            f"{report['watches']} watches)"
+        )
+    else:
+        typer.echo("not running")
+    db = report["database"]
+    size = f", {db['size_bytes']:,} bytes" if "size_bytes" in db else ""
+    typer.echo(f"index: {db.get('path', db['url'])}{size}")
+    for root in report["roots"]:
+        mode = root.get("mode") or root.get("configured")
+        state = "" if root.get("exists", True) else " MISSING"
+        typer.echo(f"  {root['path']}  [{mode}]  {root['records']} records{state}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report["records_by_status"].items()))
+    typer.echo(f"records: {counts or 'none'}")
+    scan = report.get("last_full_scan")
+    if scan and scan.get("summary"):
+        s = scan["summary"]
+        typer.echo(
+            f"last full scan: {scan['time']} ({scan['reason']}): {s['new']} new, "
+            f"{s['updated']} updated, {s['missing']} missing"
+        )
+    for item in report["degraded"]:
+        typer.echo(f"degraded: {item['detail']} (since {item['since']})")

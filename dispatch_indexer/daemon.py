@@ -1,0 +1,611 @@
+"""The daemon: live capture of dispatches, with rescans as the backstop.
+
+``Daemon`` has ``start()``, ``loop()`` (one iteration, ``now`` injectable),
+``stop()`` and ``run()``, driven by a stop flag. Signal handlers only set
+flags and watchdog callbacks only queue events; everything that reads folders
+or writes the database happens in ``loop``, on one thread, so there is never
+more than one writer and never a lock to reason about.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import db as db_mod
+from .errors import DatabaseError
+from .fsinfo import wants_polling
+from .index import DispatchIndex
+from .lock import InstanceLock, write_private
+from .reader import INFO_FILE, RESULT_FILE, ReadOutcome, read_dispatch
+from .records import FINAL_STATUSES
+from .scanner import ScanInterrupted, Scanner
+from .watcher import (
+    CLOSED,
+    CREATED,
+    DELETED,
+    GONE,
+    MOVED_FROM,
+    MOVED_TO,
+    OVERFLOW,
+    FsEvent,
+    NativeWatcher,
+    WatchLimitError,
+)
+
+log = logging.getLogger(__name__)
+
+# Longest wait for events in one iteration: bounds how late a stop is seen.
+TICK = 0.2
+# How often the database file is checked for having been deleted or replaced.
+DB_CHECK_INTERVAL = 2.0
+STATUS_INTERVAL = 1.0
+# Rescans triggered by lost events back off so a storm cannot loop them.
+BACKOFF_MIN = 1.0
+BACKOFF_MAX = 300.0
+# A write that keeps failing is retried this often.
+DB_RETRY = 1.0
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+@dataclass
+class RootState:
+    path: str
+    configured: str
+    mode: str  # "native" or "polling"
+    exists: bool = True
+    problem: str | None = None
+    next_poll: float = 0.0
+    rescan_at: float | None = None
+    backoff: float = BACKOFF_MIN
+    last_trigger: float = 0.0
+
+
+@dataclass
+class Degraded:
+    what: str
+    since: str
+    detail: str = ""
+
+
+@dataclass
+class _Work:
+    """Folders to read, folders gone, and when each is due."""
+
+    read: dict[str, float] = field(default_factory=dict)
+    gone: dict[str, float] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+
+    def due(self, table: dict[str, float], now: float) -> list[str]:
+        ready = [path for path, at in table.items() if at <= now]
+        for path in ready:
+            del table[path]
+        return ready
+
+    def next_due(self) -> float | None:
+        times = list(self.read.values()) + list(self.gone.values())
+        return min(times) if times else None
+
+
+class Daemon:
+    def __init__(self, index: DispatchIndex, *, clock: Any = time.monotonic) -> None:
+        self.index = index
+        self.clock = clock
+        self.events: queue.Queue[FsEvent] = queue.Queue()
+        self.watcher = NativeWatcher(self.events, index.config.max_watches)
+        self.lock = InstanceLock(index.paths)
+        self.stop_requested = threading.Event()
+        self.reload_requested = False
+        self.roots: dict[str, RootState] = {}
+        self.work = _Work()
+        self.degraded: dict[str, Degraded] = {}
+        self.started_at = dt.datetime.now(dt.timezone.utc)
+        self.last_scan: dict[str, Any] | None = None
+        self.next_full_scan = 0.0
+        self._config_mtime: float | None = None
+        self._db_identity: tuple[int, int] | None = None
+        self._next_db_check = 0.0
+        self._next_status = 0.0
+        self._refill = False
+
+    # ---- lifecycle ------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the lock, watch the roots and catch up with the disk."""
+        self.lock.acquire()  # raises AlreadyRunningError before touching anything
+        log.info("daemon starting (pid %d), index %s", os.getpid(), db_mod.describe(self.index.url))
+        try:
+            self.watcher.start()
+            self._config_mtime = self._config_file_mtime()
+            self._db_identity = self._database_identity()
+            self._sync_roots(scan=False)
+            now = self.clock()
+            self._write_status(now)
+            # Watches go up as the scan walks, so nothing written meanwhile is lost.
+            self._full_scan(now, reason="start")
+            self._write_status(now)
+        except BaseException:
+            self.stop()
+            raise
+
+    def run(self) -> None:
+        """start, loop until asked to stop, stop; signals stop it cleanly."""
+        self._install_signal_handlers()
+        self.start()
+        try:
+            while not self.stop_requested.is_set():
+                self.loop()
+        finally:
+            self.stop()
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+
+    def stop(self) -> None:
+        log.info("daemon stopping")
+        self.watcher.stop()
+        with contextlib.suppress(Exception):
+            self._write_status(self.clock(), running=False)
+        self.index.close()
+        self.lock.release()
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        # Handlers only set flags: the loop notices within one TICK, between
+        # transactions, so a stop never leaves a transaction half-written.
+        def on_stop(signum: int, _frame: Any) -> None:
+            self.stop_requested.set()
+
+        def on_reload(signum: int, _frame: Any) -> None:
+            self.reload_requested = True
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_reload)
+
+    # ---- one iteration --------------------------------------------------
+
+    def loop(self, now: float | None = None) -> None:
+        """Wait briefly for events, then do whatever is due."""
+        injected = now is not None
+        now = now if now is not None else self.clock()
+        self._take_events(now)
+        if not injected:
+            now = self.clock()
+        try:
+            self._check_config(now)
+            self._check_database(now)
+            self._check_roots(now)
+            self._process(now)
+            self._rescans(now)
+            self.degraded.pop("database-write", None)
+        except db_mod.engine_errors() as exc:
+            # A full disk, a lock held too long: keep running and retry.
+            self._degrade("database-write", f"writing the index failed, retrying: {exc}")
+            log.warning("database write failed (will retry): %s", exc)
+            self.stop_requested.wait(DB_RETRY)
+        if now >= self._next_status:
+            self._write_status(now)
+            self._next_status = now + STATUS_INTERVAL
+
+    def _take_events(self, now: float) -> None:
+        due = self.work.next_due()
+        timeout = TICK if due is None else min(TICK, max(0.0, due - now))
+        try:
+            event = self.events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            self._on_event(event, self.clock())
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return
+
+    def _on_event(self, event: FsEvent, now: float) -> None:
+        if event.kind == OVERFLOW:
+            for state in self.roots.values():
+                if state.mode == "native":
+                    self._request_rescan(state, now, "inotify queue overflow: events were lost")
+            return
+        path = event.path
+        if event.kind == GONE:
+            if path in self.roots:
+                return  # noticed by _check_roots
+            self._mark_gone(path, now)
+            return
+        name = os.path.basename(path)
+        if name.startswith("."):
+            return
+        folder = os.path.dirname(path)
+        coalesce = self.index.config.coalesce_seconds
+        if event.is_dir:
+            if event.kind in (CREATED, MOVED_TO):
+                self.work.gone.pop(path, None)
+                self._schedule(path, now + coalesce)
+            elif event.kind in (DELETED, MOVED_FROM):
+                self._mark_gone(path, now)
+            return
+        if name not in (RESULT_FILE, INFO_FILE):
+            return
+        if event.kind in (CLOSED, MOVED_TO):
+            # The writer closed the file: it is whole now, read it at once.
+            self._schedule(folder, now)
+        elif event.kind == CREATED:
+            # A close will follow; this is only the backstop if it never does.
+            self._schedule(folder, now + max(coalesce, 1.0))
+        elif event.kind in (DELETED, MOVED_FROM) and name == RESULT_FILE:
+            self._schedule(folder, now + coalesce)
+
+    def _schedule(self, folder: str, at: float) -> None:
+        current = self.work.read.get(folder)
+        if current is None or at < current:
+            self.work.read[folder] = at
+
+    def _mark_gone(self, path: str, now: float) -> None:
+        self.watcher.unwatch_under(path)
+        # Held back by the coalescing window: a rename shows up as gone here
+        # and new there, and the new one should be read first.
+        self.work.gone[path] = now + self.index.config.coalesce_seconds
+
+    # ---- reading and writing ----------------------------------------------
+
+    def _process(self, now: float) -> None:
+        ready = self.work.due(self.work.read, now)
+        outcomes: list[ReadOutcome] = []
+        for folder in ready:
+            outcome = self._read_folder(folder, now)
+            if outcome is not None:
+                outcomes.append(outcome)
+        if outcomes:
+            try:
+                self.index.store.apply(outcomes)
+            except Exception:
+                for outcome in outcomes:  # try again next time round
+                    self._schedule(outcome.record.path, now + DB_RETRY)
+                raise
+            for outcome in outcomes:
+                self._settle_watch(outcome)
+        gone = self.work.due(self.work.gone, now)
+        if gone:
+            self._forget(gone)
+
+    def _read_folder(self, folder: str, now: float) -> ReadOutcome | None:
+        root = self._root_of(folder)
+        if root is None:
+            return None
+        if not os.path.isdir(folder):
+            self.work.gone[folder] = now
+            return None
+        if not os.path.exists(os.path.join(folder, RESULT_FILE)):
+            self._new_folder(folder, root, now)
+            return None
+        config = self.index.config
+        outcome = read_dispatch(
+            folder,
+            root=root.path,
+            source="watch",
+            settle_seconds=config.settle_seconds,
+            max_bytes=config.max_pickle_bytes,
+        )
+        if outcome.transient:
+            # Caught mid-write: the close will bring us back; the retry is
+            # the backstop for writers that never close.
+            attempts = self.work.attempts.get(folder, 0) + 1
+            self.work.attempts[folder] = attempts
+            self._ensure_watched(folder, root)
+            self._schedule(folder, now + min(config.settle_seconds, 0.05 * 2**attempts))
+            return None
+        self.work.attempts.pop(folder, None)
+        return outcome
+
+    def _new_folder(self, folder: str, root: RootState, now: float) -> None:
+        """A folder without result.pkl appeared: a dispatch folder about to be
+        written, or a whole tree moved or copied in. Watch it, then scan it."""
+        if self._too_deep(folder, root):
+            return
+        scanner = self._scanner(root)
+        try:
+            scanner.scan_subtree(folder, root.path, self.roots)
+        except ScanInterrupted:
+            return
+        self._watch_unsettled(root, under=folder)
+
+    def _settle_watch(self, outcome: ReadOutcome) -> None:
+        record = outcome.record
+        root = self._root_of(record.path)
+        if root is None:
+            return
+        if record.status in FINAL_STATUSES and record.unreadable is None:
+            # Finished: nothing will change here, so free the watch. A later
+            # rewrite is caught by the parent's events or the rescan.
+            self.watcher.unwatch(record.path)
+            return
+        self._ensure_watched(record.path, root)
+        # Written again between our read and the watch: read it again.
+        with contextlib.suppress(OSError):
+            st = os.stat(os.path.join(record.path, RESULT_FILE))
+            if (st.st_size, st.st_mtime_ns, st.st_ino) != (
+                record.size,
+                record.mtime_ns,
+                record.inode,
+            ):
+                self._schedule(record.path, self.clock())
+
+    def _forget(self, folders: list[str]) -> None:
+        store = self.index.store
+        paths: list[str] = []
+        for folder in folders:
+            if os.path.isdir(folder) and os.path.exists(os.path.join(folder, RESULT_FILE)):
+                continue  # it came back (a rename back, a rewrite)
+            paths.extend(store.known_locations(folder))
+        if not paths:
+            return
+        missing, reread = store.forget_locations(paths)
+        if missing:
+            log.info("%d dispatch(es) no longer on disk, marked missing", missing)
+        for folder in reread:
+            self._schedule(folder, self.clock())
+
+    # ---- roots, watches, rescans ------------------------------------------
+
+    def _root_of(self, path: str) -> RootState | None:
+        best = None
+        for root in self.roots.values():
+            if _inside(path, root.path) and (best is None or len(root.path) > len(best.path)):
+                best = root
+        return best
+
+    def _too_deep(self, folder: str, root: RootState) -> bool:
+        rel = os.path.relpath(folder, root.path)
+        depth = 0 if rel == "." else len(rel.split(os.sep))
+        return depth > self.index.config.max_depth
+
+    def _scanner(self, root: RootState | None = None) -> Scanner:
+        def on_folder(folder: str) -> None:
+            state = root or self._root_of(folder)
+            if state is not None:
+                self._ensure_watched(folder, state)
+
+        return Scanner(
+            self.index.store,
+            self.index.config,
+            source="scan",
+            should_stop=self.stop_requested.is_set,
+            on_folder=on_folder,
+            sleep=self.stop_requested.wait,
+        )
+
+    def _ensure_watched(self, folder: str, root: RootState) -> None:
+        if root.mode != "native" or self.watcher.is_watched(folder):
+            return
+        try:
+            self.watcher.watch(folder)
+        except WatchLimitError as exc:
+            self._to_polling(root, f"could not add a watch ({exc.strerror}); polling instead")
+
+    def _to_polling(self, root: RootState, why: str) -> None:
+        if root.mode == "polling":
+            return
+        log.warning("%s: %s", root.path, why)
+        root.mode = "polling"
+        root.problem = why
+        root.next_poll = self.clock()
+        # Free this root's watches so that the other roots keep theirs.
+        self.watcher.unwatch_under(root.path)
+        self._degrade(f"watch:{root.path}", why)
+
+    def _watch_unsettled(self, root: RootState, under: str | None = None) -> None:
+        if root.mode != "native":
+            return
+        for folder in self.index.store.unsettled_paths(under or root.path):
+            self._ensure_watched(folder, root)
+
+    def _request_rescan(self, root: RootState, now: float, why: str) -> None:
+        if root.rescan_at is not None:
+            return  # one is already due
+        # Back off when triggers keep coming; relax after a quiet spell.
+        if now - root.last_trigger > BACKOFF_MAX:
+            root.backoff = BACKOFF_MIN
+        root.rescan_at = max(now, root.last_trigger + root.backoff)
+        root.last_trigger = root.rescan_at
+        root.backoff = min(root.backoff * 2, BACKOFF_MAX)
+        log.warning("%s: %s; rescanning", root.path, why)
+        self._degrade(f"events:{root.path}", why)
+
+    def _rescans(self, now: float) -> None:
+        if now >= self.next_full_scan:
+            self._full_scan(now, reason="periodic")
+            return
+        for root in list(self.roots.values()):
+            if root.rescan_at is None and now - root.last_trigger > BACKOFF_MAX:
+                # Quiet for a while since the last lost events: no longer news.
+                self.degraded.pop(f"events:{root.path}", None)
+            due_poll = root.mode == "polling" and root.exists and now >= root.next_poll
+            due_rescan = root.rescan_at is not None and now >= root.rescan_at
+            if due_poll or due_rescan:
+                root.rescan_at = None
+                root.next_poll = now + self.index.config.poll_interval
+                self._scan_roots([root], now, reason="rescan" if due_rescan else "poll")
+
+    def _full_scan(self, now: float, reason: str) -> None:
+        if self._refill:
+            self.index.store.sync_roots([(r.path, r.watch) for r in self.index.config.roots])
+            reason = "database recreated"
+        self._scan_roots(list(self.roots.values()), now, reason=reason, full=True)
+        self._refill = False
+        self.next_full_scan = self.clock() + self.index.config.rescan_interval
+
+    def _scan_roots(
+        self, roots: list[RootState], now: float, reason: str, full: bool = False
+    ) -> None:
+        if not roots:
+            if full:
+                self.last_scan = {"time": _utcnow_iso(), "reason": reason, "summary": None}
+            return
+        started = _utcnow_iso()
+        scanner = self._scanner()
+        try:
+            summary = scanner.run([r.path for r in roots], self.roots)
+        except ScanInterrupted:
+            return
+        for root in roots:
+            self._watch_unsettled(root)
+        if summary.new or summary.updated or summary.missing:
+            log.info("%s scan: %s", reason, summary.line())
+        if full:
+            self.last_scan = {"time": started, "reason": reason, "summary": summary.to_json()}
+
+    # ---- configuration, roots and the database file -----------------------
+
+    def _config_file_mtime(self) -> float | None:
+        try:
+            return self.index.paths.config_file.stat().st_mtime
+        except OSError:
+            return None
+
+    def _check_config(self, now: float) -> None:
+        mtime = self._config_file_mtime()
+        if mtime == self._config_mtime and not self.reload_requested:
+            return
+        self._config_mtime = mtime
+        self.reload_requested = False
+        try:
+            self.index.reload_config()
+        except Exception as exc:  # noqa: BLE001 - a bad edit must not stop the daemon
+            self._degrade("config", f"config not reloaded: {exc}")
+            return
+        self.degraded.pop("config", None)
+        self._sync_roots(scan=True)
+
+    def _sync_roots(self, scan: bool) -> None:
+        wanted = {r.path: r for r in self.index.config.roots}
+        for path in list(self.roots):
+            if path not in wanted:
+                log.info("no longer watching %s", path)
+                self.watcher.unwatch_under(path)
+                del self.roots[path]
+                for key in [k for k in self.degraded if k.endswith(f":{path}")]:
+                    del self.degraded[key]
+        added = []
+        for path, root in wanted.items():
+            state = self.roots.get(path)
+            if state is not None and state.configured == root.watch:
+                continue
+            if state is not None:
+                self.watcher.unwatch_under(path)
+            mode = root.watch
+            if mode == "auto":
+                mode = "polling" if wants_polling(path) else "native"
+            state = RootState(
+                path=path, configured=root.watch, mode=mode, exists=os.path.isdir(path)
+            )
+            self.roots[path] = state
+            added.append(state)
+            log.info("watching %s (%s)", path, mode)
+        if scan and added:
+            self._scan_roots(added, self.clock(), reason="added")
+
+    def _check_roots(self, now: float) -> None:
+        for root in self.roots.values():
+            exists = os.path.isdir(root.path)
+            if exists == root.exists:
+                continue
+            root.exists = exists
+            if not exists:
+                # Unmounted or deleted: what was there is missing until it returns.
+                self._degrade(f"root:{root.path}", "results directory is gone")
+                self.watcher.unwatch_under(root.path)
+                self._scan_roots([root], now, reason="root gone")
+            else:
+                log.info("%s is back", root.path)
+                self.degraded.pop(f"root:{root.path}", None)
+                self._scan_roots([root], now, reason="root back")
+
+    def _database_identity(self) -> tuple[int, int] | None:
+        if not db_mod.is_sqlite(self.index.url):
+            return None
+        try:
+            st = os.stat(db_mod.sqlite_path(self.index.url))
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _check_database(self, now: float) -> None:
+        if now < self._next_db_check or not db_mod.is_sqlite(self.index.url):
+            return
+        self._next_db_check = now + DB_CHECK_INTERVAL
+        identity = self._database_identity()
+        if identity is not None and identity == self._db_identity:
+            return
+        # Deleted or replaced under us: SQLite would go on writing to the
+        # unlinked file. Open the path again and refill it from the roots.
+        log.warning("the index database was deleted or replaced; recreating it")
+        try:
+            self.index.reopen()
+        except DatabaseError as exc:
+            self._degrade("database", f"cannot reopen the index: {exc}")
+            return
+        self._db_identity = self._database_identity()
+        self._degrade("database", "the index database was deleted or replaced; rebuilt it")
+        # Refilled by the next full scan, which _rescans retries until it succeeds.
+        self._refill = True
+        self.next_full_scan = now
+
+    def _degrade(self, key: str, detail: str) -> None:
+        if key not in self.degraded:
+            self.degraded[key] = Degraded(
+                what=key.split(":")[0], since=_utcnow_iso(), detail=detail
+            )
+        else:
+            self.degraded[key].detail = detail
+
+    # ---- status -----------------------------------------------------------
+
+    def status(self, running: bool = True) -> dict[str, Any]:
+        now = dt.datetime.now(dt.timezone.utc)
+        return {
+            "running": running,
+            "pid": os.getpid(),
+            "started_at": self.started_at.isoformat(),
+            "uptime_seconds": round((now - self.started_at).total_seconds(), 1),
+            "updated_at": now.isoformat(),
+            "database": db_mod.describe(self.index.url),
+            "watches": self.watcher.count,
+            "roots": [
+                {
+                    "path": r.path,
+                    "configured": r.configured,
+                    "mode": r.mode,
+                    "exists": r.exists,
+                    "problem": r.problem,
+                }
+                for r in self.roots.values()
+            ],
+            "last_full_scan": self.last_scan,
+            "degraded": [{"key": k, **asdict(v)} for k, v in self.degraded.items()],
+        }
+
+    def _write_status(self, now: float, running: bool = True) -> None:
+        try:
+            write_private(self.index.paths.status_file, json.dumps(self.status(running), indent=2))
+        except OSError as exc:
+            log.warning("cannot write the status file: %s", exc)
+
+
+def _utcnow_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
