@@ -59,3 +59,15 @@ class NotRunningError(IndexerError):
     """No daemon is running for this index."""
 
     exit_code = ExitCode.NOT_RUNNING
+
+
+class UntrustedDataError(IndexerError):
+    """Unpickling was asked for without saying the data is trusted."""
+
+    exit_code = ExitCode.USAGE
+
+
+class MissingDependencyError(IndexerError):
+    """An optional package this operation needs is not installed."""
+
+    exit_code = ExitCode.FAILURE

@@ -13,8 +13,9 @@ Everything the CLI does is a method here, so that a program can do it too::
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TypeVar
 
@@ -24,9 +25,16 @@ from . import db as db_mod
 from . import paths as paths_mod
 from .config import Config, RootConfig
 from .covalent_config import CovalentResultsDir
-from .errors import BadInputError, DatabaseError, NotFoundError
+from .errors import (
+    BadInputError,
+    DatabaseError,
+    MissingDependencyError,
+    NotFoundError,
+    UntrustedDataError,
+)
 from .migrations import migrate
 from .models import bind
+from .query import DEFAULT_LIMIT, ListQuery, Page
 from .records import DispatchRecord, RootInfo, ScanSummary
 from .scanner import Progress, Scanner
 from .store import Store
@@ -190,13 +198,92 @@ class DispatchIndex:
         return record
 
     def list(
-        self, *, status: Iterable[str] | None = None, limit: int | None = None
-    ) -> list[DispatchRecord]:
-        """Records newest first, missing and unreadable ones included."""
-        if limit is not None and limit < 0:
-            raise BadInputError("limit must not be negative")
-        statuses = [s.upper() for s in status] if status else None
-        return self._guard(lambda: self.store.list(status=statuses, limit=limit))
+        self,
+        *,
+        status: str | Iterable[str] | None = None,
+        results_dir: str | os.PathLike[str] | None = None,
+        lattice_name: str | None = None,
+        since: dt.datetime | str | None = None,
+        until: dt.datetime | str | None = None,
+        text: str | None = None,
+        include_missing: bool = True,
+        limit: int | None = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page:
+        """One page of records, newest first, and ``.next_cursor`` for the next.
+
+        ``status``: one or several statuses; ``results_dir``: dispatches in
+        that folder or below; ``lattice_name``: exact workflow name;
+        ``since``/``until``: start time range (ISO 8601 or datetime; naive
+        means UTC); ``text``: substring of id, workflow, location or error;
+        ``include_missing``: also dispatches whose folder is gone;
+        ``limit``: page size (None: everything); ``cursor``: from the
+        previous page. Missing and unreadable records are marked on them.
+        """
+        query = ListQuery.build(
+            status=list(status) if status is not None and not isinstance(status, str) else status,
+            results_dir=results_dir,
+            lattice_name=lattice_name,
+            since=since,
+            until=until,
+            text=text,
+            include_missing=include_missing,
+            limit=limit,
+            cursor=cursor,
+        )
+        return self._guard(lambda: self.store.list(query))
+
+    def iterate(self, **filters: object) -> Iterator[DispatchRecord]:
+        """Every record matching the filters of ``list``, streamed page by page."""
+        query = ListQuery.build(**filters)  # type: ignore[arg-type]
+        return self.store.iterate(query)
+
+    def counts(self) -> dict[str, int]:
+        """How many records there are of each status."""
+        return self._guard(self.store.counts)
+
+    def prune_missing(
+        self, older_than_days: float | None = None, *, dry_run: bool = False
+    ) -> list[str]:
+        """Delete records whose folders are gone (missing for longer than
+        ``older_than_days``, if given); the ids (only listed with ``dry_run``)."""
+        if older_than_days is not None and older_than_days < 0:
+            raise BadInputError("older-than must not be negative")
+        cutoff = None
+        if older_than_days is not None:
+            cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=older_than_days)
+        ids = [
+            r.dispatch_id
+            for r in self.iterate(include_missing=True)
+            if r.missing and (cutoff is None or (r.updated_at and r.updated_at <= cutoff))
+        ]
+        if not dry_run and ids:
+            self._guard(lambda: self.store.delete(ids))
+        return ids
+
+    def load_result(self, dispatch_id: str, *, trust: bool = False) -> object:
+        """Unpickle the stored result.pkl into a live Covalent ``Result``.
+
+        Unpickling runs code from the file, so this refuses unless the
+        caller passes ``trust=True``, and it needs Covalent importable (the
+        pickle refers to its classes). Everything else here reads safely.
+        """
+        if trust is not True:
+            raise UntrustedDataError(
+                "refusing to unpickle: loading a result runs code from the file; "
+                "pass trust=True if you trust where it came from"
+            )
+        try:
+            import covalent  # noqa: F401 - the pickle names its classes
+        except ImportError:
+            raise MissingDependencyError(
+                "loading a result needs Covalent installed (pip install covalent)"
+            ) from None
+        data = self.result_bytes(dispatch_id)
+        import pickle
+
+        # The one trusted opt-in path: the caller said trust=True above.
+        return pickle.loads(data)  # noqa: S301
 
     def result_bytes(self, dispatch_id: str) -> bytes:
         """The stored result.pkl bytes; never unpickled here."""

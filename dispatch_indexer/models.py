@@ -73,14 +73,14 @@ class Dispatch(BaseModel):
     """One dispatch, as read from the most recently written copy of it."""
 
     dispatch_id = pw.CharField(primary_key=True, max_length=255)
-    status = pw.CharField(max_length=64, null=True, index=True)
-    lattice_name = pw.CharField(max_length=1024, null=True, index=True)
+    status = pw.CharField(max_length=64, null=True)
+    lattice_name = pw.CharField(max_length=1024, null=True)
     start_time = UTCDateTimeField(null=True)
     end_time = UTCDateTimeField(null=True)
     error = pw.TextField(null=True)
     num_nodes = pw.IntegerField(null=True)
     path = pw.TextField()
-    results_dir = pw.TextField(index=True)
+    results_dir = pw.TextField()
     pickled_results_dir = pw.TextField(null=True)
     root = pw.TextField(null=True, index=True)
     nodes = JSONTextField(null=True)
@@ -90,7 +90,7 @@ class Dispatch(BaseModel):
     inode = pw.BigIntegerField(null=True)
     sha256 = pw.CharField(max_length=64, null=True)
     unreadable = pw.TextField(null=True)
-    missing = pw.BooleanField(default=False, index=True)
+    missing = pw.BooleanField(default=False)
     source = pw.CharField(max_length=16, default="scan")
     first_seen = UTCDateTimeField()
     updated_at = UTCDateTimeField()
@@ -103,7 +103,14 @@ class Dispatch(BaseModel):
     sort_time = UTCDateTimeField()
 
     class Meta:
-        indexes = ((("sort_time", "dispatch_id"), False),)
+        # Each filter of a listing, followed by the listing order, so that a
+        # filtered page is an index range scan, never a table scan.
+        indexes = (
+            (("sort_time", "dispatch_id"), False),
+            (("status", "sort_time", "dispatch_id"), False),
+            (("lattice_name", "sort_time", "dispatch_id"), False),
+            (("results_dir", "sort_time", "dispatch_id"), False),
+        )
 
 
 class Location(BaseModel):

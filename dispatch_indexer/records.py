@@ -76,6 +76,8 @@ class DispatchRecord:
     # The latest time recorded inside the result (its own or any node's):
     # how far along the dispatch this copy is, whatever its file mtime says.
     last_event: datetime | None = None
+    # The listing order: start_time, or the file's mtime when there is none.
+    sort_time: datetime | None = None
     first_seen: datetime | None = None
     updated_at: datetime | None = None
 

@@ -10,6 +10,7 @@ The rules that keep the index right live here:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from .models import Dispatch, Tables
+from .query import Cursor, ListQuery, Page
 from .reader import ReadOutcome
 from .records import FINAL_STATUSES, DispatchRecord, FileStat, NodeSummary
 
@@ -46,11 +48,13 @@ def _chunks(items: list[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def _under(field: pw.Field, root: str) -> pw.Expression:
-    """``field`` is ``root`` or a path inside it (portable prefix match)."""
-    prefix = root.rstrip("/") + "/"
-    # substr/length comparison instead of LIKE: paths may contain % and _.
-    return (field == root) | (pw.fn.SUBSTR(field, 1, len(prefix)) == prefix)
+def _under_range(field: pw.Field, folder: str) -> pw.Expression:
+    """``field`` is ``folder`` or inside it, as a range an index can serve:
+    every path inside "/a/b" sorts between "/a/b/" and "/a/b0" ("0" follows "/")."""
+    folder = folder.rstrip("/") or "/"
+    if folder == "/":
+        return field.startswith("/")
+    return (field == folder) | ((field >= folder + "/") & (field < folder + "0"))
 
 
 class Store:
@@ -73,7 +77,7 @@ class Store:
                 self.Location.mtime_ns,
                 self.Location.inode,
             )
-            .where(_under(self.Location.path, root))
+            .where(_under_range(self.Location.path, root))
             .tuples()
         )
         return {
@@ -313,17 +317,91 @@ class Store:
         row = self.ResultBlob.get_or_none(self.ResultBlob.dispatch_id == dispatch_id)
         return bytes(row.data) if row is not None else None
 
-    def list(
-        self, *, status: list[str] | None = None, limit: int | None = None
-    ) -> list[DispatchRecord]:
-        query = self.Dispatch.select().order_by(
-            self.Dispatch.sort_time.desc(), self.Dispatch.dispatch_id.desc()
+    def list(self, q: ListQuery) -> Page:
+        """One page newest first; see ``query`` for the cursor's rules."""
+        D = self.Dispatch
+        query = D.select(*self._listing_columns()).order_by(
+            D.sort_time.desc(), D.dispatch_id.desc()
         )
-        if status:
-            query = query.where(self.Dispatch.status.in_(status))
-        if limit is not None:
-            query = query.limit(limit)
-        return [_record(row) for row in query]
+        where = self._filters(q)
+        if q.cursor is not None:
+            after = q.cursor
+            where.append(
+                (D.sort_time < after.sort_time)
+                | ((D.sort_time == after.sort_time) & (D.dispatch_id < after.dispatch_id))
+            )
+        if where:
+            query = query.where(*where)
+        if q.limit is not None:
+            query = query.limit(q.limit + 1)  # one more says whether a next page exists
+        records = [_record(row) for row in query]
+        next_cursor = None
+        if q.limit is not None and len(records) > q.limit:
+            records = records[: q.limit]
+            last = records[-1]
+            if last.sort_time is not None:
+                next_cursor = Cursor(last.sort_time, last.dispatch_id).encode()
+        return Page(records, next_cursor)
+
+    def iterate(self, q: ListQuery, chunk: int = 1000) -> Iterator[DispatchRecord]:
+        """Every record matching ``q``, newest first, a page at a time."""
+        cursor = None
+        while True:
+            page = self.list(dataclasses.replace(q, limit=chunk, cursor=cursor))
+            yield from page
+            if page.next_cursor is None:
+                return
+            cursor = Cursor.decode(page.next_cursor)
+
+    def _listing_columns(self) -> list[pw.Field]:
+        # Everything a record shows; large columns that only get() needs stay out.
+        heavy = {"document"}
+        return [f for f in self.Dispatch._meta.sorted_fields if f.name not in heavy]
+
+    def _filters(self, q: ListQuery) -> list[pw.Expression]:
+        D = self.Dispatch
+        where: list[pw.Expression] = []
+        if q.status:
+            where.append(D.status.in_(list(q.status)))
+        if q.results_dir:
+            where.append(_under_range(D.results_dir, q.results_dir))
+        if q.lattice_name:
+            where.append(D.lattice_name == q.lattice_name)
+        if q.since is not None:
+            where.append(D.sort_time >= q.since)
+        if q.until is not None:
+            where.append(D.sort_time <= q.until)
+        if q.text:
+            where.append(
+                D.dispatch_id.contains(q.text)
+                | D.lattice_name.contains(q.text)
+                | D.path.contains(q.text)
+                | D.error.contains(q.text)
+            )
+        if not q.include_missing:
+            where.append(D.missing == False)  # noqa: E712 - peewee builds SQL from ==
+        return where
+
+    def counts(self, q: ListQuery | None = None) -> dict[str, int]:
+        """Records by status (matching ``q``'s filters, if given)."""
+        D = self.Dispatch
+        query = D.select(D.status, pw.fn.COUNT(D.dispatch_id)).group_by(D.status)
+        where = self._filters(q) if q is not None else []
+        if where:
+            query = query.where(*where)
+        return {status or "UNKNOWN": count for status, count in query.tuples()}
+
+    def delete(self, dispatch_ids: list[str]) -> int:
+        """Remove records (and their stored bytes and copies); how many."""
+        deleted = 0
+        with self.database.atomic():
+            for chunk in _chunks(dispatch_ids):
+                self.ResultBlob.delete().where(self.ResultBlob.dispatch_id.in_(chunk)).execute()
+                self.Location.delete().where(self.Location.dispatch_id.in_(chunk)).execute()
+                deleted += (
+                    self.Dispatch.delete().where(self.Dispatch.dispatch_id.in_(chunk)).execute()
+                )
+        return deleted
 
     def unsettled_paths(self, root: str) -> list[str]:
         """Folders of dispatches under ``root`` that can still change: not
@@ -331,7 +409,7 @@ class Store:
         query = (
             self.Dispatch.select(self.Dispatch.path)
             .where(
-                _under(self.Dispatch.path, root)
+                _under_range(self.Dispatch.path, root)
                 & (self.Dispatch.missing == False)  # noqa: E712 - peewee builds SQL from ==
                 & (
                     self.Dispatch.status.not_in(sorted(FINAL_STATUSES))
@@ -342,14 +420,6 @@ class Store:
             .tuples()
         )
         return [row[0] for row in query]
-
-    def counts_by_status(self) -> dict[str, int]:
-        query = (
-            self.Dispatch.select(self.Dispatch.status, pw.fn.COUNT(self.Dispatch.dispatch_id))
-            .group_by(self.Dispatch.status)
-            .tuples()
-        )
-        return {status or "UNKNOWN": count for status, count in query}
 
     def count_by_root(self) -> dict[str, int]:
         query = (
@@ -435,6 +505,8 @@ def _record(row: Dispatch) -> DispatchRecord:
         root=row.root,
         first_seen=row.first_seen,
         updated_at=row.updated_at,
+        last_event=row.last_event,
+        sort_time=row.sort_time,
     )
 
 

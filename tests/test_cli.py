@@ -94,7 +94,7 @@ def test_list_filters(cli, registered: Path) -> None:
     assert [r["lattice_name"] for r in failed] == ["broken"]
     several = json.loads(cli("list", "--json", "-s", "failed", "-s", "NEW_OBJECT").output)
     assert {r["status"] for r in several} == {"FAILED", "NEW_OBJECT"}
-    assert len(json.loads(cli("list", "--json", "--limit", "3").output)) == 3
+    assert len(json.loads(cli("list", "--json", "--limit", "3").stdout)) == 3
     cli("list", "--limit", "-1", code=2)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import json
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 
 import typer
 from rich.console import Console
@@ -27,6 +29,26 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
     for row in [headers, *rows]:
         line = "  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=False))
         typer.echo(line.rstrip())
+
+
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+def write_records(records: Iterable[DispatchRecord], fmt: str) -> None:
+    """Records as JSON (one array), JSON lines or CSV, streamed to stdout."""
+    out = sys.stdout
+    keys = DispatchRecord.LIST_KEYS
+    if fmt == "json":
+        out.write(json.dumps([r.list_json() for r in records], indent=2) + "\n")
+    elif fmt == "jsonl":
+        for record in records:
+            out.write(json.dumps(record.list_json()) + "\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow(record.list_json())
+    out.flush()
 
 
 def short_time(value: dt.datetime | None) -> str:

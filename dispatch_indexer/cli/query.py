@@ -9,7 +9,7 @@ import typer
 from ..records import DispatchRecord
 from . import app
 from .common import open_index
-from .output import print_record, print_table, short_time
+from .output import FORMATS, print_record, print_table, short_time, write_records
 
 
 @app.command("list")
@@ -18,22 +18,52 @@ def list_(
     status: list[str] = typer.Option(
         None, "--status", "-s", help="Only this status (repeat for several)."
     ),
-    limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="At most this many."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    results_dir: str | None = typer.Option(
+        None, "--results-dir", help="Only dispatches in this folder or below it."
+    ),
+    lattice_name: str | None = typer.Option(None, "--lattice", help="Only this workflow name."),
+    since: str | None = typer.Option(None, help="Started at or after (ISO 8601; naive is UTC)."),
+    until: str | None = typer.Option(None, help="Started at or before (ISO 8601)."),
+    text: str | None = typer.Option(
+        None, "--text", help="Id, workflow, location or error contains this."
+    ),
+    missing: bool = typer.Option(
+        True, "--missing/--no-missing", help="Include dispatches whose folder is gone."
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", "-n", min=0, help="At most this many (default: all)."
+    ),
+    cursor: str | None = typer.Option(None, help="Continue after a previous page."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, jsonl or csv."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
     """List dispatches, newest first (missing and unreadable ones marked)."""
-    with open_index(ctx) as index:
-        records = index.list(status=status, limit=limit)
-    if as_json:
-        typer.echo(json.dumps([r.list_json() for r in records], indent=2))
-        return
-    if not records:
-        typer.echo("no dispatches indexed")
-        return
-    print_table(
-        ["dispatch id", "status", "lattice", "start", "end", "location"],
-        [_row(r) for r in records],
+    fmt = "json" if as_json else fmt
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    filters = dict(
+        status=status or None,
+        results_dir=results_dir,
+        lattice_name=lattice_name,
+        since=since,
+        until=until,
+        text=text,
+        include_missing=missing,
     )
+    with open_index(ctx) as index:
+        page = index.list(**filters, limit=limit, cursor=cursor)
+    if fmt == "table":
+        if not page:
+            typer.echo("no dispatches match" if any(filters.values()) else "no dispatches indexed")
+        else:
+            print_table(
+                ["dispatch id", "status", "lattice", "start", "end", "location"],
+                [_row(r) for r in page],
+            )
+    else:
+        write_records(page, fmt)
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}", err=True)
 
 
 def _row(record: DispatchRecord) -> list[str]:
@@ -57,10 +87,35 @@ def show(
     ctx: typer.Context,
     dispatch_id: str = typer.Argument(..., metavar="ID", help="A dispatch id."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    nodes: bool = typer.Option(False, "--nodes", help="Print the per-node table."),
+    document: bool = typer.Option(False, "--document", help="Print the Covalent UI document."),
 ) -> None:
     """Show one dispatch in full (without the raw result bytes)."""
     with open_index(ctx) as index:
         record = index.get(dispatch_id)
+        doc = index.result_document(dispatch_id) if document else None
+    if document:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    if nodes:
+        if as_json:
+            typer.echo(json.dumps([n.to_json() for n in record.nodes], indent=2))
+            return
+        print_table(
+            ["node", "name", "status", "start", "end", "error"],
+            [
+                [
+                    str(n.node_id),
+                    n.name or "",
+                    n.status or "",
+                    short_time(n.start_time),
+                    short_time(n.end_time),
+                    (n.error or "").strip().splitlines()[-1:][0] if n.error else "",
+                ]
+                for n in record.nodes
+            ],
+        )
+        return
     if as_json:
         typer.echo(json.dumps(record.to_json(), indent=2))
         return

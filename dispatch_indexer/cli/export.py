@@ -1,0 +1,47 @@
+"""``export`` and ``prune``: the whole index out, and records of gone folders away."""
+
+from __future__ import annotations
+
+import typer
+
+from . import app
+from .common import open_index
+from .output import write_records
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl or csv."),
+) -> None:
+    """Stream every record of the index to stdout, newest first."""
+    if fmt not in ("jsonl", "csv"):
+        raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
+    with open_index(ctx) as index:
+        write_records(index.iterate(limit=None), fmt)
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    missing: bool = typer.Option(
+        False, "--missing", help="Remove records whose folders are gone (required)."
+    ),
+    older_than: float | None = typer.Option(
+        None, "--older-than", metavar="DAYS", min=0, help="Only those missing this long."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Remove records of dispatches whose folders are gone."""
+    if not missing:
+        raise typer.BadParameter("say what to prune: --missing", param_hint="--missing")
+    with open_index(ctx) as index:
+        ids = index.prune_missing(older_than, dry_run=True)
+        if not ids:
+            typer.echo("nothing to prune")
+            return
+        if not yes and not typer.confirm(f"remove {len(ids)} record(s) of missing dispatches?"):
+            typer.echo("nothing removed")
+            raise typer.Exit(1)
+        removed = index.prune_missing(older_than)
+    typer.echo(f"removed {len(removed)} record(s)")
