@@ -120,6 +120,6 @@ def status(index: DispatchIndex) -> dict[str, Any]:
         "roots": roots,
         "last_full_scan": report.get("last_full_scan"),
         "database": database,
-        "records_by_status": index.store.counts_by_status(),
+        "records_by_status": index.store.counts(),
         "degraded": report.get("degraded", []) if pid else [],
     }

@@ -213,3 +213,27 @@ def test_a_real_kernel_queue_overflow_is_caught(results: Path, writer: CovalentW
         assert "inotify queue overflowed" in process.log()
     finally:
         process.stop()
+
+
+def test_the_periodic_rescan_catches_a_rewrite_of_a_finished_dispatch(
+    results: Path, writer: CovalentWriter, clock: Clock
+) -> None:
+    dispatch_id, folder = writer.new_dispatch(results)
+    daemon = make_daemon(results, clock, rescan_interval=60)
+    try:
+        assert get(dispatch_id).status == "COMPLETED"
+        assert not daemon.watcher.is_watched(str(folder))  # finished: not watched
+        # Rewritten behind the daemon's back (no watch sees inside the folder).
+        writer.finish(folder)  # same status, new bytes
+        pkl = folder / "result.pkl"
+        pkl.write_bytes(pkl.read_bytes())
+        os.utime(pkl, (1, 1))
+        before = get(dispatch_id).updated_at
+        daemon.loop(now=clock.now)
+        assert get(dispatch_id).updated_at == before  # not yet: no event, no rescan due
+        clock.advance(61)
+        daemon.loop(now=clock.now)
+        assert get(dispatch_id).updated_at > before
+        assert daemon.status()["last_full_scan"]["reason"] == "periodic"
+    finally:
+        daemon.stop()
