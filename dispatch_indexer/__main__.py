@@ -1,3 +1,5 @@
 from .cli import main
 
-main()
+# Guarded: worker processes import this module's package, never run the CLI.
+if __name__ == "__main__":
+    main()

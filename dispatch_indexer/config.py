@@ -60,6 +60,17 @@ class Config:
     # to polling one at a time instead of failing.
     max_watches: int = 8192
     log_level: str = "INFO"
+    # Worker processes that read result.pkl files, and the bounds on each:
+    # a hostile file can cost a worker, never the daemon.
+    reader_processes: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    read_memory_mb: int = 1024
+    read_timeout_seconds: float = 60.0
+    # ``covalent-indexer serve``: where the HTTP API and status page listen,
+    # and the bearer token every request must carry (None: no token, which
+    # is only allowed on a loopback address).
+    http_host: str = "127.0.0.1"
+    http_port: int = 48010
+    http_token: str | None = None
 
     def validate(self) -> Config:
         if not isinstance(self.roots, list):
@@ -80,22 +91,38 @@ class Config:
         _check_number("poll_interval", self.poll_interval, minimum=0.1)
         _check_number("coalesce_seconds", self.coalesce_seconds, minimum=0)
         _check_number("max_watches", self.max_watches, minimum=1, integer=True)
+        _check_number("reader_processes", self.reader_processes, minimum=0, integer=True)
+        _check_number("read_memory_mb", self.read_memory_mb, minimum=64, integer=True)
+        _check_number("read_timeout_seconds", self.read_timeout_seconds, minimum=0.1)
         if self.log_level.upper() not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if not isinstance(self.follow_symlinks, bool):
             raise ConfigError("follow_symlinks must be true or false")
         if self.db is not None and not isinstance(self.db, str):
             raise ConfigError("db must be a database URL string")
+        if not isinstance(self.http_host, str) or not self.http_host.strip():
+            raise ConfigError("http_host must be a non-empty host name or address")
+        _check_number("http_port", self.http_port, minimum=1, integer=True)
+        if self.http_port > 65535:
+            raise ConfigError(f"http_port must be at most 65535, not {self.http_port!r}")
+        if self.http_token is not None and (
+            not isinstance(self.http_token, str) or not self.http_token.strip()
+        ):
+            raise ConfigError("http_token must be a non-empty string")
         return self
 
     def root_paths(self) -> list[str]:
         return [root.path for root in self.roots]
 
     def to_toml(self) -> dict[str, Any]:
+        """The settings that differ from the defaults, and the roots."""
+        defaults = dataclasses.asdict(Config())
         data = dataclasses.asdict(self)
-        if data["db"] is None:
-            del data["db"]
-        return data
+        return {
+            key: value
+            for key, value in data.items()
+            if key == "roots" or (value is not None and value != defaults[key])
+        }
 
 
 def _check_number(name: str, value: Any, *, minimum: float, integer: bool = False) -> None:

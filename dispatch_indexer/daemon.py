@@ -26,7 +26,8 @@ from .errors import DatabaseError
 from .fsinfo import wants_polling
 from .index import DispatchIndex
 from .lock import InstanceLock, write_private
-from .reader import INFO_FILE, RESULT_FILE, ReadOutcome, read_dispatch
+from .reader import INFO_FILE, RESULT_FILE, ReadOutcome
+from .readpool import ReadTask
 from .records import FINAL_STATUSES
 from .scanner import ScanInterrupted, Scanner
 from .watcher import (
@@ -266,11 +267,23 @@ class Daemon:
 
     def _process(self, now: float) -> None:
         ready = self.work.due(self.work.read, now)
-        outcomes: list[ReadOutcome] = []
+        tasks: list[ReadTask] = []
+        config = self.index.config
         for folder in ready:
-            outcome = self._read_folder(folder, now)
-            if outcome is not None:
-                outcomes.append(outcome)
+            root = self._root_of(folder)
+            if root is None:
+                continue
+            if not os.path.isdir(folder):
+                self.work.gone[folder] = now
+            elif not os.path.exists(os.path.join(folder, RESULT_FILE)):
+                self._new_folder(folder, root, now)
+            else:
+                tasks.append(
+                    ReadTask(
+                        folder, root.path, "watch", config.settle_seconds, config.max_pickle_bytes
+                    )
+                )
+        outcomes = [o for o in self.index.reader().read_many(tasks) if self._settled(o, now)]
         if outcomes:
             try:
                 self.index.store.apply(outcomes)
@@ -284,34 +297,22 @@ class Daemon:
         if gone:
             self._forget(gone)
 
-    def _read_folder(self, folder: str, now: float) -> ReadOutcome | None:
+    def _settled(self, outcome: ReadOutcome, now: float) -> bool:
+        """False for a file caught mid-write, which is then read again later."""
+        folder = outcome.record.path
+        if not outcome.transient:
+            self.work.attempts.pop(folder, None)
+            return True
+        # The writer's close will bring us back; this retry is the backstop
+        # for writers that never close.
+        attempts = self.work.attempts.get(folder, 0) + 1
+        self.work.attempts[folder] = attempts
         root = self._root_of(folder)
-        if root is None:
-            return None
-        if not os.path.isdir(folder):
-            self.work.gone[folder] = now
-            return None
-        if not os.path.exists(os.path.join(folder, RESULT_FILE)):
-            self._new_folder(folder, root, now)
-            return None
-        config = self.index.config
-        outcome = read_dispatch(
-            folder,
-            root=root.path,
-            source="watch",
-            settle_seconds=config.settle_seconds,
-            max_bytes=config.max_pickle_bytes,
-        )
-        if outcome.transient:
-            # Caught mid-write: the close will bring us back; the retry is
-            # the backstop for writers that never close.
-            attempts = self.work.attempts.get(folder, 0) + 1
-            self.work.attempts[folder] = attempts
+        if root is not None:
             self._ensure_watched(folder, root)
-            self._schedule(folder, now + min(config.settle_seconds, 0.05 * 2**attempts))
-            return None
-        self.work.attempts.pop(folder, None)
-        return outcome
+        delay = min(self.index.config.settle_seconds, 0.05 * 2**attempts)
+        self._schedule(folder, now + delay)
+        return False
 
     def _new_folder(self, folder: str, root: RootState, now: float) -> None:
         """A folder without result.pkl appeared: a dispatch folder about to be

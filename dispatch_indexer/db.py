@@ -1,7 +1,8 @@
 """Open the index database from a URL.
 
-**This is the one module with engine-specific code.** Everything else talks
-to peewee's portable API through the models.
+**This is the one module with engine-specific code** (with ``sqlite_compat``,
+the SQLite-only view Covalent's own UI reads). Everything else talks to
+peewee's portable API through the models.
 
 - ``sqlite:///absolute/path`` (the default): the file and its folder are
   created on first use, readable by their owner only; WAL mode so readers

@@ -35,6 +35,7 @@ from .errors import (
 from .migrations import migrate
 from .models import bind
 from .query import DEFAULT_LIMIT, ListQuery, Page
+from .readpool import Reader, make_reader
 from .records import DispatchRecord, RootInfo, ScanSummary
 from .scanner import Progress, Scanner
 from .store import Store
@@ -58,6 +59,7 @@ class DispatchIndex:
     ) -> None:
         self.paths = paths_mod.resolve(home)
         self.db_override = url
+        self._reader: Reader | None = None
         self.config: Config = config_mod.load(self.paths, db_override=url)
         self.url = self.config.db or self.paths.default_db_url
         self._open()
@@ -77,12 +79,26 @@ class DispatchIndex:
 
     def reopen(self) -> None:
         """Close and open the database again (creating it if it was deleted)."""
-        self.close()
+        if not self.database.is_closed():
+            self.database.close()
         self._open()
 
     # ---- lifecycle ------------------------------------------------------
 
+    def reader(self) -> Reader:
+        """What reads result.pkl files for this index: worker processes
+        (see ``readpool``), started on first use and kept until ``close``."""
+        if self._reader is None:
+            config = self.config
+            self._reader = make_reader(
+                config.reader_processes, config.read_memory_mb, config.read_timeout_seconds
+            )
+        return self._reader
+
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if not self.database.is_closed():
             self.database.close()
 
@@ -135,7 +151,8 @@ class DispatchIndex:
             return 0
         forgotten, reread = self._guard(lambda: self.store.forget_root(path))
         # Dispatches also found under another root now show that copy.
-        self._guard(lambda: Scanner(self.store, self.config).refresh(reread))
+        scanner = Scanner(self.store, self.config, reader=self.reader())
+        self._guard(lambda: scanner.refresh(reread))
         return forgotten
 
     def dirs(self) -> list[RootInfo]:
@@ -178,7 +195,7 @@ class DispatchIndex:
             roots = [config_mod.normalize_root(d) for d in dirs]
         else:
             roots = self.config.root_paths()
-        scanner = Scanner(self.store, self.config, progress=progress)
+        scanner = Scanner(self.store, self.config, progress=progress, reader=self.reader())
         summary = self._guard(lambda: scanner.run(roots, self.config.root_paths()))
         if not roots:
             summary.errors.append("no directories registered; add one with: add-dir PATH")
@@ -292,6 +309,23 @@ class DispatchIndex:
         if data is None:
             raise NotFoundError(f"no readable result.pkl was stored for {dispatch_id!r}")
         return data
+
+    # ---- Covalent's UI --------------------------------------------------
+
+    def result_document(self, dispatch_id: str) -> dict:
+        """The document Covalent's UI shows for a dispatch (the shape of
+        Covalent 0.110's ``encode_result``), built without running the pickle."""
+        self.get(dispatch_id)
+        document = self._guard(lambda: self.store.result_document(dispatch_id))
+        if document is None:
+            raise NotFoundError(f"no readable result.pkl was stored for {dispatch_id!r}")
+        return document
+
+    def hide(self, dispatch_ids: Iterable[str]) -> int:
+        """Hide dispatches from listings and Covalent's UI, as its "delete"
+        does; no record, stored bytes or file is deleted. How many were shown."""
+        ids = list(dispatch_ids)
+        return self._guard(lambda: self.store.hide(ids))
 
     # ---- database errors become one clear message ------------------------
 

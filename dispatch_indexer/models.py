@@ -101,6 +101,14 @@ class Dispatch(BaseModel):
     # Newest-first order: the start time, or when the file was written for
     # dispatches that never started or could not be read.
     sort_time = UTCDateTimeField()
+    # -- added by migration step 2 (see migrations.py) --
+    # Covalent's UI document of the dispatch (document.py), as JSON text.
+    # Only result_document() needs it; listings select other columns.
+    document = JSONTextField(null=True)
+    # Hidden from listings (Covalent's UI "delete"); nothing is deleted. The
+    # DEFAULT in the schema lets the column be added NOT NULL in one step and
+    # gives it a value in rows written outside peewee.
+    hidden = pw.BooleanField(default=False, index=True, constraints=[pw.SQL("DEFAULT FALSE")])
 
     class Meta:
         # Each filter of a listing, followed by the listing order, so that a

@@ -56,6 +56,9 @@ class ListQuery:
     until: dt.datetime | None = None
     text: str | None = None
     include_missing: bool = True
+    # Hidden records were deleted through Covalent's UI (DELETE /api/results,
+    # or its DispatchDB): gone from listings, kept in the index.
+    include_hidden: bool = False
     limit: int | None = DEFAULT_LIMIT
     cursor: Cursor | None = None
 

@@ -14,14 +14,17 @@ and the caller retries later instead of recording garbage.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import stat as stat_mod
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .covalent_result import NotAResultError, interpret
+from .document import build_document
 from .records import DispatchRecord, FileStat
 from .resultinfo import read_info
 from .safepickle import loads
@@ -30,6 +33,8 @@ RESULT_FILE = "result.pkl"
 INFO_FILE = "result_info.yaml"
 DEFAULT_SETTLE_SECONDS = 2.0
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +46,9 @@ class ReadOutcome:
     data: bytes | None
     # The failure may be a write in progress: retry instead of recording it.
     transient: bool = False
+    # Covalent's UI document of the dispatch (see ``document``), from a good
+    # read; kept out of the record so that listings never carry it.
+    document: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -86,12 +94,13 @@ def read_dispatch(
         record.size, record.mtime_ns, record.inode = before.size, before.mtime_ns, before.inode
     if data is not None:
         record.sha256 = hashlib.sha256(data).hexdigest()
+    document = None
     if problem is None and data is not None:
-        problem, transient = _fill_from_pickle(record, data, before, settle_seconds, now)
+        problem, transient, document = _fill_from_pickle(record, data, before, settle_seconds, now)
     if problem is not None:
         record.unreadable = problem
         _fill_from_info(record, folder_path / INFO_FILE)
-    return ReadOutcome(record=record, data=data, transient=transient)
+    return ReadOutcome(record=record, data=data, transient=transient, document=document)
 
 
 def _read_bytes(
@@ -144,38 +153,43 @@ def _fill_from_pickle(
     st: FileStat | None,
     settle_seconds: float,
     now: float | None,
-) -> tuple[str | None, bool]:
-    """Fill ``record`` from the pickle; (problem, transient) on failure."""
+) -> tuple[str | None, bool, dict[str, Any] | None]:
+    """Fill ``record`` from the pickle: (problem, transient, document), the
+    problem None and the document Covalent's UI one on success."""
     if not data:
-        return f"{RESULT_FILE} is empty", _recent(st, settle_seconds, now)
+        return f"{RESULT_FILE} is empty", _recent(st, settle_seconds, now), None
     try:
         root = loads(data)
     except EOFError:
-        return f"{RESULT_FILE} is truncated", _recent(st, settle_seconds, now)
+        return f"{RESULT_FILE} is truncated", _recent(st, settle_seconds, now), None
     except pickle.UnpicklingError as exc:
         # The C unpickler reports a cut-off frame this way rather than EOF.
         if "truncated" in str(exc):
-            return f"{RESULT_FILE} is truncated", _recent(st, settle_seconds, now)
-        return f"{RESULT_FILE} is not a readable pickle: {_reason(exc)}", _recent(
-            st, settle_seconds, now
+            return f"{RESULT_FILE} is truncated", _recent(st, settle_seconds, now), None
+        return (
+            f"{RESULT_FILE} is not a readable pickle: {_reason(exc)}",
+            _recent(st, settle_seconds, now),
+            None,
         )
     except RecursionError:
-        return f"{RESULT_FILE} is nested too deeply to read", False
+        return f"{RESULT_FILE} is nested too deeply to read", False, None
     except MemoryError:
-        return f"{RESULT_FILE} needs too much memory to read", False
+        return f"{RESULT_FILE} needs too much memory to read", False, None
     except Exception as exc:  # noqa: BLE001 - any malformed stream is "unreadable"
         # A half-written pickle can fail with any opcode error, not only EOF.
-        return f"{RESULT_FILE} is not a readable pickle: {_reason(exc)}", _recent(
-            st, settle_seconds, now
+        return (
+            f"{RESULT_FILE} is not a readable pickle: {_reason(exc)}",
+            _recent(st, settle_seconds, now),
+            None,
         )
     try:
         fields = interpret(root)
     except NotAResultError as exc:
-        return str(exc), False
+        return str(exc), False, None
     except RecursionError:
-        return f"{RESULT_FILE} is nested too deeply to read", False
+        return f"{RESULT_FILE} is nested too deeply to read", False, None
     except Exception as exc:  # noqa: BLE001 - a value we did not foresee must not stop a scan
-        return f"{RESULT_FILE} holds a Result that cannot be read: {_reason(exc)}", False
+        return f"{RESULT_FILE} holds a Result that cannot be read: {_reason(exc)}", False, None
     record.dispatch_id = fields.dispatch_id or record.dispatch_id
     record.status = fields.status
     record.lattice_name = fields.lattice_name
@@ -187,7 +201,17 @@ def _fill_from_pickle(
     record.result = fields.result
     record.nodes = fields.nodes
     record.last_event = fields.last_event
-    return None, False
+    return None, False, _document(root, record.path)
+
+
+def _document(root: Any, path: str) -> dict[str, Any] | None:
+    """Covalent's UI document, or None: a value we did not foresee must not
+    cost the dispatch its record."""
+    try:
+        return build_document(root)
+    except Exception as exc:  # noqa: BLE001 - the record is still good without it
+        log.warning("no Covalent UI document for %s: %s", path, _reason(exc))
+        return None
 
 
 def _fill_from_info(record: DispatchRecord, info_path: Path) -> None:

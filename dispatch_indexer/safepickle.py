@@ -41,19 +41,14 @@ class GhostClass(type):
     """Metaclass of the stand-ins for globals named by a pickle.
 
     A ghost class must be a real ``type``: the NEWOBJ opcode refuses anything
-    else. Calling one (REDUCE, NEWOBJ) only records the call on a ``Ghost``.
+    else. Calling one (REDUCE, NEWOBJ) only records the call on a ``Ghost``;
+    the call goes through ``type.__call__`` straight to ``_GhostClassBase.__new__``.
     """
 
     ghost_module: str
     ghost_name: str
     # On classes that a *call* produced: the record of that call.
     ghost_origin: Ghost | None
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        loader = getattr(_CURRENT, "loader", None)
-        if loader is not None and loader.calls_make_classes:
-            return loader.class_from_call(cls, args, kwargs)
-        return Ghost.__new__(cls, *args, **kwargs)
 
     def __setitem__(cls, key: Any, value: Any) -> None:
         _origin(cls).__setitem__(key, value)
@@ -66,6 +61,13 @@ class GhostClass(type):
         return f"{cls.ghost_module}.{cls.ghost_name}" if cls.ghost_module else cls.ghost_name
 
 
+class _ClassModeGhostClass(GhostClass):
+    """Ghost classes of a load in class mode: calling one makes a class."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return _class_from_call(cls, args, kwargs)
+
+
 def _origin(cls: GhostClass) -> Ghost:
     origin = cls.ghost_origin
     if origin is None:
@@ -73,73 +75,79 @@ def _origin(cls: GhostClass) -> Ghost:
     return origin
 
 
-class _OnGhostOrOrigin:
-    """A method that, looked up on a class made by a call, acts on the record
-    of that call: the unpickler looks up ``__setstate__``/``append`` on
-    whatever object it holds, and in class mode that object is a class."""
+class _OnOrigin:
+    """A method looked up on a ghost *class*: the unpickler looks up
+    ``__setstate__``/``append``/``extend`` on whatever object it holds, and in
+    class mode that object may be a class made by a call; act on the record
+    of that call (and refuse for a plain global)."""
 
-    def __init__(self, func: Callable[..., None]) -> None:
-        self.func = func
+    def __init__(self, name: str) -> None:
+        self.name = name
 
-    def __get__(self, obj: Ghost | None, owner: type) -> Callable[..., None]:
-        if obj is None:
-            if not isinstance(owner, GhostClass):
-                raise AttributeError(self.func.__name__)
-            obj = _origin(owner)
-        return self.func.__get__(obj)
+    def __get__(self, obj: Any, owner: type) -> Callable[..., None]:
+        if not isinstance(owner, GhostClass):
+            raise AttributeError(self.name)
+        return getattr(_origin(owner), self.name)  # type: ignore[no-any-return]
+
+
+class _GhostClassBase:
+    """Base of every ghost class. Never instantiated: constructing a ghost
+    class gives a ``Ghost`` recording the call."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        ghost = _new_ghost(Ghost)
+        ghost.ghost_class = cls
+        if args:
+            ghost.args = args
+        if kwargs:
+            ghost.kwargs = kwargs
+        return ghost
+
+    __setstate__ = _OnOrigin("__setstate__")
+    append = _OnOrigin("append")
+    extend = _OnOrigin("extend")
 
 
 class Ghost:
     """What the pickle said about one object: its class or callee, the
-    arguments, the state given to ``__setstate__`` and the items appended."""
+    arguments, the state given to ``__setstate__`` and the items appended.
 
-    __slots__ = ("args", "callee", "dict_items", "ghost_class", "items", "kwargs", "state")
+    Unset fields fall back to these class-level defaults: a ghost is made
+    for every object in a pickle, and setting two fields is cheaper than seven.
+    """
 
-    ghost_class: GhostClass | None
-    callee: Any
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any] | None
-    state: Any
-    items: list[Any] | None
-    dict_items: list[tuple[Any, Any]] | None
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Ghost:
-        # Reached through NEWOBJ/REDUCE on a ghost class: record, run nothing.
-        obj = object.__new__(Ghost)
-        obj.ghost_class = cls if isinstance(cls, GhostClass) else None
-        obj.callee = None
-        obj.args = args
-        obj.kwargs = kwargs or None
-        obj.state = None
-        obj.items = None
-        obj.dict_items = None
-        return obj
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
+    ghost_class: GhostClass | None = None
+    callee: Any = None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] | None = None
+    state: Any = None
+    items: list[Any] | None = None
+    dict_items: list[tuple[Any, Any]] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # A ghost being called is a factory the pickle obtained by an earlier
         # call (cloudpickle's ``_builtin_type('CodeType')`` for instance).
-        loader = getattr(_CURRENT, "loader", None)
-        if loader is not None and loader.calls_make_classes:
-            return loader.class_from_call(self, args, kwargs)
-        obj = Ghost.__new__(Ghost, *args, **kwargs)
-        obj.callee = self
-        return obj
+        if getattr(_CURRENT, "class_mode", False):
+            return _class_from_call(self, args, kwargs)
+        ghost = _new_ghost(Ghost)
+        ghost.callee = self
+        if args:
+            ghost.args = args
+        if kwargs:
+            ghost.kwargs = kwargs
+        return ghost
 
-    @_OnGhostOrOrigin
     def __setstate__(self, state: Any) -> None:
         self.state = state
 
     # APPEND/APPENDS/SETITEM(S) on a non-list/dict object call these.
-    @_OnGhostOrOrigin
     def append(self, value: Any) -> None:
         if self.items is None:
             self.items = []
         self.items.append(value)
 
-    @_OnGhostOrOrigin
     def extend(self, values: Any) -> None:
         for value in values:
             self.append(value)
@@ -185,6 +193,9 @@ class Ghost:
         return {}
 
 
+_new_ghost = object.__new__
+
+
 def as_ghost(value: Any) -> Ghost | None:
     """The record behind ``value`` if it stands for an object, else None."""
     if isinstance(value, Ghost):
@@ -194,26 +205,61 @@ def as_ghost(value: Any) -> Ghost | None:
     return None
 
 
-def _new_ghost_class(module: str, name: str, origin: Ghost | None = None) -> GhostClass:
-    cls = GhostClass(
-        name,
-        (Ghost,),
-        {"__slots__": (), "ghost_module": module, "ghost_name": name, "ghost_origin": origin},
+def _new_ghost_class(
+    module: str, name: str, origin: Ghost | None = None, meta: type[GhostClass] = GhostClass
+) -> GhostClass:
+    namespace = {
+        "__slots__": (),
+        "ghost_module": module,
+        "ghost_name": name,
+        "ghost_origin": origin,
+    }
+    return meta(name, (_GhostClassBase,), namespace)
+
+
+def _class_from_call(
+    callee: Ghost | GhostClass, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> GhostClass:
+    """A call whose result may be used as a class (NEWOBJ needs a type)."""
+    origin = _new_ghost(Ghost)
+    if isinstance(callee, GhostClass):
+        origin.ghost_class = callee
+    else:
+        origin.callee = callee
+    origin.args = args
+    origin.kwargs = kwargs or None
+    name = next((a for a in args if isinstance(a, str) and a.isidentifier()), "object")
+    module = next(
+        (
+            a["__module__"]
+            for a in args
+            if isinstance(a, dict) and isinstance(a.get("__module__"), str)
+        ),
+        "",
     )
-    return cls
+    return _new_ghost_class(module, name, origin, _ClassModeGhostClass)
 
 
-_class_cache: dict[tuple[str, str], GhostClass] = {}
+class _ClassCache:
+    """Ghost classes by (module, name), one cache per mode, bounded: a
+    hostile pickle could name endlessly many distinct globals."""
 
+    def __init__(self, meta: type[GhostClass]) -> None:
+        self.meta = meta
+        self.classes: dict[tuple[str, str], Any] = {}
 
-def _ghost_class(module: str, name: str) -> GhostClass:
-    key = (module, name)
-    cls = _class_cache.get(key)
-    if cls is None:
-        if len(_class_cache) >= _CLASS_CACHE_LIMIT:
-            _class_cache.clear()
-        cls = _class_cache[key] = _new_ghost_class(module, name)
-    return cls
+    def get(self, module: str, name: str) -> Any:
+        key = (module, name)
+        found = self.classes.get(key)
+        if found is None:
+            if len(self.classes) >= _CLASS_CACHE_LIMIT:
+                self.classes = {}
+            real = _REAL.get(key)
+            found = self.classes[key] = (
+                real if real is not None else _new_ghost_class(module, name, meta=self.meta)
+            )
+        return found
+
 
 
 # ---- the few real constructors, each checking its arguments -------------
@@ -295,9 +341,11 @@ _REAL: dict[tuple[str, str], Callable[..., Any]] = {
     ("collections", "OrderedDict"): _Constructor(_checked_ordered_dict),
 }
 
-# The loader in progress on this thread, so that ghosts being called (from
-# inside the C unpickler, which gives them no context) can reach its mode.
+# Whether the load in progress on this thread is in class mode: ghosts being
+# called (from inside the C unpickler, which gives them no context) need it.
 _CURRENT = threading.local()
+
+_CACHES = {False: _ClassCache(GhostClass), True: _ClassCache(_ClassModeGhostClass)}
 
 
 class _GhostUnpickler(pickle.Unpickler):
@@ -305,50 +353,30 @@ class _GhostUnpickler(pickle.Unpickler):
         super().__init__(file, encoding="latin1")
         self.calls_make_classes = calls_make_classes
         self.globals_named = 0
+        self._classes = _CACHES[calls_make_classes]
 
     def find_class(self, module: str, name: str) -> Any:
+        # Called for every global the pickle names: kept to a counter and a
+        # dictionary lookup, since it runs dozens of times per result.
         self.globals_named += 1
         if self.globals_named > MAX_GLOBALS_PER_LOAD:
             raise UnsafePickleError("too many globals")
-        if not isinstance(module, str) or not isinstance(name, str):
+        if type(module) is not str or type(name) is not str:
             raise UnsafePickleError("global name is not a string")
-        real = _REAL.get((module, name))
-        if real is not None:
-            return real
-        return _ghost_class(module, name)
+        return self._classes.get(module, name)
 
     def persistent_load(self, pid: Any) -> Any:
         raise UnsafePickleError("persistent ids are not supported")
 
-    def class_from_call(
-        self, callee: Ghost | GhostClass, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> GhostClass:
-        """A call whose result may be used as a class (NEWOBJ needs a type)."""
-        if isinstance(callee, GhostClass):
-            origin = Ghost.__new__(callee, *args, **kwargs)
-        else:
-            origin = Ghost.__new__(Ghost, *args, **kwargs)
-            origin.callee = callee
-        name = next((a for a in args if isinstance(a, str) and a.isidentifier()), "object")
-        module = next(
-            (
-                a["__module__"]
-                for a in args
-                if isinstance(a, dict) and isinstance(a.get("__module__"), str)
-            ),
-            "",
-        )
-        return _new_ghost_class(module, name, origin)
-
 
 def _load(data: bytes, calls_make_classes: bool) -> Any:
     loader = _GhostUnpickler(io.BytesIO(data), calls_make_classes=calls_make_classes)
-    previous = getattr(_CURRENT, "loader", None)
-    _CURRENT.loader = loader
+    previous = getattr(_CURRENT, "class_mode", False)
+    _CURRENT.class_mode = calls_make_classes
     try:
         return loader.load()
     finally:
-        _CURRENT.loader = previous
+        _CURRENT.class_mode = previous
 
 
 def loads(data: bytes) -> Any:

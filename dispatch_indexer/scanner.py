@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .config import Config
-from .reader import ReadOutcome, read_dispatch
+from .reader import ReadOutcome
+from .readpool import InProcessReader, Reader, ReadTask
 from .records import ScanSummary
 from .store import Store
 from .walk import WalkReport, find_dispatches
@@ -48,8 +49,10 @@ class Scanner:
         sleep: Callable[[float], None] = time.sleep,
         should_stop: Callable[[], bool] | None = None,
         on_folder: Callable[[str], None] | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.store = store
+        self.reader: Reader = reader or InProcessReader()
         self.config = config
         self.source = source
         self.progress = progress
@@ -146,19 +149,17 @@ class Scanner:
         # The copy shown is gone but another copy remains: show that one.
         self._read_and_apply([_Pending(folder, root) for folder in reread], count=False)
 
-    def _read(self, pending: _Pending, settle_seconds: float) -> ReadOutcome:
-        return read_dispatch(
-            pending.folder,
-            root=pending.root,
-            source=self.source,
-            settle_seconds=settle_seconds,
-            max_bytes=self.config.max_pickle_bytes,
-        )
+    def _read(self, batch: list[_Pending], settle_seconds: float) -> list[ReadOutcome]:
+        tasks = [
+            ReadTask(p.folder, p.root, self.source, settle_seconds, self.config.max_pickle_bytes)
+            for p in batch
+        ]
+        return self.reader.read_many(tasks)
 
     def _read_and_apply(self, batch: list[_Pending], count: bool = True) -> None:
         if not batch:
             return
-        outcomes = [self._read(p, self.config.settle_seconds) for p in batch]
+        outcomes = self._read(batch, self.config.settle_seconds)
         self._retry.extend(o for o in outcomes if o.transient)
         self._apply(outcomes, count)
 
@@ -178,10 +179,9 @@ class Scanner:
         if wait > 0:
             self.sleep(wait)
         retry, self._retry = self._retry, []
-        outcomes = [
-            self._read(_Pending(o.record.path, o.record.root or ""), settle_seconds=0)
-            for o in retry
-        ]
+        outcomes = self._read(
+            [_Pending(o.record.path, o.record.root or "") for o in retry], settle_seconds=0
+        )
         # Still changing under us: left for the next scan (or the watcher).
         self.summary.unsettled += sum(1 for o in outcomes if o.transient)
         self._apply(outcomes)

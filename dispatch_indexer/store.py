@@ -196,6 +196,7 @@ class Store:
                 pickled_results_dir=record.pickled_results_dir,
                 nodes=[n.to_json() for n in record.nodes],
                 result=record.result,
+                document=outcome.document,
                 sha256=record.sha256,
                 last_event=record.last_event,
                 sort_time=record.start_time or mtime,
@@ -380,13 +381,15 @@ class Store:
             )
         if not q.include_missing:
             where.append(D.missing == False)  # noqa: E712 - peewee builds SQL from ==
+        if not q.include_hidden:
+            where.append(D.hidden == False)  # noqa: E712
         return where
 
     def counts(self, q: ListQuery | None = None) -> dict[str, int]:
         """Records by status (matching ``q``'s filters, if given)."""
         D = self.Dispatch
         query = D.select(D.status, pw.fn.COUNT(D.dispatch_id)).group_by(D.status)
-        where = self._filters(q) if q is not None else []
+        where = self._filters(q if q is not None else ListQuery())
         if where:
             query = query.where(*where)
         return {status or "UNKNOWN": count for status, count in query.tuples()}
@@ -428,6 +431,36 @@ class Store:
             .tuples()
         )
         return {root: count for root, count in query if root is not None}
+
+    def result_document(self, dispatch_id: str) -> dict | None:
+        """Covalent's UI document of a dispatch (see ``document``); None for
+        an unknown id or a dispatch never read well."""
+        row = (
+            self.Dispatch.select(self.Dispatch.document)
+            .where(self.Dispatch.dispatch_id == dispatch_id)
+            .tuples()
+            .first()
+        )
+        return row[0] if row is not None else None
+
+    def hide(self, dispatch_ids: Iterable[str]) -> int:
+        """Hide dispatches (Covalent's UI "delete"); how many were shown.
+
+        Deletes no row, stored bytes or file, and a rescan keeps the flag.
+        Listings must leave hidden records out unless asked for them (an
+        ``include_hidden`` filter, like ``include_missing``); Covalent's UI
+        reads the SQLite ``dispatches`` view, which already does.
+        """
+        D = self.Dispatch
+        hidden = 0
+        with self.database.atomic():
+            for chunk in _chunks(sorted(set(dispatch_ids))):
+                hidden += (
+                    D.update(hidden=True)
+                    .where(D.dispatch_id.in_(chunk) & (D.hidden == False))  # noqa: E712
+                    .execute()
+                )
+        return hidden
 
 
 @dataclass

@@ -159,18 +159,17 @@ def test_polling_root_by_configuration(results: Path, writer: CovalentWriter) ->
 
 
 def test_events_for_one_folder_are_coalesced(
-    daemon: Daemon, results: Path, writer: CovalentWriter, monkeypatch
+    daemon: Daemon, results: Path, writer: CovalentWriter
 ) -> None:
-    import dispatch_indexer.daemon as daemon_mod
-
     reads: list[str] = []
-    real = daemon_mod.read_dispatch
+    reader = daemon.index.reader()
+    real = reader.read_many
 
-    def counting(folder, **kw):
-        reads.append(folder)
-        return real(folder, **kw)
+    def counting(tasks):
+        reads.extend(t.folder for t in tasks)
+        return real(tasks)
 
-    monkeypatch.setattr(daemon_mod, "read_dispatch", counting)
+    reader.read_many = counting  # type: ignore[method-assign]
     dispatch_id, folder = writer.new_dispatch(results)  # mkdir + 4 writes
     time.sleep(0.2)
     daemon.loop()

@@ -60,16 +60,13 @@ def test_running_copy_then_final_copy(index: DispatchIndex, corpus: Path) -> Non
     assert record.path == str(corpus / "results" / SLEEPY)
 
 
-def test_rescan_reads_nothing_unchanged(indexed: DispatchIndex, monkeypatch) -> None:
-    calls = []
-    import dispatch_indexer.scanner as scanner_mod
-
-    real = scanner_mod.read_dispatch
-    monkeypatch.setattr(
-        scanner_mod, "read_dispatch", lambda *a, **k: calls.append(a) or real(*a, **k)
-    )
+def test_rescan_reads_nothing_unchanged(indexed: DispatchIndex) -> None:
+    reads = []
+    reader = indexed.reader()
+    real = reader.read_many
+    reader.read_many = lambda tasks: reads.extend(tasks) or real(tasks)  # type: ignore[method-assign]
     summary = indexed.scan()
-    assert calls == []
+    assert reads == []
     assert summary.new == summary.updated == 0
     assert summary.unchanged == 12
 

@@ -1,0 +1,54 @@
+"""``serve``: the HTTP API and the status page."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from . import app
+from .common import options
+
+if TYPE_CHECKING:
+    from ..http import ServerSettings
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on (default: http_host in the config, 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        min=0,
+        max=65535,
+        help="Port to listen on (default: http_port in the config, 48010; 0 picks a free one).",
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        help="Require 'Authorization: Bearer TOKEN' on every request "
+        "(default: $COVALENT_INDEXER_TOKEN, then http_token in the config). "
+        "Needed to listen beyond loopback.",
+    ),
+    log_level: str = typer.Option(
+        "warning", "--log-level", help=f"Server log level: {', '.join(LOG_LEVELS)}."
+    ),
+) -> None:
+    """Serve the HTTP API and the status page (http://127.0.0.1:48010/ by default)."""
+    if log_level.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
+        )
+    from ..http import serve as serve_http  # FastAPI loads only for this command
+
+    def ready(settings: ServerSettings) -> None:
+        note = "bearer token required" if settings.token else "no token: loopback only"
+        typer.echo(f"serving the status page and API on {settings.url} ({note}); Ctrl-C stops")
+
+    home, db = options(ctx)
+    serve_http(db, home=home, host=host, port=port, token=token, log_level=log_level, ready=ready)

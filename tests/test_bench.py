@@ -1,0 +1,65 @@
+"""``scripts/bench --quick`` keeps working: it runs every measure and writes
+them all as JSON. Performance targets are the bench's business, not this test's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_quick_bench_runs_every_measure(tmp_path: Path) -> None:
+    workdir = tmp_path / "bench"
+    out = tmp_path / "figures.json"
+    env = {**os.environ, "BENCH_NO_REEXEC": "1"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench.py"), "--quick",
+         "--workdir", str(workdir), "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for file in (out, workdir / "bench-results.json"):
+        report = json.loads(file.read_text())
+        assert report["machine"]["cpu"]
+        assert report["machine"]["sqlite"]
+        for name in MEASURES:
+            assert report["measures"][name]["status"] == "ok", (name, report["measures"][name])
+        measures = report["measures"]
+        assert measures["cold"]["seconds"]["median"] > 0
+        assert measures["cold"]["bare_walk_seconds"]["median"] > 0
+        assert measures["cold"]["parse_floor_seconds"]["median"] > 0
+        assert measures["rescan"]["seconds"]["median"] > 0
+        assert measures["live"]["runs"][0]["saves"] == report["config"]["live_saves"]
+        assert "p50_ms" in measures["live"]
+        assert measures["burst"]["burst_n"] == report["config"]["burst_n"]
+        assert "lost" in measures["burst"]
+        assert set(measures["queries"]["python"]) == set(measures["queries"]["raw_sql"])
+        assert "http" in measures["queries"]
+        footprint = measures["footprint"]["sizes"][str(report["config"]["n"])]
+        assert footprint["peak_rss_bytes"] > 0
+        assert footprint["database_bytes_per_record"] > 0
+        assert report["table"]
+    # Everything it made is inside the work folder.
+    assert (workdir / "corpus").is_dir()
+    assert "measure" in done.stdout and "pass/fail" in done.stdout
+
+
+def test_bench_wrapper_is_executable() -> None:
+    wrapper = REPO / "scripts" / "bench"
+    assert os.access(wrapper, os.X_OK)
+    done = subprocess.run([str(wrapper), "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--quick" in done.stdout
