@@ -61,6 +61,11 @@ _CO_HAS_DOCSTRING = 0x4000000  # Python 3.14+
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Iteration")
 
 
+# Docstrings by the pickled function they came from; oldest dropped first.
+_DOC_CACHE: dict[tuple[str, str | None], Any] = {}
+_DOC_CACHE_SIZE = 2048
+
+
 def build_document(root: Any) -> dict[str, Any] | None:
     """Covalent's UI document of the Result at the top of a ghost tree, or
     None when the tree does not hold a Result."""
@@ -273,13 +278,23 @@ class _Renderer:
             return _Shown(values.placeholder(f"doc of {ghost.type_name}"))
         if len(encoded) > self.cache["inner_left"]:
             return _Shown(values.placeholder("doc", "not read: over the size limit"))
+        version = state.get("python_version")
+        version = version if isinstance(version, str) else None
+        # The docstring is a pure function of the pickled function's bytes,
+        # and every dispatch of a workflow carries the same bytes: remember it.
+        key = (encoded, version)
+        if key in _DOC_CACHE:
+            return _DOC_CACHE[key]
         self.cache["inner_left"] -= len(encoded)
         try:
             inner = loads(base64.b64decode(encoded, validate=True))
         except Exception:  # noqa: BLE001 - any failure means "cannot show it"
             return _Shown(values.placeholder("doc", "unreadable"))
-        version = state.get("python_version")
-        return _doc_of(inner, version if isinstance(version, str) else None)
+        doc = _doc_of(inner, version)
+        if len(_DOC_CACHE) >= _DOC_CACHE_SIZE:
+            _DOC_CACHE.pop(next(iter(_DOC_CACHE)))
+        _DOC_CACHE[key] = doc
+        return doc
 
     # ---- values ---------------------------------------------------------
 
