@@ -16,6 +16,8 @@ from typing import Any
 
 import peewee as pw
 
+from .text import storable, storable_json
+
 
 class UTCDateTimeField(pw.DateTimeField):
     """Aware UTC datetimes in, aware UTC datetimes out; naive UTC in the column."""
@@ -32,13 +34,30 @@ class UTCDateTimeField(pw.DateTimeField):
         return value
 
 
+class TextField(pw.TextField):
+    """Text; a string that is not valid Unicode (a file name that is not
+    UTF-8, a lone surrogate from a pickle) is stored escaped (``text``)."""
+
+    def db_value(self, value: Any) -> Any:
+        value = super().db_value(value)
+        return storable(value) if isinstance(value, str) else value
+
+
+class CharField(pw.CharField):
+    """``TextField``'s rule, for a column with a length."""
+
+    def db_value(self, value: Any) -> Any:
+        value = super().db_value(value)
+        return storable(value) if isinstance(value, str) else value
+
+
 class JSONTextField(pw.TextField):
     """JSON kept as text, so that both engines store it the same way."""
 
     def db_value(self, value: Any) -> Any:
         if value is None:
             return None
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return storable_json(value)
 
     def python_value(self, value: Any) -> Any:
         if value is None:
@@ -54,44 +73,56 @@ class BaseModel(pw.Model):
 class MetaEntry(BaseModel):
     """Key/value facts about the index itself, such as the schema version."""
 
-    key = pw.CharField(primary_key=True, max_length=64)
-    value = pw.TextField()
+    key = CharField(primary_key=True, max_length=64)
+    value = TextField()
 
     class Meta:
         table_name = "index_meta"
 
 
-class Root(BaseModel):
-    """A registered results directory (mirrors the config file)."""
+# The host (machine) that indexed a row: ``Config.host``, the hostname by
+# default. Several machines can share one index (on PostgreSQL); each owns
+# the roots and the locations it found, and the same path on two hosts is
+# two different folders.
+HOST_MAX_LENGTH = 255
 
-    path = pw.CharField(primary_key=True, max_length=4096)
-    watch = pw.CharField(max_length=16, default="auto")
+
+class Root(BaseModel):
+    """A registered results directory of one host (mirrors its config file)."""
+
+    # Keyed by (host, path) since migration step 3, by path alone before.
+    host = CharField(max_length=HOST_MAX_LENGTH)
+    path = CharField(max_length=4096)
+    watch = CharField(max_length=16, default="auto")
     added_at = UTCDateTimeField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("host", "path")
 
 
 class Dispatch(BaseModel):
     """One dispatch, as read from the most recently written copy of it."""
 
-    dispatch_id = pw.CharField(primary_key=True, max_length=255)
-    status = pw.CharField(max_length=64, null=True)
-    lattice_name = pw.CharField(max_length=1024, null=True)
+    dispatch_id = CharField(primary_key=True, max_length=255)
+    status = CharField(max_length=64, null=True)
+    lattice_name = CharField(max_length=1024, null=True)
     start_time = UTCDateTimeField(null=True)
     end_time = UTCDateTimeField(null=True)
-    error = pw.TextField(null=True)
+    error = TextField(null=True)
     num_nodes = pw.IntegerField(null=True)
-    path = pw.TextField()
-    results_dir = pw.TextField()
-    pickled_results_dir = pw.TextField(null=True)
-    root = pw.TextField(null=True, index=True)
+    path = TextField()
+    results_dir = TextField()
+    pickled_results_dir = TextField(null=True)
+    root = TextField(null=True, index=True)
     nodes = JSONTextField(null=True)
     result = JSONTextField(null=True)
     size = pw.BigIntegerField(null=True)
     mtime_ns = pw.BigIntegerField(null=True)
     inode = pw.BigIntegerField(null=True)
-    sha256 = pw.CharField(max_length=64, null=True)
-    unreadable = pw.TextField(null=True)
+    sha256 = CharField(max_length=64, null=True)
+    unreadable = TextField(null=True)
     missing = pw.BooleanField(default=False)
-    source = pw.CharField(max_length=16, default="scan")
+    source = CharField(max_length=16, default="scan")
     first_seen = UTCDateTimeField()
     updated_at = UTCDateTimeField()
     # See DispatchRecord.last_event: with mtime_ns, picks the newest copy.
@@ -109,6 +140,10 @@ class Dispatch(BaseModel):
     # DEFAULT in the schema lets the column be added NOT NULL in one step and
     # gives it a value in rows written outside peewee.
     hidden = pw.BooleanField(default=False, index=True, constraints=[pw.SQL("DEFAULT FALSE")])
+    # -- added by migration step 3 --
+    # The host whose copy is shown (see Root); "" only in a row written
+    # outside covalent-indexer.
+    host = CharField(max_length=HOST_MAX_LENGTH, default="", constraints=[pw.SQL("DEFAULT ''")])
 
     class Meta:
         # Each filter of a listing, followed by the listing order, so that a
@@ -118,32 +153,41 @@ class Dispatch(BaseModel):
             (("status", "sort_time", "dispatch_id"), False),
             (("lattice_name", "sort_time", "dispatch_id"), False),
             (("results_dir", "sort_time", "dispatch_id"), False),
+            # A host's records under one of its roots (step 3).
+            (("host", "root"), False),
         )
 
 
 class Location(BaseModel):
     """Every folder where a dispatch was found: its copies, moves and
     snapshots. The Dispatch row shows the newest; these rows let a rescan
-    skip unchanged copies and fall back to another copy when one is deleted."""
+    skip unchanged copies and fall back to another copy when one is deleted.
+    Only the host that found a folder reads, updates or forgets its row."""
 
-    path = pw.CharField(primary_key=True, max_length=4096)
-    dispatch_id = pw.CharField(max_length=255, index=True)
-    root = pw.TextField(null=True, index=True)
+    # Keyed by (host, path) since migration step 3, by path alone before.
+    host = CharField(max_length=HOST_MAX_LENGTH)
+    path = CharField(max_length=4096)
+    dispatch_id = CharField(max_length=255, index=True)
+    root = TextField(null=True)
     size = pw.BigIntegerField()
     mtime_ns = pw.BigIntegerField()
     inode = pw.BigIntegerField()
     last_event = UTCDateTimeField(null=True)
-    unreadable = pw.TextField(null=True)
+    unreadable = TextField(null=True)
     seen_at = UTCDateTimeField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("host", "path")
+        indexes = ((("host", "root"), False),)
 
 
 class ResultBlob(BaseModel):
     """The raw result.pkl bytes of a dispatch, kept apart so that listing
     and scanning never page through them."""
 
-    dispatch_id = pw.CharField(primary_key=True, max_length=255)
+    dispatch_id = CharField(primary_key=True, max_length=255)
     data = pw.BlobField()
-    sha256 = pw.CharField(max_length=64)
+    sha256 = CharField(max_length=64)
 
 
 @dataclass(frozen=True)

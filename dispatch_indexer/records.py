@@ -78,6 +78,8 @@ class DispatchRecord:
     last_event: datetime | None = None
     # The listing order: start_time, or the file's mtime when there is none.
     sort_time: datetime | None = None
+    # Deleted through Covalent's UI: left out of listings, kept in the index.
+    hidden: bool = False
     first_seen: datetime | None = None
     updated_at: datetime | None = None
 

@@ -19,6 +19,7 @@ from .reader import ReadOutcome
 from .readpool import InProcessReader, Reader, ReadTask
 from .records import ScanSummary
 from .store import Store
+from .text import storable
 from .walk import WalkReport, find_dispatches
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,8 @@ class Scanner:
             self._seen += 1
             if self.progress is not None:
                 self.progress(self._seen)
-            previous = known.pop(found.folder, None)
+            # Known folders are keyed as stored (a name that is not UTF-8, escaped).
+            previous = known.pop(storable(found.folder), None)
             if previous is not None and previous.stat == found.stat:
                 self.summary.unchanged += 1
                 continue

@@ -339,8 +339,8 @@ class Store:
         next_cursor = None
         if q.limit is not None and len(records) > q.limit:
             records = records[: q.limit]
-            last = records[-1]
-            if last.sort_time is not None:
+            last = records[-1] if records else None
+            if last is not None and last.sort_time is not None:
                 next_cursor = Cursor(last.sort_time, last.dispatch_id).encode()
         return Page(records, next_cursor)
 
@@ -540,6 +540,7 @@ def _record(row: Dispatch) -> DispatchRecord:
         updated_at=row.updated_at,
         last_event=row.last_event,
         sort_time=row.sort_time,
+        hidden=bool(row.hidden),
     )
 
 

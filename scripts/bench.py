@@ -416,6 +416,61 @@ def proc_memory(pid: int) -> dict[str, int]:
     return out
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the daemon's reader workers)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        # The command may hold spaces and parentheses: fields follow the last ")".
+        fields = stat[stat.rindex(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def tree_memory(pid: int) -> dict[str, Any]:
+    """The process's own VmHWM/VmRSS, and summed over it and its descendants
+    (the sum of peaks is an upper bound: the peaks need not coincide)."""
+    own = proc_memory(pid)
+    others = [proc_memory(child) for child in descendants(pid)]
+    others = [m for m in others if m]
+    return {
+        **own,
+        "processes": 1 + len(others),
+        "VmRSS_with_children": own.get("VmRSS", 0) + sum(m.get("VmRSS", 0) for m in others),
+        "VmHWM_sum_with_children": own.get("VmHWM", 0)
+        + sum(m.get("VmHWM", 0) for m in others),
+    }
+
+
+def code_fingerprint() -> dict[str, Any]:
+    """Which library code ran: a hash of dispatch_indexer's sources and the
+    newest file (there is no git here; the tree may change under a long run)."""
+    import hashlib
+
+    package = REPO / "dispatch_indexer"
+    digest = hashlib.sha256()
+    newest = (0.0, "")
+    for file in sorted(package.rglob("*.py")):
+        digest.update(str(file.relative_to(package)).encode())
+        digest.update(file.read_bytes())
+        newest = max(newest, (file.stat().st_mtime, str(file.relative_to(REPO))))
+    return {
+        "sha256": digest.hexdigest()[:16],
+        "newest_file": newest[1],
+        "newest_mtime": dt.datetime.fromtimestamp(newest[0], dt.timezone.utc).isoformat(),
+    }
+
+
 def db_path_of(home: Path) -> Path:
     return resolve_paths(home).database_file
 
@@ -492,8 +547,8 @@ class Daemon:
         assert self.proc is not None
         return self.proc.pid
 
-    def memory(self) -> dict[str, int]:
-        return proc_memory(self.pid)
+    def memory(self) -> dict[str, Any]:
+        return tree_memory(self.pid)
 
     def watches(self) -> int:
         return inotify_watch_count(self.pid)
@@ -1092,6 +1147,9 @@ class Bench:
             "n": n,
             "daemon_initial_index_seconds": daemon.ready_seconds,
             "peak_rss_bytes": steady.get("VmHWM"),
+            "peak_rss_sum_with_workers_bytes": steady.get("VmHWM_sum_with_children"),
+            "steady_rss_with_workers_bytes": steady.get("VmRSS_with_children"),
+            "processes": steady.get("processes"),
             "peak_rss_after_initial_index_bytes": after_index.get("VmHWM"),
             "rss_after_initial_index_bytes": after_index.get("VmRSS"),
             "steady_rss_bytes": steady.get("VmRSS"),
@@ -1115,11 +1173,12 @@ class Bench:
         measures: dict[str, Any] = {m: {"status": "not run (--only)"} for m in MEASURES}
 
         def attempt(name: str, action: Callable[[], dict[str, Any]]) -> None:
-            log(f"--- {name}")
+            log(f"--- {name} (load average {os.getloadavg()[0]:.2f})")
+            load = os.getloadavg()[0]
             t = time.monotonic()
             try:
                 value = action()
-                measures[name] = {"status": "ok", **value}
+                measures[name] = {"status": "ok", "load_average_at_start": load, **value}
             except Exception as exc:  # noqa: BLE001 - one broken measure must not hide the rest
                 measures[name] = _error(exc)
                 log(f"{name} FAILED: {exc}")
@@ -1130,14 +1189,19 @@ class Bench:
         if "rescan" in selected:
             attempt("rescan", self.measure_rescan)
         if "live" in selected or "burst" in selected:
-            log("--- live/burst")
+            load = os.getloadavg()[0]
+            log(f"--- live/burst (load average {load:.2f})")
             t = time.monotonic()
             try:
                 both = self.measure_live_and_burst("live" in selected, "burst" in selected)
             except Exception as exc:  # noqa: BLE001
                 both = {m: _error(exc) for m in ("live", "burst") if m in selected}
             for name, value in both.items():
-                measures[name] = value if "status" in value else {"status": "ok", **value}
+                measures[name] = (
+                    value
+                    if "status" in value
+                    else {"status": "ok", "load_average_at_start": load, **value}
+                )
                 measures[name]["wall_seconds"] = round(time.monotonic() - t, 2)
         if "queries" in selected:
             attempt("queries", self.measure_queries)
@@ -1413,6 +1477,9 @@ def synthesize(
     year = 365 * 86400
     sample: list[str] = []
     sample_every = max(1, n // 5000)
+    # Inserted in id order so that loading a million rows stays quick; every
+    # other column (times, status, names) is random with respect to it.
+    ids = sorted(str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(n))
 
     def rows() -> Iterator[tuple[Any, ...]]:
         status_draws = rng.choices(statuses, weights, k=n)
@@ -1421,7 +1488,7 @@ def synthesize(
             status = status_draws[i]
             base = rng.choice(rows_by_status.get(status) or rows_by_status["COMPLETED"])
             row = dict(base)
-            dispatch_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            dispatch_id = ids[i]
             if i % sample_every == 0:
                 sample.append(dispatch_id)
             results_dir = dirs[i % len(dirs)]
@@ -1699,10 +1766,16 @@ def table_rows(measures: dict[str, Any], n: int) -> list[dict[str, str]]:
         elif name == "footprint":
             for size, f in m["sizes"].items():
                 size_n = int(size)
+                procs = f.get("processes") or 1
+                workers = f" (+{procs - 1} reader procs)" if procs > 1 else ""
                 add(f"daemon peak RSS (VmHWM), N={size_n:,}",
-                    f"{(f['peak_rss_bytes'] or 0) / 2**20:.0f} MB")
+                    f"{(f['peak_rss_bytes'] or 0) / 2**20:.0f} MB",
+                    f"with workers {(f['peak_rss_sum_with_workers_bytes'] or 0) / 2**20:.0f} MB"
+                    f"{workers}" if procs > 1 else "-")
                 add(f"daemon steady RSS after a rescan, N={size_n:,}",
-                    f"{(f['steady_rss_bytes'] or 0) / 2**20:.0f} MB")
+                    f"{(f['steady_rss_bytes'] or 0) / 2**20:.0f} MB",
+                    f"with workers {(f['steady_rss_with_workers_bytes'] or 0) / 2**20:.0f} MB"
+                    if procs > 1 else "-")
                 add(f"daemon inotify watches, N={size_n:,}", str(f["inotify_watches"]))
                 add(f"database bytes per record (file + wal), N={size_n:,}",
                     f"{f['database_bytes_per_record']:,.0f} B")
@@ -1813,8 +1886,16 @@ def main(argv: list[str]) -> int:
     info = machine(args.workdir)
     log(f"machine: {info['line']}")
     log(f"workdir: {args.workdir}")
+    code_before = code_fingerprint()
+    load_before = os.getloadavg()
     bench = Bench(args)
     outcome = bench.run()
+    code_after = code_fingerprint()
+    if code_after["sha256"] != code_before["sha256"]:
+        outcome["notes"].append(
+            f"the library's sources changed during the run (newest: {code_after['newest_file']}"
+            f" at {code_after['newest_mtime']}): child processes started late may run newer code"
+        )
     measures = outcome["measures"]
     rows = table_rows(measures, args.n)
     config = {k: v for k, v in vars(args).items() if k not in ("workdir", "json_out")}
@@ -1824,6 +1905,8 @@ def main(argv: list[str]) -> int:
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "workdir": str(args.workdir),
         "machine": info,
+        "code": {"before": code_before, "after": code_after},
+        "load_average": {"before": load_before, "after": os.getloadavg()},
         "config": config,
         **outcome,
         "table": rows,
@@ -1838,6 +1921,10 @@ def main(argv: list[str]) -> int:
     )
     print(f"machine: {info['line']}")
     print(f"command: {report['command']}  ({outcome['duration_seconds']}s)")
+    print(
+        "load average (1 min) before/after: "
+        f"{load_before[0]:.2f}/{report['load_average']['after'][0]:.2f}"
+    )
     print(text_table(rows))
     for note in outcome["notes"]:
         print(f"note: {note}")

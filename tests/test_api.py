@@ -167,3 +167,16 @@ def test_cli_prune(indexed: DispatchIndex, corpus: Path) -> None:
     assert "remove 2 record(s)" in out and "removed 2 record(s)" in out
     assert len(indexed.list()) == 9
     cli("prune", code=2)
+
+
+def test_limit_zero_is_an_empty_page(indexed: DispatchIndex) -> None:
+    page = indexed.list(limit=0)
+    assert list(page) == [] and page.next_cursor is None
+    assert cli("list", "--limit", "0", "--format", "jsonl") == ""
+
+
+def test_hidden_records_leave_listings_but_stay_readable(indexed: DispatchIndex) -> None:
+    assert indexed.hide([ARITH]) == 1
+    assert ARITH not in {r.dispatch_id for r in indexed.list()}
+    assert indexed.get(ARITH).hidden is True
+    assert sum(indexed.counts().values()) == 10

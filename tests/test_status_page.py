@@ -76,11 +76,15 @@ class Browser:
         os.close(from_browser_w)
         self._buffer = b""
         self._next_id = 0
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        attached = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})
-        self.session = attached["sessionId"]
-        self.call("Runtime.enable", session=self.session)
-        self.call("Page.enable", session=self.session)
+        try:
+            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            attached = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})
+            self.session = attached["sessionId"]
+            self.call("Runtime.enable", session=self.session)
+            self.call("Page.enable", session=self.session)
+        except BaseException:
+            self.close()
+            raise
 
     def call(
         self,
@@ -138,10 +142,11 @@ class Browser:
         path.write_bytes(base64.b64decode(data["data"]))
 
     def close(self) -> None:
-        try:
-            self.call("Browser.close", timeout=5)
-        except (OSError, RuntimeError, TimeoutError):
-            pass
+        if self.process.poll() is None:
+            try:
+                self.call("Browser.close", timeout=5)
+            except (OSError, RuntimeError, TimeoutError):
+                pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -305,10 +305,13 @@ def create_app(
 
     page = statuspage.StatusPage.load()
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.api_route(
+        "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+    )
     def status_page() -> HTMLResponse:
         return HTMLResponse(page.html, headers=page.headers)
 
+    @app.head("/healthz", include_in_schema=False)
     @app.get("/healthz", tags=["service"])
     def healthz() -> JSON:
         """Whether the server runs and can read its index."""
@@ -422,6 +425,9 @@ def create_app(
         """One UI document; an unknown id is a 400, as Covalent's server answers it."""
         try:
             check_id(dispatch_id)
+            if access(lambda ix: ix.get(dispatch_id)).hidden:
+                # Deleted through Covalent's UI: gone, as far as that UI knows.
+                raise NotFoundError(f"no dispatch with id {dispatch_id!r} in the index")
             return JSON(access(lambda ix: ix.result_document(dispatch_id)))
         except NotFoundError as exc:
             return JSON({"detail": str(exc)}, status_code=400)
