@@ -321,7 +321,18 @@ class _Renderer:
         return values.key_text(key)
 
     def json(self, value: Any, chars: int | None = None) -> Any:
-        return _Json(self, self.value_chars if chars is None else chars).convert(value, 0)
+        limit = self.value_chars if chars is None else chars
+        # Most values in a document are small scalars; they need no budget.
+        kind = type(value)
+        if value is None or kind is bool:
+            return value
+        if kind is int and -(2**63) < value < 2**63:
+            return value
+        if kind is str and len(value) <= limit // 2:
+            return value
+        if kind is dt.datetime:
+            return value.isoformat()
+        return _Json(self, limit).convert(value, 0)
 
     def mapping(self, value: dict[Any, Any], chars: int) -> dict[str, Any]:
         converted = _Json(self, chars).mapping(value, 0)
