@@ -59,6 +59,25 @@ def stat_of(st: os.stat_result) -> FileStat:
     return FileStat(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
 
 
+def blank_record(
+    folder: Path, *, results_dir: str | None = None, source: str = "scan", root: str | None = None
+) -> DispatchRecord:
+    """A record of a dispatch folder before anything is known of its content."""
+    return DispatchRecord(
+        dispatch_id=folder.name,
+        status=None,
+        lattice_name=None,
+        start_time=None,
+        end_time=None,
+        error=None,
+        num_nodes=None,
+        path=str(folder),
+        results_dir=results_dir or str(folder.parent),
+        source=source,
+        root=root,
+    )
+
+
 def read_dispatch(
     folder: str | os.PathLike[str],
     *,
@@ -76,19 +95,7 @@ def read_dispatch(
     """
     folder_path = Path(os.path.abspath(folder))
     pkl = folder_path / RESULT_FILE
-    record = DispatchRecord(
-        dispatch_id=folder_path.name,
-        status=None,
-        lattice_name=None,
-        start_time=None,
-        end_time=None,
-        error=None,
-        num_nodes=None,
-        path=str(folder_path),
-        results_dir=results_dir or str(folder_path.parent),
-        source=source,
-        root=root,
-    )
+    record = blank_record(folder_path, results_dir=results_dir, source=source, root=root)
     data, before, problem, transient = _read_bytes(pkl, max_bytes, settle_seconds, now)
     if before is not None:
         record.size, record.mtime_ns, record.inode = before.size, before.mtime_ns, before.inode

@@ -25,11 +25,11 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from .errors import IndexerError
-from .reader import ReadOutcome, read_dispatch
-from .records import DispatchRecord
+from .reader import ReadOutcome, blank_record, read_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -82,20 +82,8 @@ class InProcessReader:
 
 def failed_outcome(task: ReadTask, reason: str) -> ReadOutcome:
     """The outcome for a file that took its worker down."""
-    record = DispatchRecord(
-        dispatch_id=os.path.basename(task.folder.rstrip("/")),
-        status=None,
-        lattice_name=None,
-        start_time=None,
-        end_time=None,
-        error=None,
-        num_nodes=None,
-        path=task.folder,
-        results_dir=os.path.dirname(task.folder.rstrip("/")),
-        source=task.source,
-        root=task.root,
-        unreadable=reason,
-    )
+    record = blank_record(Path(task.folder), source=task.source, root=task.root)
+    record.unreadable = reason
     with contextlib.suppress(OSError):
         st = os.stat(os.path.join(task.folder, "result.pkl"))
         record.size, record.mtime_ns, record.inode = st.st_size, st.st_mtime_ns, st.st_ino
