@@ -19,14 +19,18 @@ import signal
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+from . import config as config_mod
 from . import db as db_mod
+from . import dbfile
+from . import paths as paths_mod
 from .errors import DatabaseError
 from .fsinfo import wants_polling
 from .index import DispatchIndex
-from .lock import InstanceLock, write_private
-from .reader import INFO_FILE, RESULT_FILE, ReadOutcome
+from .lock import InstanceLock, running_pid, write_private
+from .reader import INFO_FILE, RESULT_FILE, ReadOutcome, stat_of
 from .readpool import ReadTask
 from .records import FINAL_STATUSES
 from .scanner import ScanInterrupted, Scanner
@@ -55,6 +59,11 @@ BACKOFF_MIN = 1.0
 BACKOFF_MAX = 300.0
 # A write that keeps failing is retried this often.
 DB_RETRY = 1.0
+# How often the index is asked for folders another host wants read again
+# (several machines on one index: see Store.reread_requests).
+REREAD_CHECK_INTERVAL = 5.0
+# The degraded entry of a lost connection to a database server.
+DB_CONNECTION = "database-connection"
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -117,7 +126,12 @@ class Daemon:
         self.next_full_scan = 0.0
         self._config_mtime: float | None = None
         self._db_identity: tuple[int, int] | None = None
+        # A descriptor on the SQLite file for looking at its header: opened
+        # once per file, because closing any descriptor on it would drop the
+        # POSIX locks that this process's SQLite connection holds there.
+        self._probe: int | None = None
         self._next_db_check = 0.0
+        self._next_reread_check = 0.0
         self._next_status = 0.0
         self._refill = False
 
@@ -131,11 +145,16 @@ class Daemon:
             self.watcher.start()
             self._config_mtime = self._config_file_mtime()
             self._db_identity = self._database_identity()
+            self._open_probe()
             self._sync_roots(scan=False)
             now = self.clock()
             self._write_status(now)
             # Watches go up as the scan walks, so nothing written meanwhile is lost.
-            self._full_scan(now, reason="start")
+            try:
+                self._full_scan(now, reason="start")
+            except db_mod.engine_errors() as exc:
+                # A full disk, a lock, a damaged file: the loop retries the scan.
+                self._database_failed(exc, now)
             self._write_status(now)
         except BaseException:
             self.stop()
@@ -160,6 +179,7 @@ class Daemon:
         with contextlib.suppress(Exception):
             self._write_status(self.clock(), running=False)
         self.index.close()
+        self._close_probe()
         self.lock.release()
 
     def _install_signal_handlers(self) -> None:
@@ -177,6 +197,10 @@ class Daemon:
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_reload)
+        if hasattr(signal, "SIGXFSZ"):
+            # Past a file size limit (ulimit -f) a write then fails with EFBIG,
+            # which is retried like a full disk, instead of killing the daemon.
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     # ---- one iteration --------------------------------------------------
 
@@ -188,16 +212,27 @@ class Daemon:
         if not injected:
             now = self.clock()
         try:
+            self._check_connection()
             self._check_config(now)
             self._check_database(now)
             self._check_roots(now)
+            self._check_reread_requests(now)
             self._process(now)
             self._rescans(now)
-            self.degraded.pop("database-write", None)
+            if self.degraded.pop(DB_CONNECTION, None) is not None:
+                # Whatever happened meanwhile is found by a rescan.
+                log.info("reconnected to the database server; rescanning to catch up")
+                self.next_full_scan = self.clock()
+            if self.degraded.pop("database-write", None) is not None:
+                # Whatever failed meanwhile is found by a rescan.
+                log.info("writing the index works again; rescanning to catch up")
+                self.next_full_scan = self.clock()
+            self.degraded.pop("error", None)
         except db_mod.engine_errors() as exc:
-            # A full disk, a lock held too long: keep running and retry.
-            self._degrade("database-write", f"writing the index failed, retrying: {exc}")
-            log.warning("database write failed (will retry): %s", exc)
+            self._database_failed(exc, now)
+        except Exception as exc:  # the daemon outlives a bug in one iteration
+            log.exception("unexpected error in the daemon's loop (will retry)")
+            self._degrade("error", f"unexpected error, retrying: {type(exc).__name__}: {exc}")
             self.stop_requested.wait(DB_RETRY)
         if now >= self._next_status:
             self._write_status(now)
@@ -236,8 +271,10 @@ class Daemon:
         coalesce = self.index.config.coalesce_seconds
         if event.is_dir:
             if event.kind in (CREATED, MOVED_TO):
+                # Looked at once: a new dispatch folder must be watched before
+                # its writer closes result.pkl, or that close is not seen.
                 self.work.gone.pop(path, None)
-                self._schedule(path, now + coalesce)
+                self._schedule(path, now)
             elif event.kind in (DELETED, MOVED_FROM):
                 self._mark_gone(path, now)
             return
@@ -267,6 +304,23 @@ class Daemon:
 
     def _process(self, now: float) -> None:
         ready = self.work.due(self.work.read, now)
+        try:
+            self._read_ready(ready, now)
+        except BaseException:
+            # Not done: all of it is tried again (a full disk, a lock...).
+            for folder in ready:
+                self._schedule(folder, now + DB_RETRY)
+            raise
+        gone = self.work.due(self.work.gone, now)
+        if gone:
+            try:
+                self._forget(gone)
+            except BaseException:
+                for folder in gone:
+                    self.work.gone.setdefault(folder, now + DB_RETRY)
+                raise
+
+    def _read_ready(self, ready: list[str], now: float) -> None:
         tasks: list[ReadTask] = []
         config = self.index.config
         for folder in ready:
@@ -285,17 +339,9 @@ class Daemon:
                 )
         outcomes = [o for o in self.index.reader().read_many(tasks) if self._settled(o, now)]
         if outcomes:
-            try:
-                self.index.store.apply(outcomes)
-            except Exception:
-                for outcome in outcomes:  # try again next time round
-                    self._schedule(outcome.record.path, now + DB_RETRY)
-                raise
+            self.index.store.apply(outcomes)
             for outcome in outcomes:
                 self._settle_watch(outcome)
-        gone = self.work.due(self.work.gone, now)
-        if gone:
-            self._forget(gone)
 
     def _settled(self, outcome: ReadOutcome, now: float) -> bool:
         """False for a file caught mid-write, which is then read again later."""
@@ -398,6 +444,10 @@ class Daemon:
             self.watcher.watch(folder)
         except WatchLimitError as exc:
             self._to_polling(root, f"could not add a watch ({exc.strerror}); polling instead")
+        except OSError as exc:
+            # A path too long for inotify (past PATH_MAX), say: rescans
+            # still look there, and one folder must not stop the daemon.
+            log.warning("%s: cannot watch: %s", folder, exc.strerror or exc)
 
     def _to_polling(self, root: RootState, why: str) -> None:
         if root.mode == "polling":
@@ -413,8 +463,25 @@ class Daemon:
     def _watch_unsettled(self, root: RootState, under: str | None = None) -> None:
         if root.mode != "native":
             return
+        fresh = []
         for folder in self.index.store.unsettled_paths(under or root.path):
-            self._ensure_watched(folder, root)
+            if not self.watcher.is_watched(folder):
+                self._ensure_watched(folder, root)
+                fresh.append(folder)
+        # A scan reads a dispatch folder before it is watched (a finished one
+        # never is): one rewritten in between (RUNNING, then COMPLETED) sent
+        # its events to no watch. Now that the watch is up, compare.
+        for folder in fresh:
+            self._read_if_changed(folder)
+
+    def _read_if_changed(self, folder: str) -> None:
+        try:
+            current = stat_of(os.stat(os.path.join(folder, RESULT_FILE)))
+        except OSError:
+            return
+        known = self.index.store.known_locations(folder).get(folder)
+        if known is None or known.stat != current:
+            self._schedule(folder, self.clock())
 
     def _request_rescan(self, root: RootState, now: float, why: str) -> None:
         if root.rescan_at is not None:
@@ -552,20 +619,145 @@ class Daemon:
         self._next_db_check = now + DB_CHECK_INTERVAL
         identity = self._database_identity()
         if identity is not None and identity == self._db_identity:
+            # Overwritten or truncated in place: SQLite may go on writing to
+            # its cached pages for a long time before it trips over it.
+            suspicion = dbfile.header_problem(self._probe) if self._probe is not None else None
+            if suspicion is not None:
+                self._verify_database(now, suspicion)
             return
         # Deleted or replaced under us: SQLite would go on writing to the
         # unlinked file. Open the path again and refill it from the roots.
-        log.warning("the index database was deleted or replaced; recreating it")
+        what = "deleted" if identity is None else "replaced"
+        log.warning("the index database was %s; recreating it", what)
+        self._reopen_database(now, f"the index database was {what}; rebuilt it")
+
+    def _database_path(self) -> Path:
+        return db_mod.sqlite_path(self.index.url)
+
+    def _open_probe(self) -> None:
+        """Only while this process's connection to the file is open (or
+        about to be): see ``_probe``."""
+        if self._probe is not None or not db_mod.is_sqlite(self.index.url):
+            return
+        with contextlib.suppress(OSError):
+            self._probe = os.open(self._database_path(), os.O_RDONLY | os.O_CLOEXEC)
+
+    def _close_probe(self) -> None:
+        """Only once this process's connection to the file is closed."""
+        if self._probe is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._probe)
+            self._probe = None
+
+    def _database_failed(self, exc: BaseException, now: float) -> None:
+        """A database error in an iteration: a damaged file is moved aside
+        and rebuilt; anything else (a lock held too long, a full disk) is
+        reported and retried."""
+        if db_mod.connection_lost(exc):
+            self._connection_lost(exc)
+            return
+        # SQLite rolls back by itself after some errors (a full disk): the
+        # ROLLBACK that follows then fails, hiding the error that matters.
+        while "no transaction is active" in str(exc) and isinstance(
+            exc.__context__, db_mod.engine_errors()
+        ):
+            exc = exc.__context__
+        kind = dbfile.classify(exc)
+        if kind in (dbfile.CORRUPT, dbfile.SCHEMA) and db_mod.is_sqlite(self.index.url):
+            if self._verify_database(now, str(exc)):
+                return
+            if kind == dbfile.SCHEMA:
+                self._reopen_database(now, f"the index lost its tables ({exc}); rebuilt it")
+                return
+        if kind == dbfile.LOCKED:
+            detail = f"the index database is locked by another process, retrying: {exc}"
+        else:
+            detail = f"writing the index failed, retrying: {exc}"
+        self._degrade("database-write", detail)
+        log.warning("%s", detail)
+        self.stop_requested.wait(DB_RETRY)
+
+    def _connection_lost(self, exc: BaseException) -> None:
+        """The database server is gone (restarting, unreachable): keep
+        running, reconnect every DB_RETRY and rescan once it answers."""
+        detail = f"lost the connection to the database server, reconnecting: {exc}".strip()
+        if DB_CONNECTION not in self.degraded:
+            log.warning("%s", detail)
+        self._degrade(DB_CONNECTION, detail)
+        # Dropped from this process's pool; the next statement opens another.
+        db_mod.discard_connection(self.index.database)
+        self.stop_requested.wait(DB_RETRY)
+
+    def _check_connection(self) -> None:
+        """While the server is gone, one cheap statement says whether it is
+        back, before anything else is tried (and a quiet iteration is not
+        taken for a reconnection)."""
+        if DB_CONNECTION in self.degraded:
+            db_mod.ping(self.index.database)
+
+    def _check_reread_requests(self, now: float) -> None:
+        """Read again the folders of ours that another host asked for: its
+        copy of a dispatch vanished, and ours is the best one left."""
+        if now < self._next_reread_check:
+            return
+        self._next_reread_check = now + REREAD_CHECK_INTERVAL
+        for folder in self.index.store.reread_requests():
+            if self._root_of(folder) is not None:
+                self._schedule(folder, now)
+
+    def _verify_database(self, now: float, suspicion: str) -> bool:
+        """Confirm a suspicion with ``PRAGMA quick_check``; a corrupt file is
+        moved aside and the index rebuilt. Whether it was corrupt."""
+        problem = dbfile.quick_check(self._database_path())
+        if problem is None:
+            return False
+        log.error("the index database is corrupt (%s: %s)", suspicion, problem)
+        self._set_aside_and_rebuild(now, f"the index database was corrupt ({problem})")
+        return True
+
+    def _set_aside_and_rebuild(self, now: float, why: str) -> None:
+        path = self._database_path()
+        try:
+            # Renamed before our connection closes, so that closing it cannot
+            # fold the -wal into the damaged file or delete it.
+            aside = dbfile.set_aside(path)
+        except OSError as exc:
+            self._degrade("database", f"{why}; could not move it aside: {exc}")
+            return
+        log.warning("moved the damaged index aside to %s", aside)
+        self._reopen_database(
+            now,
+            f"{why}; moved it aside to {aside.name} and rebuilt the index from the "
+            "results directories",
+            set_aside=False,
+        )
+
+    def _reopen_database(self, now: float, why: str, set_aside: bool = True) -> None:
+        with contextlib.suppress(Exception):
+            self.index.database.close()
+        self._close_probe()
         try:
             self.index.reopen()
         except DatabaseError as exc:
+            # Replaced by something that is not a database, say.
+            problem = dbfile.quick_check(self._database_path()) if set_aside else None
+            if problem is not None:
+                self._set_aside_and_rebuild(now, f"the index database was corrupt ({problem})")
+                return
             self._degrade("database", f"cannot reopen the index: {exc}")
             return
         self._db_identity = self._database_identity()
-        self._degrade("database", "the index database was deleted or replaced; rebuilt it")
+        self._open_probe()
+        self._degrade("database", why)
         # Refilled by the next full scan, which _rescans retries until it succeeds.
         self._refill = True
         self.next_full_scan = now
+
+    def database_rebuilt(self, why: str) -> None:
+        """The index was recreated before start (``open_index_recovering``):
+        say so in status, and refill it from the roots."""
+        self._degrade("database", why)
+        self._refill = True
 
     def _degrade(self, key: str, detail: str) -> None:
         if key not in self.degraded:
@@ -606,6 +798,40 @@ class Daemon:
             write_private(self.index.paths.status_file, json.dumps(self.status(running), indent=2))
         except OSError as exc:
             log.warning("cannot write the status file: %s", exc)
+
+
+def open_index_recovering(
+    url: str | None = None, home: str | os.PathLike[str] | None = None
+) -> tuple[DispatchIndex, str | None]:
+    """Open the index for a daemon about to start; a SQLite file that cannot
+    be opened because it is damaged is moved aside (never deleted) and a new
+    one created. (index, what happened, for ``Daemon.database_rebuilt``)."""
+    try:
+        return DispatchIndex(url, home=home), None
+    except DatabaseError:
+        path = damaged_database(url, home)
+        if path is None:
+            raise
+    problem = dbfile.quick_check(path) or "damaged"
+    aside = dbfile.set_aside(path)
+    log.warning("the index database is corrupt (%s); moved it aside to %s", problem, aside)
+    why = (
+        f"the index database was corrupt ({problem}); moved it aside to {aside.name} "
+        "and rebuilt the index from the results directories"
+    )
+    return DispatchIndex(url, home=home), why
+
+
+def damaged_database(
+    url: str | None = None, home: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """The index's SQLite file, if it is damaged and no daemon is using it."""
+    paths = paths_mod.resolve(home)
+    target = config_mod.load(paths, db_override=url).db or paths.default_db_url
+    if not db_mod.is_sqlite(target) or running_pid(paths) is not None:
+        return None
+    path = db_mod.sqlite_path(target)
+    return path if dbfile.quick_check(path) is not None else None
 
 
 def _utcnow_iso() -> str:

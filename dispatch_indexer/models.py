@@ -139,7 +139,9 @@ class Dispatch(BaseModel):
     # Hidden from listings (Covalent's UI "delete"); nothing is deleted. The
     # DEFAULT in the schema lets the column be added NOT NULL in one step and
     # gives it a value in rows written outside peewee.
-    hidden = pw.BooleanField(default=False, index=True, constraints=[pw.SQL("DEFAULT FALSE")])
+    # Not indexed on its own: nearly every row is not hidden, and a planner
+    # without statistics would pick that index and sort the whole table.
+    hidden = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
     # -- added by migration step 3 --
     # The host whose copy is shown (see Root); "" only in a row written
     # outside covalent-indexer.
@@ -181,6 +183,17 @@ class Location(BaseModel):
         indexes = ((("host", "root"), False),)
 
 
+# A location's mtime_ns that no real file has: its host is to read that
+# folder again (store.Store.reread_requests). A partial index finds those
+# few rows however many locations there are.
+REREAD_MTIME_NS = -1
+Location.add_index(
+    Location.index(Location.host, name="location_reread").where(
+        Location.mtime_ns == REREAD_MTIME_NS
+    )
+)
+
+
 class ResultBlob(BaseModel):
     """The raw result.pkl bytes of a dispatch, kept apart so that listing
     and scanning never page through them."""
@@ -207,7 +220,11 @@ class Tables:
 
 def bind(database: pw.Database) -> Tables:
     def bound(model: type[BaseModel]) -> Any:
-        meta = type("Meta", (), {"database": database, "table_name": model._meta.table_name})
+        options: dict[str, Any] = {"database": database, "table_name": model._meta.table_name}
+        key = model._meta.primary_key
+        if isinstance(key, pw.CompositeKey):  # its own, not bound to the template
+            options["primary_key"] = pw.CompositeKey(*key.field_names)
+        meta = type("Meta", (), options)
         return type(model.__name__, (model,), {"Meta": meta, "__module__": __name__})
 
     return Tables(

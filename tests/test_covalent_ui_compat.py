@@ -104,6 +104,7 @@ def _hidden(index: DispatchIndex, dispatch_id: str) -> bool:
     return bool(D.select(D.hidden).where(D.dispatch_id == dispatch_id).scalar())
 
 
+@pytest.mark.sqlite_only
 def test_covalents_ui_lists_every_indexed_dispatch(indexed: DispatchIndex, manifest) -> None:
     shown = _shown(indexed)
     assert set(shown) == {m["dispatch_id"] for m in manifest}
@@ -117,6 +118,7 @@ def test_covalents_ui_lists_every_indexed_dispatch(indexed: DispatchIndex, manif
     assert json.loads(rows[0][1])["result"] == 6
 
 
+@pytest.mark.sqlite_only
 def test_the_constructors_create_table_leaves_the_view_alone(indexed: DispatchIndex) -> None:
     path = _dbpath(indexed)
     before = _shown(indexed)
@@ -132,6 +134,7 @@ def test_the_constructors_create_table_leaves_the_view_alone(indexed: DispatchIn
     assert _shown(indexed) == before
 
 
+@pytest.mark.sqlite_only
 def test_deleting_in_covalents_ui_hides_and_keeps_everything(
     indexed: DispatchIndex, corpus: Path
 ) -> None:
@@ -153,6 +156,7 @@ def test_deleting_in_covalents_ui_hides_and_keeps_everything(
     assert _hidden(indexed, ARITH) and ARITH not in _shown(indexed)
 
 
+@pytest.mark.sqlite_only
 def test_hide_from_the_library(indexed: DispatchIndex) -> None:
     assert indexed.hide([ARITH, BROKEN, ARITH, "not-indexed"]) == 2
     assert indexed.hide([ARITH]) == 0  # already hidden
@@ -161,6 +165,7 @@ def test_hide_from_the_library(indexed: DispatchIndex) -> None:
     assert indexed.get(ARITH).lattice_name == "arith"
 
 
+@pytest.mark.sqlite_only
 def test_covalents_upsert_shows_again_and_writes_nothing_else(indexed: DispatchIndex) -> None:
     document = indexed.result_document(ARITH)
     indexed.hide([ARITH])
@@ -177,6 +182,7 @@ def test_covalents_upsert_shows_again_and_writes_nothing_else(indexed: DispatchI
     assert indexed.result_document(ARITH) == document
 
 
+@pytest.mark.sqlite_only
 def test_result_document_of_unknown_or_unreadable_dispatches(
     indexed: DispatchIndex, corpus: Path
 ) -> None:
@@ -194,6 +200,7 @@ def test_result_document_of_unknown_or_unreadable_dispatches(
     assert "bad-one" not in _shown(indexed)
 
 
+@pytest.mark.sqlite_only
 def test_a_broken_rewrite_keeps_the_good_document(indexed: DispatchIndex, corpus: Path) -> None:
     document = indexed.result_document(ARITH)
     pkl = corpus / "results" / ARITH / "result.pkl"
@@ -207,6 +214,7 @@ def test_a_broken_rewrite_keeps_the_good_document(indexed: DispatchIndex, corpus
     assert _shown(indexed)[ARITH] == document
 
 
+@pytest.mark.engines
 def test_the_newest_copy_gives_the_document(index: DispatchIndex, corpus: Path) -> None:
     index.add_dirs([corpus / "snapshots"])
     index.scan()
@@ -243,18 +251,66 @@ def _schema(path: str) -> dict[str, Any]:
         }
 
 
+# Version 1's root and location tables, keyed by path alone (step 3 keyed
+# them by host and path).
+_V1_TABLES = {
+    "root": (
+        '"path" VARCHAR(4096) NOT NULL PRIMARY KEY, "watch" VARCHAR(16) NOT NULL, '
+        '"added_at" DATETIME NOT NULL',
+        ("path", "watch", "added_at"),
+        (),
+    ),
+    "location": (
+        '"path" VARCHAR(4096) NOT NULL PRIMARY KEY, "dispatch_id" VARCHAR(255) NOT NULL, '
+        '"root" TEXT, "size" INTEGER NOT NULL, "mtime_ns" INTEGER NOT NULL, '
+        '"inode" INTEGER NOT NULL, "last_event" DATETIME, "unreadable" TEXT, '
+        '"seen_at" DATETIME NOT NULL',
+        (
+            "path",
+            "dispatch_id",
+            "root",
+            "size",
+            "mtime_ns",
+            "inode",
+            "last_event",
+            "unreadable",
+            "seen_at",
+        ),
+        ("dispatch_id", "root"),
+    ),
+}
+
+
+def _downgrade_to_v2(conn: sqlite3.Connection) -> None:
+    """Undo step 3: no host column, roots and locations keyed by path."""
+    conn.execute("DROP INDEX dispatch_host_root")
+    conn.execute("ALTER TABLE dispatch DROP COLUMN host")
+    for table, (columns_sql, columns, indexes) in _V1_TABLES.items():
+        names = ", ".join(columns)
+        conn.execute(f"CREATE TABLE old_{table} AS SELECT {names} FROM {table}")
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f'CREATE TABLE "{table}" ({columns_sql})')
+        for column in indexes:
+            conn.execute(f'CREATE INDEX "{table}_{column}" ON "{table}" ("{column}")')
+        conn.execute(f"INSERT INTO {table} SELECT {names} FROM old_{table}")
+        conn.execute(f"DROP TABLE old_{table}")
+    conn.execute("UPDATE index_meta SET value = '2' WHERE key = 'schema_version'")
+
+
 def _downgrade_to_v1(path: str) -> None:
     """Make a current index what version 1 wrote: no view, triggers, columns."""
     with sqlite3.connect(path) as conn:
+        _downgrade_to_v2(conn)
         for trigger in ("dispatches_delete", "dispatches_insert", "dispatches_update"):
             conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute("DROP VIEW dispatches")
-        conn.execute("DROP INDEX dispatch_hidden")
+        conn.execute("DROP INDEX IF EXISTS dispatch_hidden")  # before step 4 dropped it
         conn.execute("ALTER TABLE dispatch DROP COLUMN hidden")
         conn.execute("ALTER TABLE dispatch DROP COLUMN document")
         conn.execute("UPDATE index_meta SET value = '1' WHERE key = 'schema_version'")
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.skipif(sqlite3.sqlite_version_info < (3, 35), reason="needs DROP COLUMN")
 def test_an_upgraded_index_equals_a_new_one_and_gets_its_documents(
     indexed: DispatchIndex, manifest
@@ -266,7 +322,7 @@ def test_an_upgraded_index_equals_a_new_one_and_gets_its_documents(
     with DispatchIndex() as upgraded:
         assert _schema(path) == fresh
         version = upgraded.tables.MetaEntry.get_by_id("schema_version").value
-        assert version == str(LATEST) == "2"
+        assert version == str(LATEST)
         # Nothing hidden; no document until result.pkl is read again, which
         # the next scan does for every copy.
         assert _shown(upgraded) == {}
@@ -276,6 +332,7 @@ def test_an_upgraded_index_equals_a_new_one_and_gets_its_documents(
         assert set(_shown(upgraded)) == {m["dispatch_id"] for m in manifest}
 
 
+@pytest.mark.sqlite_only
 def test_a_new_index_has_the_view_on_sqlite(index: DispatchIndex) -> None:
     schema = _schema(_dbpath(index))
     assert ("view", "dispatches") in schema["others"]
@@ -285,6 +342,7 @@ def test_a_new_index_has_the_view_on_sqlite(index: DispatchIndex) -> None:
     assert columns["document"][2:4] == ("TEXT", 0)
 
 
+@pytest.mark.sqlite_only
 def test_processes_opening_a_new_index_at_once_all_succeed(home: Path) -> None:
     # Each runs every migration step; a step that adds columns must not be
     # applied twice (the daemon and a CLI command often start together).

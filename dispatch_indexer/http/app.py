@@ -401,6 +401,7 @@ def create_app(
             pid = running_pid(ix.paths)
             return {
                 "by_status": counts,
+                "by_host": dict(sorted(ix.counts_by_host().items())),
                 "total": sum(counts.values()),
                 "roots": [
                     {"path": r.path, "watch": r.watch, "exists": r.exists, "records": r.records}
@@ -460,7 +461,12 @@ def bind(host: str, port: int) -> socket.socket:
     """A listening socket, or one clear error."""
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
     try:
-        return socket.create_server((host.strip("[]"), port), family=family, backlog=128)
+        sock = socket.create_server((host.strip("[]"), port), family=family, backlog=128)
+        # asyncio sets TCP_NODELAY only on sockets it made itself; without it
+        # a small response waits ~40 ms for a delayed ACK (Nagle's algorithm).
+        # Linux passes the option on to every accepted connection.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise IndexerError(f"cannot listen on {host}:{port}: {reason}") from None
