@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 WATCH_MODES = ("auto", "native", "polling")
+HOST_MAX_LENGTH = 255  # models.HOST_MAX_LENGTH
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -71,6 +73,11 @@ class Config:
     http_host: str = "127.0.0.1"
     http_port: int = 48010
     http_token: str | None = None
+    # The name this machine's roots and records carry in the index (None:
+    # the hostname). Machines sharing one index (on PostgreSQL) need
+    # distinct names: each one only scans, marks missing and forgets what
+    # it found itself.
+    host: str | None = None
 
     def validate(self) -> Config:
         if not isinstance(self.roots, list):
@@ -109,7 +116,20 @@ class Config:
             not isinstance(self.http_token, str) or not self.http_token.strip()
         ):
             raise ConfigError("http_token must be a non-empty string")
+        if self.host is not None and (
+            not isinstance(self.host, str)
+            or not self.host.strip()
+            or len(self.host) > HOST_MAX_LENGTH
+        ):
+            raise ConfigError(
+                f"host must be a non-empty name of at most {HOST_MAX_LENGTH} characters"
+            )
         return self
+
+    @property
+    def host_name(self) -> str:
+        """The host this machine's rows carry: ``host``, else the hostname."""
+        return self.host.strip() if self.host else default_host()
 
     def root_paths(self) -> list[str]:
         return [root.path for root in self.roots]
@@ -209,3 +229,8 @@ def normalize_root(path: str | os.PathLike[str]) -> str:
     if not given.is_dir():
         raise BadInputError(f"not a directory: {path}")
     return str(given.resolve())
+
+
+def default_host() -> str:
+    """This machine's name, as rows found here are marked by default."""
+    return socket.gethostname() or "localhost"

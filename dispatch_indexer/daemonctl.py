@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from . import db as db_mod
+from .config import Config
 from .errors import AlreadyRunningError, IndexerError, NotRunningError
 from .index import DispatchIndex
 from .lock import running_pid
@@ -76,7 +77,24 @@ def stop(paths: Paths, timeout: float = STOP_TIMEOUT) -> int:
 
 def status(index: DispatchIndex) -> dict[str, Any]:
     """What ``status`` shows: the daemon's own report plus the index's counts."""
-    paths = index.paths
+    return _report(index.paths, index.config, index.url, index=index)
+
+
+def status_unreachable(paths: Paths, config: Config, url: str, error: str) -> dict[str, Any]:
+    """``status`` when the index database cannot be opened (its server is
+    down, say): the daemon's own report, which says what it meets, without
+    counts, and the error as a degraded entry."""
+    return _report(paths, config, url, error=error)
+
+
+def _report(
+    paths: Paths,
+    config: Config,
+    url: str,
+    *,
+    index: DispatchIndex | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
     pid = running_pid(paths)
     report: dict[str, Any] = {}
     if pid is not None:
@@ -84,7 +102,7 @@ def status(index: DispatchIndex) -> dict[str, Any]:
             report = json.loads(paths.status_file.read_text())
         except (OSError, ValueError):
             report = {}
-    counts = index.store.count_by_root()
+    counts = index.store.count_by_root() if index is not None else {}
     roots = report.get("roots") or [
         {
             "path": r.path,
@@ -93,23 +111,34 @@ def status(index: DispatchIndex) -> dict[str, Any]:
             "exists": os.path.isdir(r.path),
             "problem": None,
         }
-        for r in index.config.roots
+        for r in config.roots
     ]
     for root in roots:
-        root["records"] = counts.get(root["path"], 0)
+        root["records"] = counts.get(root["path"], 0) if index is not None else None
     started_at = report.get("started_at") if pid else None
     uptime = None
     if started_at:
         started = dt.datetime.fromisoformat(started_at)
         uptime = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1)
-    database: dict[str, Any] = {"url": db_mod.describe(index.url)}
-    if db_mod.is_sqlite(index.url):
-        file = db_mod.sqlite_path(index.url)
+    database: dict[str, Any] = {"url": db_mod.describe(url), "host": config.host_name}
+    if db_mod.is_sqlite(url):
+        file = db_mod.sqlite_path(url)
         database["path"] = str(file)
         database["size_bytes"] = sum(
             os.path.getsize(f"{file}{suffix}")
             for suffix in ("", "-wal", "-shm")
             if os.path.exists(f"{file}{suffix}")
+        )
+    degraded = list(report.get("degraded", [])) if pid else []
+    if error is not None:
+        database["error"] = error
+        degraded.append(
+            {
+                "key": "database",
+                "what": "database",
+                "since": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "detail": f"cannot reach the index database: {error}",
+            }
         )
     return {
         "running": pid is not None,
@@ -120,6 +149,7 @@ def status(index: DispatchIndex) -> dict[str, Any]:
         "roots": roots,
         "last_full_scan": report.get("last_full_scan"),
         "database": database,
-        "records_by_status": index.store.counts(),
-        "degraded": report.get("degraded", []) if pid else [],
+        "records_by_status": index.store.counts() if index is not None else {},
+        "records_by_host": index.store.count_by_host() if index is not None else {},
+        "degraded": degraded,
     }

@@ -99,11 +99,18 @@ def open_database(url: str) -> pw.Database:
 def _open_sqlite(path: Path) -> pw.SqliteDatabase:
     ensure_private_dir(path.parent)
     # Create the file ourselves so it is never world-readable, even briefly.
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
-    except OSError as exc:
-        raise DatabaseError(f"cannot create the index at {path}: {exc.strerror}") from None
+    # Only when it is missing: closing a descriptor on an existing index
+    # would drop the POSIX locks of any connection this process has open on
+    # it (a second DispatchIndex, a daemon in the same process), and another
+    # process could then checkpoint and remove the WAL under that connection.
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+            os.close(fd)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise DatabaseError(f"cannot create the index at {path}: {exc.strerror}") from None
     database = pw.SqliteDatabase(
         str(path),
         pragmas={
@@ -155,9 +162,7 @@ def _open_postgres(url: str) -> pw.Database:
         import psycopg  # noqa: F401 - peewee picks it up; say so clearly if it is missing
         from playhouse.postgres_ext import PooledPsycopg3Database
     except ImportError:
-        raise DatabaseError(
-            "PostgreSQL needs psycopg 3: pip install 'psycopg[binary]'"
-        ) from None
+        raise DatabaseError("PostgreSQL needs psycopg 3: pip install 'psycopg[binary]'") from None
     params = postgres_params(url)
     dbname = params.pop("dbname")
     return PooledPsycopg3Database(
@@ -271,3 +276,8 @@ def in_transaction(database: pw.Database, action: Callable[[], T]) -> T:
                 raise
         time.sleep(0.02 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def ping(database: pw.Database) -> None:
+    """One round trip to the database (raises an engine error if it fails)."""
+    database.execute_sql("SELECT 1").fetchone()

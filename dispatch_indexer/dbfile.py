@@ -55,16 +55,20 @@ def classify(exc: BaseException) -> str:
     return OTHER
 
 
-def header_problem(path: Path) -> str | None:
-    """A cheap look at the file (its first 100 bytes and its size): what
-    is wrong with it, or None. A hint only: confirm with ``quick_check``,
-    since a checkpoint in progress can briefly look the same."""
+def header_problem(fd: int) -> str | None:
+    """A cheap look at the file open on ``fd`` (its first 100 bytes and its
+    size): what is wrong with it, or None. A hint only: confirm with
+    ``quick_check``, since a checkpoint in progress can briefly look the same.
+
+    Takes a descriptor kept open, never a path to open and close: closing
+    any descriptor on a SQLite file drops every POSIX lock the process holds
+    on it, its SQLite connection's included, and another process may then
+    take the WAL away from under that connection."""
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            header = fh.read(100)
+        size = os.fstat(fd).st_size
+        header = os.pread(fd, 100, 0)
     except OSError:
-        return None  # gone (the daemon recreates it) or unreadable (errors will say)
+        return None  # unreadable: the errors of the connection will say
     if size == 0:
         return "the file is empty"
     if len(header) < 100 or not header.startswith(HEADER):
@@ -82,9 +86,10 @@ def header_problem(path: Path) -> str | None:
 
 
 def quick_check(path: Path, timeout: float = 5.0) -> str | None:
-    """``PRAGMA quick_check`` on its own connection: what is wrong, or None
-    when the file is sound, absent, or cannot be checked because another
-    process holds it (a lock is not damage)."""
+    """``PRAGMA quick_check`` on its own connection: what is wrong with the
+    index file (damaged, not a database, emptied), or None when it is sound,
+    absent, or cannot be checked because another process holds it (a lock
+    is not damage)."""
     if not path.exists():
         return None
     try:
@@ -93,12 +98,15 @@ def quick_check(path: Path, timeout: float = 5.0) -> str | None:
         return None if classify(exc) == LOCKED else str(exc)
     try:
         rows = conn.execute("PRAGMA quick_check(5)").fetchall()
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.Error as exc:
         return None if classify(exc) == LOCKED else str(exc)
     finally:
         conn.close()
     if rows == [("ok",)]:
-        return None
+        # An index always has its tables: none means the file was emptied
+        # (SQLite reads a file truncated to nothing as a new, empty database).
+        return None if tables else "the database is empty: its tables are gone"
     text = "; ".join(str(row[0]).replace("\n", "; ") for row in rows)
     return text[:300] or "quick_check found problems"
 

@@ -69,13 +69,13 @@ class DispatchIndex:
         self.tables = bind(self.database)
         try:
             self.database.connect(reuse_if_open=True)
-            migrate(self.database, self.tables)
+            migrate(self.database, self.tables, self.config.host_name)
         except db_mod.engine_errors() as exc:
             self.database.close()
             raise DatabaseError(
                 f"cannot open the index at {db_mod.describe(self.url)}: {exc}"
             ) from None
-        self.store = Store(self.database, self.tables)
+        self.store = Store(self.database, self.tables, host=self.config.host_name)
 
     def reopen(self) -> None:
         """Close and open the database again (creating it if it was deleted)."""
@@ -204,7 +204,13 @@ class DispatchIndex:
     def reload_config(self) -> Config:
         """Read the config file again (roots added or removed by other processes)."""
         self.config = config_mod.load(self.paths, db_override=self.db_override)
+        self.store.host = self.config.host_name
         return self.config
+
+    @property
+    def host(self) -> str:
+        """The host this index's roots and records are found by (``Config.host``)."""
+        return self.store.host
 
     # ---- reading --------------------------------------------------------
 
@@ -258,6 +264,11 @@ class DispatchIndex:
     def counts(self) -> dict[str, int]:
         """How many records there are of each status."""
         return self._guard(self.store.counts)
+
+    def counts_by_host(self) -> dict[str, int]:
+        """How many records each host's copy is shown for (several machines
+        can share one index; see ``Config.host``)."""
+        return self._guard(self.store.count_by_host)
 
     def prune_missing(
         self, older_than_days: float | None = None, *, dry_run: bool = False
@@ -331,8 +342,19 @@ class DispatchIndex:
 
     def _guard(self, action: Callable[[], T]) -> T:
         try:
-            return action()
+            try:
+                return action()
+            except db_mod.engine_errors() as exc:
+                # A connection to a database server that broke (the server
+                # restarted since it was opened) is dropped, and the action
+                # tried once more on a new one: every action here is a read
+                # or an idempotent write.
+                if not db_mod.connection_lost(exc) or self.database.in_transaction():
+                    raise
+                db_mod.discard_connection(self.database)
+                return action()
         except db_mod.engine_errors() as exc:
+            db_mod.discard_connection(self.database)
             raise DatabaseError(
                 f"index database error ({db_mod.describe(self.url)}): {exc}"
             ) from None

@@ -7,6 +7,7 @@ import logging
 import logging.handlers
 import os
 import sys
+from typing import TextIO
 
 from .paths import Paths, ensure_private_dir
 
@@ -21,8 +22,13 @@ def configure(paths: Paths, level: str, *, foreground: bool) -> None:
     root.setLevel(level.upper())
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    file_handler = logging.handlers.RotatingFileHandler(
-        paths.log_file, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8"
+    # A path that is not UTF-8 is logged escaped rather than failing the write.
+    file_handler = _PrivateRotatingFileHandler(
+        paths.log_file,
+        maxBytes=5 * 1024 * 1024,
+        backupCount=3,
+        encoding="utf-8",
+        errors="backslashreplace",
     )
     file_handler.setFormatter(logging.Formatter(FORMAT))
     root.addHandler(file_handler)
@@ -34,3 +40,12 @@ def configure(paths: Paths, level: str, *, foreground: bool) -> None:
     # with its parameters, result bytes included): our DEBUG is about us.
     for name in ("watchdog", "peewee"):
         logging.getLogger(name).setLevel(max(root.level, logging.INFO))
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every log file it opens, the new one after a rotation included, is
+    readable by its owner only (the plain handler would use the umask)."""
+
+    def _open(self) -> TextIO:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)

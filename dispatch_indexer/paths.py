@@ -95,6 +95,11 @@ def db_url_from_env() -> str | None:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) readable by its owner only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``path``, and any of its parents that are missing, readable by
+    their owner only (``mkdir -p`` would give the parents the umask's mode,
+    leaving ``$COVALENT_INDEXER_HOME`` itself open to everyone)."""
+    if not path.is_dir():
+        if not path.parent.is_dir():
+            ensure_private_dir(path.parent)
+        path.mkdir(exist_ok=True, mode=0o700)
     return path

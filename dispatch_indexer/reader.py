@@ -222,9 +222,10 @@ def _document(root: Any, path: str) -> dict[str, Any] | None:
 
 
 def _fill_from_info(record: DispatchRecord, info_path: Path) -> None:
+    # Only the status: the id stays the folder's name, which is the id
+    # Covalent gave the dispatch. A YAML beside an unreadable pickle must not
+    # be able to claim another dispatch's record.
     info = read_info(info_path)
-    if "dispatch_id" in info:
-        record.dispatch_id = info["dispatch_id"]
     if "status" in info:
         record.status = info["status"]
 

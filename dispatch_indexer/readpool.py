@@ -14,6 +14,7 @@ a scan parses on every core.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing.connection as mpc
 import os
@@ -39,6 +40,10 @@ CHUNK = 16
 # Workers that exit before answering anything this many times in a row mean
 # the interpreter cannot start them, not that a file is bad.
 MAX_FAILED_STARTS = 3
+# The exit code of a worker that a file left unable to go on (out of memory
+# even for its answer): the file's fault, unlike a worker that cannot start.
+EXIT_FILE_FAILED = 3
+MEMORY_REASON = "result.pkl needs more memory to read than allowed"
 
 
 class ReaderUnavailableError(IndexerError):
@@ -106,10 +111,25 @@ def worker_main(conn: mpc.Connection, memory_bytes: int) -> None:
             return
         for task in tasks:
             try:
-                outcome = _read(task)
+                _answer(conn, task)
             except MemoryError:
-                outcome = failed_outcome(task, "result.pkl needs more memory to read than allowed")
-            conn.send(outcome)
+                os._exit(EXIT_FILE_FAILED)
+
+
+def _answer(conn: mpc.Connection, task: ReadTask) -> None:
+    """Read one dispatch folder and send the outcome back. What a hostile
+    file built can outlive its read as reference cycles (the classes a
+    pickle makes in class mode), leaving no memory even for the answer:
+    those are collected, and the answer sent again."""
+    try:
+        outcome: ReadOutcome | None = _read(task)
+    except MemoryError:
+        outcome = None
+    try:
+        conn.send(outcome if outcome is not None else failed_outcome(task, MEMORY_REASON))
+    except MemoryError:
+        gc.collect()
+        conn.send(outcome if outcome is not None else failed_outcome(task, MEMORY_REASON))
 
 
 @dataclass
@@ -214,7 +234,7 @@ class ReadPool:
         self, worker: _Worker, results: list[ReadOutcome | None], queue: deque[tuple[int, ReadTask]]
     ) -> None:
         code = worker.process.wait()
-        if worker.answered == 0 and code > 0:
+        if worker.answered == 0 and code > 0 and code != EXIT_FILE_FAILED:
             # It never got going: the interpreter, not the file, is the problem.
             self._failed_starts += 1
             if self._failed_starts >= MAX_FAILED_STARTS:
@@ -229,6 +249,8 @@ class ReadPool:
             why = f"the reader process was killed by signal {-code} reading result.pkl"
             if code == -signal.SIGKILL:
                 why += " (out of memory?)"
+        elif code == EXIT_FILE_FAILED:
+            why = MEMORY_REASON
         else:
             why = f"the reader process died (exit code {code}) reading result.pkl"
         self._lost(worker, results, queue, why)

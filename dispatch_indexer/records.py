@@ -82,6 +82,8 @@ class DispatchRecord:
     hidden: bool = False
     first_seen: datetime | None = None
     updated_at: datetime | None = None
+    # The machine whose copy this is (several can share one index).
+    host: str | None = None
 
     # The keys of ``list --json``, in order.
     LIST_KEYS = (

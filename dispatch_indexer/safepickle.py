@@ -261,7 +261,6 @@ class _ClassCache:
         return found
 
 
-
 # ---- the few real constructors, each checking its arguments -------------
 
 

@@ -5,7 +5,14 @@ The rules that keep the index right live here:
 - a dispatch found in several folders shows the most recently written copy;
 - a read that failed never overwrites data from an earlier good read;
 - a folder that vanished is forgotten, and its dispatch falls back to another
-  copy or, with none left, is marked missing (the record and bytes are kept).
+  copy or, with none left, is marked missing (the record and bytes are kept);
+- each host (machine) owns the roots and locations it found: it reads,
+  updates and forgets only those, and takes a record from another host only
+  by the rule above (see ``Store.host``);
+- every write is an upsert that decides for itself, against the row as
+  committed, whether it replaces what is shown, so that several writers at
+  once (daemons of several hosts on one PostgreSQL server) give the result
+  one writer would (see ``Store.apply``).
 """
 
 from __future__ import annotations
@@ -17,13 +24,35 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from .models import Dispatch, Tables
+from . import db as db_mod
+from .config import default_host
+from .models import REREAD_MTIME_NS, Dispatch, Tables
 from .query import Cursor, ListQuery, Page
 from .reader import ReadOutcome
 from .records import FINAL_STATUSES, DispatchRecord, FileStat, NodeSummary
 
 # SQLite allows 999 (older builds) bound parameters per statement.
 _IN_CHUNK = 500
+# The columns a read's data fills in. A failed read of a dispatch read well
+# before leaves them as they are (and the dispatch's place in the listing).
+_DATA_COLUMNS = frozenset(
+    {
+        "status",
+        "lattice_name",
+        "start_time",
+        "end_time",
+        "error",
+        "num_nodes",
+        "pickled_results_dir",
+        "nodes",
+        "result",
+        "document",
+        "sha256",
+        "last_event",
+        "sort_time",
+        "read_at",
+    }
+)
 
 
 def utcnow() -> dt.datetime:
@@ -43,6 +72,13 @@ class ApplyResult:
     unreadable: int = 0
 
 
+@dataclass
+class _Fallback:
+    missing: int = 0
+    deleted: int = 0
+    reread: list[str] = dataclasses.field(default_factory=list)
+
+
 def _chunks(items: list[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -58,12 +94,16 @@ def _under_range(field: pw.Field, folder: str) -> pw.Expression:
 
 
 class Store:
-    def __init__(self, database: pw.Database, tables: Tables) -> None:
+    def __init__(self, database: pw.Database, tables: Tables, *, host: str | None = None) -> None:
         self.database = database
         self.Dispatch = tables.Dispatch
         self.Location = tables.Location
         self.ResultBlob = tables.ResultBlob
         self.Root = tables.Root
+        # The machine this store writes for: the roots and locations it
+        # registers, scans, marks missing and forgets are its own; a path is
+        # only ever looked at on the disk of the host that found it.
+        self.host = host or default_host()
 
     # ---- locations (change detection) -----------------------------------
 
@@ -77,7 +117,7 @@ class Store:
                 self.Location.mtime_ns,
                 self.Location.inode,
             )
-            .where(_under_range(self.Location.path, root))
+            .where((self.Location.host == self.host) & _under_range(self.Location.path, root))
             .tuples()
         )
         return {
@@ -88,69 +128,91 @@ class Store:
     # ---- writing --------------------------------------------------------
 
     def apply(self, outcomes: Iterable[ReadOutcome], now: dt.datetime | None = None) -> ApplyResult:
-        """Write one batch of reads in one transaction."""
+        """Write one batch of reads in one transaction.
+
+        Correct with other writers at once (the daemons of several hosts on
+        one PostgreSQL server): whether a read replaces the copy shown is
+        decided inside its upsert, against the row as committed
+        (``_supersedes``), never from an earlier SELECT that another writer
+        could have made stale; the server locks the row for the upsert, so
+        the stored bytes written next in the same transaction always go with
+        the row that was written. Every writer takes its row locks in one
+        order, its own locations by path and then dispatches by id, so
+        writers queue rather than deadlock; a transaction that loses a
+        deadlock anyway (with ``forget_locations`` of another host) is run
+        again (``db.in_transaction``). SQLite has one writer at a time and
+        takes the very same path.
+        """
         now = now or utcnow()
-        result = ApplyResult()
         outcomes = [o for o in outcomes if not o.transient]
         if not outcomes:
-            return result
-        with self.database.atomic():
-            ids = sorted({o.record.dispatch_id for o in outcomes})
-            current = self._current(ids)
-            for outcome in outcomes:
-                record = outcome.record
-                self._put_location(record, now)
-                existing = current.get(record.dispatch_id)
-                if existing is not None and not self._supersedes(record, existing):
-                    continue
-                if existing is None:
-                    result.new += 1
-                else:
-                    result.updated += 1
-                if record.unreadable:
-                    result.unreadable += 1
-                self._put_dispatch(outcome, existing, now)
-                good = record.unreadable is None or (existing is not None and existing.good)
-                last_event = record.last_event or (existing.last_event if existing else None)
-                current[record.dispatch_id] = _Current(
-                    record.path, record.mtime_ns or 0, False, good, last_event
-                )
+            return ApplyResult()
+        # Copies of one dispatch keep their order: the sort is stable.
+        outcomes.sort(key=lambda o: o.record.dispatch_id)
+        return db_mod.in_transaction(self.database, lambda: self._apply(outcomes, now))
+
+    def _apply(self, outcomes: list[ReadOutcome], now: dt.datetime) -> ApplyResult:
+        result = ApplyResult()
+        for record in sorted((o.record for o in outcomes), key=lambda r: r.path):
+            self._put_location(record, now)
+        known = self._existing(sorted({o.record.dispatch_id for o in outcomes}))
+        for outcome in outcomes:
+            record = outcome.record
+            if not self._put_dispatch(outcome, now):
+                continue  # the copy shown stays: it is further along
+            if record.dispatch_id in known:
+                result.updated += 1
+            else:
+                result.new += 1
+                known.add(record.dispatch_id)
+            if record.unreadable:
+                result.unreadable += 1
         return result
 
-    def _current(self, ids: list[str]) -> dict[str, _Current]:
-        current: dict[str, _Current] = {}
+    def _existing(self, ids: list[str]) -> set[str]:
+        """Which of these dispatches have a record (for counting new ones)."""
+        found: set[str] = set()
         for chunk in _chunks(ids):
-            query = (
-                self.Dispatch.select(
-                    self.Dispatch.dispatch_id,
-                    self.Dispatch.path,
-                    self.Dispatch.mtime_ns,
-                    self.Dispatch.missing,
-                    self.Dispatch.read_at,
-                    self.Dispatch.last_event,
-                )
-                .where(self.Dispatch.dispatch_id.in_(chunk))
-                .tuples()
+            query = self.Dispatch.select(self.Dispatch.dispatch_id).where(
+                self.Dispatch.dispatch_id.in_(chunk)
             )
-            for dispatch_id, path, mtime_ns, missing, read_at, last_event in query:
-                current[dispatch_id] = _Current(
-                    path, mtime_ns or 0, bool(missing), read_at is not None, last_event
-                )
-        return current
+            found.update(row[0] for row in query.tuples())
+        return found
 
-    def _supersedes(self, record: DispatchRecord, existing: _Current) -> bool:
-        """Whether this read, rather than the stored copy, is the one to show."""
-        if record.path == existing.path or existing.missing:
-            return True
-        if _newer_or_same(
-            record.last_event, record.mtime_ns or 0, existing.last_event, existing.mtime_ns
-        ):
-            return True
-        # The shown copy's folder may be gone without a scan having said so.
-        return not self.Location.select().where(self.Location.path == existing.path).exists()
+    def _supersedes(self) -> pw.Expression:
+        """Whether the copy being written (``EXCLUDED``) is the one to show
+        rather than the stored one (``dispatch``), in the upsert's WHERE:
+
+        - it is a new read of the very folder shown (same host and path);
+        - the copy shown is missing;
+        - it is further along: later times recorded inside the result, or
+          with equal (or unknown) times a newer file; an exact tie goes to
+          the writer only on the host already shown, so two hosts holding
+          identical copies never take a record from each other;
+        - the folder shown is gone without a scan having said so yet (no
+          location row: that host forgot it).
+        """
+        D, L, E = self.Dispatch, self.Location, pw.EXCLUDED
+        same = (E.host == D.host) & (E.path == D.path)
+        both_times = (
+            E.last_event.is_null(False)
+            & D.last_event.is_null(False)
+            & (E.last_event != D.last_event)
+        )
+        new_mtime, old_mtime = pw.fn.COALESCE(E.mtime_ns, 0), pw.fn.COALESCE(D.mtime_ns, 0)
+        newer = pw.Case(
+            None,
+            [(both_times, E.last_event > D.last_event)],
+            (new_mtime > old_mtime) | ((new_mtime == old_mtime) & (E.host == D.host)),
+        )
+        shown_gone = ~pw.fn.EXISTS(
+            L.select(pw.SQL("1")).where((L.host == D.host) & (L.path == D.path))
+        )
+        return same | (D.missing == True) | newer | shown_gone  # noqa: E712
 
     def _put_location(self, record: DispatchRecord, now: dt.datetime) -> None:
         row = {
+            "host": self.host,
             "path": record.path,
             "dispatch_id": record.dispatch_id,
             "root": record.root,
@@ -161,15 +223,17 @@ class Store:
             "unreadable": record.unreadable,
             "seen_at": now,
         }
-        _upsert(self.Location, row, key="path")
+        _upsert(self.Location, row, key=("host", "path"))
 
-    def _put_dispatch(
-        self, outcome: ReadOutcome, existing: _Current | None, now: dt.datetime
-    ) -> None:
+    def _put_dispatch(self, outcome: ReadOutcome, now: dt.datetime) -> bool:
+        """Upsert the record of one read, if it is the copy to show; whether
+        it was written."""
         record = outcome.record
+        D, E = self.Dispatch, pw.EXCLUDED
         mtime = _from_ns(record.mtime_ns) or now
         row = {
             "dispatch_id": record.dispatch_id,
+            "host": self.host,
             "path": record.path,
             "results_dir": record.results_dir,
             "root": record.root,
@@ -181,32 +245,41 @@ class Store:
             "source": record.source,
             "updated_at": now,
             "first_seen": now,
-            "sort_time": mtime,
+            # _DATA_COLUMNS:
+            "status": record.status,
+            "lattice_name": record.lattice_name,
+            "start_time": record.start_time,
+            "end_time": record.end_time,
+            "error": record.error,
+            "num_nodes": record.num_nodes,
+            "pickled_results_dir": record.pickled_results_dir,
+            "nodes": [n.to_json() for n in record.nodes],
+            "result": record.result,
+            "document": outcome.document,
+            "sha256": record.sha256,
+            "last_event": record.last_event,
+            "sort_time": record.start_time or mtime,
+            "read_at": now if record.unreadable is None else None,
         }
-        take_data = record.unreadable is None or existing is None or not existing.good
-        if take_data:
-            # A good read, or nothing better to keep: take every field.
-            row.update(
-                status=record.status,
-                lattice_name=record.lattice_name,
-                start_time=record.start_time,
-                end_time=record.end_time,
-                error=record.error,
-                num_nodes=record.num_nodes,
-                pickled_results_dir=record.pickled_results_dir,
-                nodes=[n.to_json() for n in record.nodes],
-                result=record.result,
-                document=outcome.document,
-                sha256=record.sha256,
-                last_event=record.last_event,
-                sort_time=record.start_time or mtime,
-                read_at=now if record.unreadable is None else None,
+        # A good read, or nothing good to keep: take the data. A failed read
+        # of a dispatch read well before keeps its data and its place in the
+        # listing. first_seen (and hidden) never change.
+        take_data = E.unreadable.is_null() | D.read_at.is_null()
+        update = {}
+        for name in row:
+            if name in ("dispatch_id", "first_seen"):
+                continue
+            column, value = getattr(D, name), getattr(E, name)
+            update[column] = (
+                pw.Case(None, [(take_data, value)], column) if name in _DATA_COLUMNS else value
             )
-        # A failed read of a dispatch read well before keeps its data and
-        # its place in the listing; first_seen never changes.
-        keep = {"dispatch_id", "first_seen"} | (set() if take_data else {"sort_time"})
-        _upsert(self.Dispatch, row, key="dispatch_id", keep=keep)
-        if take_data and outcome.data is not None and record.unreadable is None:
+        written = (
+            D.insert(row)
+            .on_conflict(conflict_target=[D.dispatch_id], update=update, where=self._supersedes())
+            .as_rowcount()
+            .execute()
+        )
+        if written and record.unreadable is None and outcome.data is not None:
             _upsert(
                 self.ResultBlob,
                 {
@@ -216,97 +289,152 @@ class Store:
                 },
                 key="dispatch_id",
             )
+        return bool(written)
 
     def forget_locations(
         self, paths: list[str], now: dt.datetime | None = None
     ) -> tuple[int, list[str]]:
-        """Forget folders that are gone.
+        """Forget folders of this host that are gone.
 
-        Returns how many dispatches became missing, and the folders of other
-        copies that must be re-read because the copy shown was among those gone.
+        Returns how many dispatches became missing, and the folders (on this
+        host) of other copies that must be re-read because the copy shown was
+        among those gone. When the best copy left is another host's, that host
+        is asked to read it again (``reread_requests``) and the record shows
+        missing until it has.
         """
         now = now or utcnow()
-        missing = 0
-        reread: list[str] = []
-        with self.database.atomic():
+
+        def forget() -> tuple[int, list[str]]:
+            L, D = self.Location, self.Dispatch
+            mine = L.host == self.host
             affected: set[str] = set()
             for chunk in _chunks(paths):
                 affected.update(
                     row[0]
-                    for row in self.Location.select(self.Location.dispatch_id)
-                    .where(self.Location.path.in_(chunk))
-                    .tuples()
+                    for row in L.select(L.dispatch_id).where(mine & L.path.in_(chunk)).tuples()
                 )
-                self.Location.delete().where(self.Location.path.in_(chunk)).execute()
+                L.delete().where(mine & L.path.in_(chunk)).execute()
             gone = set(paths)
-            for dispatch_id in sorted(affected):
-                shown = self.Dispatch.get_or_none(self.Dispatch.dispatch_id == dispatch_id)
-                if shown is None or shown.path not in gone:
-                    continue
-                other = self._best_location(dispatch_id)
-                if other is not None:
-                    reread.append(other)
-                elif not shown.missing:
-                    self.Dispatch.update(missing=True, updated_at=now).where(
-                        self.Dispatch.dispatch_id == dispatch_id
-                    ).execute()
-                    missing += 1
-        return missing, reread
+            shown: dict[str, str] = {}
+            for chunk in _chunks(sorted(affected)):
+                query = D.select(D.dispatch_id, D.path).where(
+                    D.dispatch_id.in_(chunk) & (D.host == self.host)
+                )
+                shown.update((i, p) for i, p in query.tuples() if p in gone)
+            fallback = self._fall_back(shown, now, delete_orphans=False)
+            return fallback.missing, fallback.reread
+
+        return db_mod.in_transaction(self.database, forget)
+
+    def _fall_back(
+        self, shown: dict[str, str], now: dt.datetime, delete_orphans: bool
+    ) -> _Fallback:
+        """For dispatches whose shown copy (this host's folder, by id) is gone:
+        re-read the best copy left on this host; failing that, ask the host
+        of the best copy elsewhere to read it again and show the record as
+        missing meanwhile; with no copy anywhere, mark it missing (or delete
+        it, with ``delete_orphans``). Each change applies only if the record
+        still shows that folder: another host may have just taken it."""
+        D, L, B = self.Dispatch, self.Location, self.ResultBlob
+        result = _Fallback()
+        requests: set[tuple[str, str]] = set()
+        lost: list[tuple[str, bool]] = []
+        for dispatch_id in sorted(shown):
+            best = self._best_location(dispatch_id)
+            own = best if best is None or best[0] == self.host else None
+            if best is not None and best[0] != self.host:
+                requests.add(best)
+                own = self._best_location(dispatch_id, host=self.host)
+            if own is not None:
+                result.reread.append(own[1])
+            else:
+                lost.append((dispatch_id, best is None))
+        # Row locks in the writers' order (see apply): locations, then dispatches.
+        for host, path in sorted(requests):
+            L.update(mtime_ns=REREAD_MTIME_NS).where((L.host == host) & (L.path == path)).execute()
+        deleted: list[str] = []
+        for dispatch_id, orphan in lost:
+            still_shown = (
+                (D.dispatch_id == dispatch_id)
+                & (D.host == self.host)
+                & (D.path == shown[dispatch_id])
+            )
+            if delete_orphans and orphan:
+                if D.delete().where(still_shown).execute():
+                    deleted.append(dispatch_id)
+            else:
+                result.missing += (
+                    D.update(missing=True, updated_at=now)
+                    .where(still_shown & (D.missing == False))  # noqa: E712
+                    .execute()
+                )
+        for chunk in _chunks(deleted):
+            B.delete().where(B.dispatch_id.in_(chunk)).execute()
+        result.deleted = len(deleted)
+        return result
+
+    def reread_requests(self) -> list[str]:
+        """This host's folders it is asked to read again (``REREAD_MTIME_NS``)."""
+        L = self.Location
+        query = L.select(L.path).where((L.host == self.host) & (L.mtime_ns == REREAD_MTIME_NS))
+        return [row[0] for row in query.tuples()]
 
     def sync_roots(self, roots: list[tuple[str, str]], now: dt.datetime | None = None) -> None:
-        """Make the roots table mirror the config: (path, watch) pairs."""
+        """Make this host's roots mirror its config: (path, watch) pairs."""
         now = now or utcnow()
+        R = self.Root
+        mine = R.host == self.host
         with self.database.atomic():
             wanted = {path for path, _ in roots}
-            self.Root.delete().where(self.Root.path.not_in(wanted) if wanted else True).execute()
+            stale = (mine & R.path.not_in(wanted)) if wanted else mine
+            R.delete().where(stale).execute()
             for path, watch in roots:
-                self.Root.insert(path=path, watch=watch, added_at=now).on_conflict(
-                    conflict_target=[self.Root.path], preserve=[self.Root.watch]
+                R.insert(host=self.host, path=path, watch=watch, added_at=now).on_conflict(
+                    conflict_target=[R.host, R.path], preserve=[R.watch]
                 ).execute()
 
     def forget_root(self, root: str) -> tuple[int, list[str]]:
-        """Drop what was found under ``root``.
+        """Drop what this host found under ``root``.
 
         Returns how many dispatches were deleted, and the folders of copies
-        under other roots to re-read for dispatches that were shown from here.
+        under this host's other roots to re-read for dispatches that were
+        shown from here. A dispatch another host also holds is kept, missing
+        until that host has read its copy again (see ``forget_locations``).
         """
-        with self.database.atomic():
+        now = utcnow()
+
+        def forget() -> tuple[int, list[str]]:
+            L, D = self.Location, self.Dispatch
             paths = [
                 row[0]
-                for row in self.Location.select(self.Location.path)
-                .where(self.Location.root == root)
-                .tuples()
+                for row in L.select(L.path).where((L.host == self.host) & (L.root == root)).tuples()
             ]
-            ids = [
-                row[0]
-                for row in self.Dispatch.select(self.Dispatch.dispatch_id)
-                .where(self.Dispatch.root == root)
+            shown = dict(
+                D.select(D.dispatch_id, D.path)
+                .where((D.host == self.host) & (D.root == root))
                 .tuples()
-            ]
+            )
             for chunk in _chunks(paths):
-                self.Location.delete().where(self.Location.path.in_(chunk)).execute()
-            reread: list[str] = []
-            doomed: list[str] = []
-            for dispatch_id in ids:
-                other = self._best_location(dispatch_id)
-                if other is None:
-                    doomed.append(dispatch_id)
-                else:
-                    reread.append(other)
-            for chunk in _chunks(doomed):
-                self.ResultBlob.delete().where(self.ResultBlob.dispatch_id.in_(chunk)).execute()
-                self.Dispatch.delete().where(self.Dispatch.dispatch_id.in_(chunk)).execute()
-        return len(doomed), reread
+                L.delete().where((L.host == self.host) & L.path.in_(chunk)).execute()
+            fallback = self._fall_back(shown, now, delete_orphans=True)
+            return fallback.deleted, fallback.reread
 
-    def _best_location(self, dispatch_id: str) -> str | None:
-        """The folder of the most advanced remaining copy of a dispatch."""
-        row = (
-            self.Location.select(self.Location.path)
-            .where(self.Location.dispatch_id == dispatch_id)
-            .order_by(self.Location.last_event.desc(nulls="LAST"), self.Location.mtime_ns.desc())
+        return db_mod.in_transaction(self.database, forget)
+
+    def _best_location(self, dispatch_id: str, host: str | None = None) -> tuple[str, str] | None:
+        """(host, folder) of the most advanced remaining copy of a dispatch
+        (on ``host``, if given)."""
+        L = self.Location
+        where = L.dispatch_id == dispatch_id
+        if host is not None:
+            where &= L.host == host
+        return (
+            L.select(L.host, L.path)
+            .where(where)
+            .order_by(L.last_event.desc(nulls="LAST"), L.mtime_ns.desc())
+            .tuples()
             .first()
         )
-        return row.path if row is not None else None
 
     # ---- reading --------------------------------------------------------
 
@@ -412,7 +540,8 @@ class Store:
         query = (
             self.Dispatch.select(self.Dispatch.path)
             .where(
-                _under_range(self.Dispatch.path, root)
+                (self.Dispatch.host == self.host)
+                & _under_range(self.Dispatch.path, root)
                 & (self.Dispatch.missing == False)  # noqa: E712 - peewee builds SQL from ==
                 & (
                     self.Dispatch.status.not_in(sorted(FINAL_STATUSES))
@@ -425,12 +554,21 @@ class Store:
         return [row[0] for row in query]
 
     def count_by_root(self) -> dict[str, int]:
+        """This host's records by root."""
+        D = self.Dispatch
         query = (
-            self.Dispatch.select(self.Dispatch.root, pw.fn.COUNT(self.Dispatch.dispatch_id))
-            .group_by(self.Dispatch.root)
+            D.select(D.root, pw.fn.COUNT(D.dispatch_id))
+            .where(D.host == self.host)
+            .group_by(D.root)
             .tuples()
         )
         return {root: count for root, count in query if root is not None}
+
+    def count_by_host(self) -> dict[str, int]:
+        """Records by the host whose copy is shown."""
+        D = self.Dispatch
+        query = D.select(D.host, pw.fn.COUNT(D.dispatch_id)).group_by(D.host).tuples()
+        return {host: count for host, count in query}
 
     def result_document(self, dispatch_id: str) -> dict | None:
         """Covalent's UI document of a dispatch (see ``document``); None for
@@ -463,38 +601,20 @@ class Store:
         return hidden
 
 
-@dataclass
-class _Current:
-    path: str
-    mtime_ns: int
-    missing: bool
-    good: bool
-    last_event: dt.datetime | None
-
-
-def _newer_or_same(
-    event: dt.datetime | None, mtime_ns: int, other_event: dt.datetime | None, other_mtime_ns: int
-) -> bool:
-    """Whether a copy is at least as recent as another.
-
-    The times recorded inside the results decide first: a copy taken of a
-    running dispatch stays behind the finished one even when copying gave it
-    a newer mtime. Equal (or unknown) content times fall back to the mtime.
-    """
-    if event is not None and other_event is not None and event != other_event:
-        return event > other_event
-    return mtime_ns >= other_mtime_ns
-
-
 def _upsert(
-    model: type[pw.Model], row: dict[str, object], *, key: str, keep: set[str] | None = None
+    model: type[pw.Model],
+    row: dict[str, object],
+    *,
+    key: str | tuple[str, ...],
+    keep: set[str] | None = None,
 ) -> None:
     """Insert ``row``, or update every column but ``keep`` (and the key)."""
-    keep = (keep or set()) | {key}
+    keys = (key,) if isinstance(key, str) else key
+    keep = (keep or set()) | set(keys)
     model.insert(row).on_conflict(
-        conflict_target=[getattr(model, key)],
+        conflict_target=[getattr(model, name) for name in keys],
         preserve=[name for name in row if name not in keep],
-    ).execute()
+    ).as_rowcount().execute()
 
 
 def _from_ns(mtime_ns: int | None) -> dt.datetime | None:
@@ -541,6 +661,7 @@ def _record(row: Dispatch) -> DispatchRecord:
         last_event=row.last_event,
         sort_time=row.sort_time,
         hidden=bool(row.hidden),
+        host=row.host,
     )
 
 

@@ -24,20 +24,26 @@ import re
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# ... and NUL, which PostgreSQL's text cannot hold (SQLite's can): shown as
+# \x00 on both engines, so that both store the same.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if code == 0:
+        return "\\x00"
     if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
         return f"\\x{code - 0xDC00:02x}"
     return f"\\u{code:04x}"
 
 
 def storable(text: str) -> str:
-    """``text`` with any lone surrogate shown as an escape (see the module doc)."""
-    if text.isascii() or _SURROGATE.search(text) is None:
+    """``text`` with any lone surrogate (or NUL) shown as an escape (see the
+    module doc)."""
+    if "\x00" not in text and (text.isascii() or _SURROGATE.search(text) is None):
         return text
-    return _SURROGATE.sub(_escape, text)
+    return _UNSTORABLE.sub(_escape, text)
 
 
 def storable_json(value: Any) -> str:

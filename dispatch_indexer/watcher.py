@@ -123,7 +123,13 @@ class NativeWatcher:
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EMFILE):
                 raise WatchLimitError(exc.errno, str(exc)) from None
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.ELOOP):
+            if exc.errno in (
+                errno.ENOENT,
+                errno.ENOTDIR,
+                errno.EACCES,
+                errno.ELOOP,
+                errno.ENAMETOOLONG,
+            ):
                 return False
             raise
         with self._lock:

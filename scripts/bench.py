@@ -46,6 +46,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import urllib.parse
@@ -93,9 +94,13 @@ FIXTURES = Path(
     os.environ.get("COVALENT_INDEXER_FIXTURES", REPO.parent / "shared/fixtures/covalent-0.110")
 )
 MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint")
+# Run only when named in --only (see scripts/bench_ingest_pg.py).
+EXTRA_MEASURES = ("ingest-pg",)
 CORPUS_FORMAT = 1
 # A template folder bigger than this (the 3 MB pickle + 12 MB source one) is "heavy".
 HEAVY_BYTES = 1 << 20
+# How often a running daemon's memory (with its reader workers) is sampled.
+SAMPLE_SECONDS = 0.25
 # A RUNNING save is completed in place this many saves later.
 LIVE_GAP = 22
 
@@ -119,7 +124,7 @@ QUICK = {
     "live_saves": 50,
     "live_rate": 50.0,
     "burst_n": 300,
-    "query_reps": 50,
+    "query_reps": 30,
     "query_budget": 5.0,
     "burst_deadline": 60.0,
     "live_timeout": 20.0,
@@ -447,8 +452,7 @@ def tree_memory(pid: int) -> dict[str, Any]:
         **own,
         "processes": 1 + len(others),
         "VmRSS_with_children": own.get("VmRSS", 0) + sum(m.get("VmRSS", 0) for m in others),
-        "VmHWM_sum_with_children": own.get("VmHWM", 0)
-        + sum(m.get("VmHWM", 0) for m in others),
+        "VmHWM_sum_with_children": own.get("VmHWM", 0) + sum(m.get("VmHWM", 0) for m in others),
     }
 
 
@@ -457,14 +461,17 @@ def code_fingerprint() -> dict[str, Any]:
     newest file (there is no git here; the tree may change under a long run)."""
     import hashlib
 
-    package = REPO / "dispatch_indexer"
+    import dispatch_indexer
+
+    package = Path(dispatch_indexer.__file__).resolve().parent
     digest = hashlib.sha256()
     newest = (0.0, "")
     for file in sorted(package.rglob("*.py")):
         digest.update(str(file.relative_to(package)).encode())
         digest.update(file.read_bytes())
-        newest = max(newest, (file.stat().st_mtime, str(file.relative_to(REPO))))
+        newest = max(newest, (file.stat().st_mtime, str(file.relative_to(package.parent))))
     return {
+        "package": str(package),
         "sha256": digest.hexdigest()[:16],
         "newest_file": newest[1],
         "newest_mtime": dt.datetime.fromtimestamp(newest[0], dt.timezone.utc).isoformat(),
@@ -498,6 +505,29 @@ class Daemon:
         self.log_file = log_file
         self.proc: subprocess.Popen[bytes] | None = None
         self.ready_seconds: float | None = None
+        # The daemon reads in worker processes that come and go: their memory
+        # is sampled, with the daemon's, every SAMPLE_SECONDS while it runs.
+        self.sampled_peak_total_rss = 0
+        self.sampled_max_processes = 0
+        self._sampling = threading.Event()
+        self._sampler: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        while not self._sampling.wait(SAMPLE_SECONDS):
+            if self.proc is None or self.proc.poll() is not None:
+                return
+            memory = tree_memory(self.proc.pid)
+            self.sampled_peak_total_rss = max(
+                self.sampled_peak_total_rss, memory.get("VmRSS_with_children", 0)
+            )
+            self.sampled_max_processes = max(self.sampled_max_processes, memory["processes"])
+
+    def sampled(self) -> dict[str, Any]:
+        return {
+            "sampled_peak_rss_with_workers_bytes": self.sampled_peak_total_rss,
+            "sampled_max_processes": self.sampled_max_processes,
+            "sample_seconds": SAMPLE_SECONDS,
+        }
 
     def start(self, timeout: float) -> Daemon:
         command = [sys.executable, "-m", "dispatch_indexer", "--home", str(self.home)]
@@ -507,6 +537,9 @@ class Daemon:
             self.proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
             )
+        self._sampling.clear()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
         started = time.monotonic()
         deadline = started + timeout
         while True:
@@ -560,6 +593,10 @@ class Daemon:
             return 0
 
     def stop(self) -> None:
+        self._sampling.set()
+        if self._sampler is not None:
+            self._sampler.join()
+            self._sampler = None
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
@@ -594,9 +631,7 @@ class Bench:
 
     def corpus(self, n: int) -> Corpus:
         if n not in self.corpora:
-            self.corpora[n] = ensure_corpus(
-                self.workdir, self.templates, n, self.args.heavy_every
-            )
+            self.corpora[n] = ensure_corpus(self.workdir, self.templates, n, self.args.heavy_every)
         return self.corpora[n]
 
     def fresh_home(self, name: str) -> Path:
@@ -701,8 +736,12 @@ class Bench:
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
         (self.workdir / "cold-build-profile.txt").write_text(text.getvalue())
         shutil.rmtree(home, ignore_errors=True)
-        return {"total_seconds": total, "pstats": str(out), "by_tottime": top_tot,
-                "by_cumtime": top_cum}
+        return {
+            "total_seconds": total,
+            "pstats": str(out),
+            "by_tottime": top_tot,
+            "by_cumtime": top_cum,
+        }
 
     # -- 2. rescan --
 
@@ -785,7 +824,7 @@ class Bench:
         pooled = distribution([x for r in runs for x in r["_latencies"]])
         for run in runs:
             del run["_latencies"]
-        mem = daemon.memory()
+        mem = {**daemon.memory(), **daemon.sampled()}
         return {
             "n": corpus.n,
             "saves": args.live_saves,
@@ -823,12 +862,30 @@ class Bench:
         me = str(Path(__file__).resolve())
         common = ["--plan", str(plan_file), "--t0", repr(t0), "--rate", repr(args.live_rate)]
         reader = subprocess.Popen(
-            [sys.executable, me, "_live_reader", *common, "--db", str(db_path_of(daemon.home)),
-             "--deadline", repr(deadline), "--out", str(work / "reader.json")]
+            [
+                sys.executable,
+                me,
+                "_live_reader",
+                *common,
+                "--db",
+                str(db_path_of(daemon.home)),
+                "--deadline",
+                repr(deadline),
+                "--out",
+                str(work / "reader.json"),
+            ]
         )
         writer = subprocess.Popen(
-            [sys.executable, me, "_live_writer", *common, "--root", str(corpus.root),
-             "--out", str(work / "writer.json")]
+            [
+                sys.executable,
+                me,
+                "_live_writer",
+                *common,
+                "--root",
+                str(corpus.root),
+                "--out",
+                str(work / "writer.json"),
+            ]
         )
         try:
             if writer.wait(timeout=duration + 120) != 0:
@@ -899,8 +956,12 @@ class Bench:
             "last_indexed_seconds": spread(done) if done else None,
             "write_seconds": spread([r["write_seconds"] for r in runs]),
             "lag_after_writer_seconds": spread(
-                [r["lag_after_writer_seconds"] for r in runs
-                 if r["lag_after_writer_seconds"] is not None] or [math_nan()]
+                [
+                    r["lag_after_writer_seconds"]
+                    for r in runs
+                    if r["lag_after_writer_seconds"] is not None
+                ]
+                or [math_nan()]
             ),
             "lost": lost,
             "lost_runs": [r["lost"] for r in runs],
@@ -927,9 +988,21 @@ class Bench:
             me = str(Path(__file__).resolve())
             templates = [str(p) for p in self.templates.finished]
             writer = subprocess.Popen(
-                [sys.executable, me, "_burst_writer", "--root", str(corpus.root),
-                 "--n", str(args.burst_n), "--prefix", prefix,
-                 "--templates", json.dumps(templates), "--out", str(work / "writer.json")]
+                [
+                    sys.executable,
+                    me,
+                    "_burst_writer",
+                    "--root",
+                    str(corpus.root),
+                    "--n",
+                    str(args.burst_n),
+                    "--prefix",
+                    prefix,
+                    "--templates",
+                    json.dumps(templates),
+                    "--out",
+                    str(work / "writer.json"),
+                ]
             )
             spawned = time.monotonic()
             last_at = None
@@ -974,7 +1047,7 @@ class Bench:
             "overflow_log_lines": daemon.log_count("overflow") - overflow_before,
             "rescan_log_lines": daemon.log_count("rescan") - rescans_before,
             "degraded": status.get("degraded", []),
-            "daemon_memory_after": daemon.memory(),
+            "daemon_memory_after": {**daemon.memory(), **daemon.sampled()},
             "daemon_watches_after": daemon.watches(),
         }
 
@@ -1036,8 +1109,16 @@ class Bench:
         port = free_port()
         log_file = self.run_dir / "logs" / "serve.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "dispatch_indexer", "--home", str(home), "serve",
-                   "--port", str(port)]
+        command = [
+            sys.executable,
+            "-m",
+            "dispatch_indexer",
+            "--home",
+            str(home),
+            "serve",
+            "--port",
+            str(port),
+        ]
         with open(log_file, "ab") as out:
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         conn = None
@@ -1067,9 +1148,7 @@ class Bench:
             )
             for name, samples in header_ms.items():
                 timed[name]["headers_p50_ms"] = percentile(samples, 50)
-            stalls = [
-                v["p50_ms"]["median"] - v["headers_p50_ms"] for v in timed.values()
-            ]
+            stalls = [v["p50_ms"]["median"] - v["headers_p50_ms"] for v in timed.values()]
             if statistics.median(stalls) > 30:
                 self.notes.append(
                     "HTTP: on the keep-alive connection the body arrives ~"
@@ -1091,6 +1170,20 @@ class Bench:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+    # -- extra: ingest on PostgreSQL (only when named in --only) --
+
+    def measure_ingest_pg(self) -> dict[str, Any]:
+        """Daemons on one PostgreSQL server vs one on SQLite (bench_ingest_pg.py)."""
+        from bench_ingest_pg import measure_ingest_pg
+
+        return measure_ingest_pg(
+            workdir=self.run_dir / "ingest-pg",
+            fixtures=FIXTURES,
+            quick=self.args.quick,
+            daemon_class=Daemon,
+            log=log,
+        )
 
     # -- 6. footprint --
 
@@ -1125,6 +1218,7 @@ class Bench:
             if rescan is None:
                 raise RuntimeError("the daemon did not rescan in time")
             steady = daemon.memory()
+            sampled = daemon.sampled()
             watches = daemon.watches()
             status = daemon.status()
             db = db_path_of(home)
@@ -1150,6 +1244,7 @@ class Bench:
             "peak_rss_sum_with_workers_bytes": steady.get("VmHWM_sum_with_children"),
             "steady_rss_with_workers_bytes": steady.get("VmRSS_with_children"),
             "processes": steady.get("processes"),
+            **sampled,
             "peak_rss_after_initial_index_bytes": after_index.get("VmHWM"),
             "rss_after_initial_index_bytes": after_index.get("VmRSS"),
             "steady_rss_bytes": steady.get("VmRSS"),
@@ -1207,6 +1302,8 @@ class Bench:
             attempt("queries", self.measure_queries)
         if "footprint" in selected:
             attempt("footprint", self.measure_footprint)
+        if "ingest-pg" in selected:
+            attempt("ingest-pg", self.measure_ingest_pg)
         return {
             "measures": measures,
             "corpora": {str(n): c.info for n, c in self.corpora.items()},
@@ -1230,7 +1327,7 @@ def _error(exc: BaseException) -> dict[str, Any]:
 def _short(file: str) -> str:
     for marker in ("dispatch_indexer/", "site-packages/", "lib/python"):
         if marker in file:
-            return file[file.index(marker):]
+            return file[file.index(marker) :]
     return file
 
 
@@ -1410,12 +1507,35 @@ def burst_writer(args: argparse.Namespace) -> None:
 
 
 LATTICE_WORDS = (
-    "train", "evaluate", "preprocess", "featurize", "simulate", "optimize", "sweep",
-    "ingest", "calibrate", "fit", "sample", "relax", "screen", "dock", "anneal",
+    "train",
+    "evaluate",
+    "preprocess",
+    "featurize",
+    "simulate",
+    "optimize",
+    "sweep",
+    "ingest",
+    "calibrate",
+    "fit",
+    "sample",
+    "relax",
+    "screen",
+    "dock",
+    "anneal",
 )
 LATTICE_SUBJECTS = (
-    "model", "molecule", "portfolio", "circuit", "lattice", "dataset", "grid", "qubits",
-    "spectrum", "surface", "ensemble", "pipeline",
+    "model",
+    "molecule",
+    "portfolio",
+    "circuit",
+    "lattice",
+    "dataset",
+    "grid",
+    "qubits",
+    "spectrum",
+    "surface",
+    "ensemble",
+    "pipeline",
 )
 STATUS_WEIGHTS = (
     ("COMPLETED", 0.887),
@@ -1470,8 +1590,18 @@ def synthesize(
     dirs = [
         f"/home/{user}/{project}/results"
         for user in ("ada", "bo", "chen", "dee")
-        for project in ("qml", "chem", "finance", "sweeps", "scratch", "paper-2026",
-                        "demo", "hpc", "nightly", "tutorials")
+        for project in (
+            "qml",
+            "chem",
+            "finance",
+            "sweeps",
+            "scratch",
+            "paper-2026",
+            "demo",
+            "hpc",
+            "nightly",
+            "tutorials",
+        )
     ]
     now = time.time()
     year = 365 * 86400
@@ -1703,10 +1833,24 @@ def verdict(ok: bool | None) -> str:
 def table_rows(measures: dict[str, Any], n: int) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
 
-    def add(measure: str, value: str, baseline: str = "-", ratio: str = "-",
-            target: str = "-", result: str = "info") -> None:
-        rows.append({"measure": measure, "value": value, "baseline": baseline,
-                     "ratio": ratio, "target": target, "result": result})
+    def add(
+        measure: str,
+        value: str,
+        baseline: str = "-",
+        ratio: str = "-",
+        target: str = "-",
+        result: str = "info",
+    ) -> None:
+        rows.append(
+            {
+                "measure": measure,
+                "value": value,
+                "baseline": baseline,
+                "ratio": ratio,
+                "target": target,
+                "result": result,
+            }
+        )
 
     for name in MEASURES:
         m = measures.get(name, {})
@@ -1714,71 +1858,133 @@ def table_rows(measures: dict[str, Any], n: int) -> list[dict[str, str]]:
             add(name, m.get("status", "missing"), result=m.get("error", "")[:60] or "-")
             continue
         if name == "cold":
-            add(f"cold build, N={m['n']:,}", fmt_spread(m["seconds"], fmt_seconds),
+            add(
+                f"cold build, N={m['n']:,}",
+                fmt_spread(m["seconds"], fmt_seconds),
                 f"bare walk {fmt_seconds(m['bare_walk_seconds']['median'])}",
-                f"{m['ratio_to_bare_walk']:.1f}x", "<= 6x", verdict(m["pass"]))
-            add(f"cold build vs parse floor, N={m['n']:,}",
+                f"{m['ratio_to_bare_walk']:.1f}x",
+                "<= 6x",
+                verdict(m["pass"]),
+            )
+            add(
+                f"cold build vs parse floor, N={m['n']:,}",
                 f"{m['per_dispatch_ms']:.2f} ms/dispatch",
                 f"parse floor {fmt_spread(m['parse_floor_seconds'], fmt_seconds)}",
-                f"{m['ratio_to_parse_floor']:.2f}x")
+                f"{m['ratio_to_parse_floor']:.2f}x",
+            )
         elif name == "rescan":
-            add(f"rescan, nothing changed, N={m['n']:,}", fmt_spread(m["seconds"], fmt_seconds),
+            add(
+                f"rescan, nothing changed, N={m['n']:,}",
+                fmt_spread(m["seconds"], fmt_seconds),
                 f"bare walk {fmt_seconds(m['bare_walk_seconds']['median'])}",
-                f"{m['ratio_to_bare_walk']:.2f}x", "<= 1.5x", verdict(m["pass"]))
+                f"{m['ratio_to_bare_walk']:.2f}x",
+                "<= 1.5x",
+                verdict(m["pass"]),
+            )
         elif name == "live":
             poll = f"reader poll {m['reader_poll_ms']['median']:.2f} ms"
             label = f"live latency ({m['saves']} saves at {m['rate_per_second']:g}/s, N={m['n']:,})"
-            add(f"{label} p50", fmt_spread(m["p50_ms"], fmt_ms), poll, "-", "< 50 ms",
-                verdict(m["pass"]["p50"]))
-            add(f"{label} p99", fmt_spread(m["p99_ms"], fmt_ms), "-", "-", "< 250 ms",
-                verdict(m["pass"]["p99"]))
+            add(
+                f"{label} p50",
+                fmt_spread(m["p50_ms"], fmt_ms),
+                poll,
+                "-",
+                "< 50 ms",
+                verdict(m["pass"]["p50"]),
+            )
+            add(
+                f"{label} p99",
+                fmt_spread(m["p99_ms"], fmt_ms),
+                "-",
+                "-",
+                "< 250 ms",
+                verdict(m["pass"]["p99"]),
+            )
             add(f"{label} max", fmt_spread(m["max_ms"], fmt_ms))
-            add("live: saves never seen (RUNNING superseded)",
-                f"{m['not_seen']} ({m['superseded_running']})", "-", "-", "0",
-                verdict(m["not_seen"] == 0))
+            add(
+                "live: saves never seen (RUNNING superseded)",
+                f"{m['not_seen']} ({m['superseded_running']})",
+                "-",
+                "-",
+                "0",
+                verdict(m["not_seen"] == 0),
+            )
         elif name == "burst":
             last = m["last_indexed_seconds"]
             write = m["write_seconds"]
-            add(f"burst of {m['burst_n']:,}: last indexed after",
+            add(
+                f"burst of {m['burst_n']:,}: last indexed after",
                 fmt_spread(last, fmt_seconds) if last else "never",
                 f"writing took {fmt_seconds(write['median'])}",
-                f"{last['median'] / write['median']:.1f}x" if last else "-")
-            add(f"burst of {m['burst_n']:,}: lost", str(m["lost"]), "-", "-", "0",
-                verdict(m["pass"]))
+                f"{last['median'] / write['median']:.1f}x" if last else "-",
+            )
+            add(
+                f"burst of {m['burst_n']:,}: lost",
+                str(m["lost"]),
+                "-",
+                "-",
+                "0",
+                verdict(m["pass"]),
+            )
         elif name == "queries":
             for op, v in m["python"].items():
                 raw = m["raw_sql"][op]["p50_ms"]["median"]
-                add(f"Python {op} @ {m['n']:,}",
+                add(
+                    f"Python {op} @ {m['n']:,}",
                     f"{fmt_ms(v['p50_ms']['median'])} (p99 {fmt_ms(v['p99_ms']['median'])})",
-                    f"raw SQL {fmt_ms(raw)}", f"{v['p50_ms']['median'] / raw:.1f}x",
-                    "p50 < 5 ms", verdict(v["p50_ms"]["median"] < 5))
+                    f"raw SQL {fmt_ms(raw)}",
+                    f"{v['p50_ms']['median'] / raw:.1f}x",
+                    "p50 < 5 ms",
+                    verdict(v["p50_ms"]["median"] < 5),
+                )
             http_part = m.get("http", {})
             if "ops" in http_part:
                 for op, v in http_part["ops"].items():
                     py = m["python"][op]["p50_ms"]["median"]
-                    add(f"HTTP {op} @ {m['n']:,}",
+                    add(
+                        f"HTTP {op} @ {m['n']:,}",
                         f"{fmt_ms(v['p50_ms']['median'])} (p99 {fmt_ms(v['p99_ms']['median'])})",
-                        f"Python {fmt_ms(py)}", f"{v['p50_ms']['median'] / py:.1f}x",
-                        "p50 < 15 ms", verdict(v["p50_ms"]["median"] < 15))
+                        f"Python {fmt_ms(py)}",
+                        f"{v['p50_ms']['median'] / py:.1f}x",
+                        "p50 < 15 ms",
+                        verdict(v["p50_ms"]["median"] < 15),
+                    )
             else:
-                add("HTTP API", "skipped", result=(http_part.get("skipped")
-                                                   or http_part.get("error", ""))[:60])
+                add(
+                    "HTTP API",
+                    "skipped",
+                    result=(http_part.get("skipped") or http_part.get("error", ""))[:60],
+                )
         elif name == "footprint":
             for size, f in m["sizes"].items():
                 size_n = int(size)
-                procs = f.get("processes") or 1
-                workers = f" (+{procs - 1} reader procs)" if procs > 1 else ""
-                add(f"daemon peak RSS (VmHWM), N={size_n:,}",
+                procs = f.get("sampled_max_processes") or 1
+                sampled = f.get("sampled_peak_rss_with_workers_bytes") or 0
+                add(
+                    f"daemon peak RSS (VmHWM), N={size_n:,}",
                     f"{(f['peak_rss_bytes'] or 0) / 2**20:.0f} MB",
-                    f"with workers {(f['peak_rss_sum_with_workers_bytes'] or 0) / 2**20:.0f} MB"
-                    f"{workers}" if procs > 1 else "-")
-                add(f"daemon steady RSS after a rescan, N={size_n:,}",
+                    f"with reader workers {sampled / 2**20:.0f} MB (sampled, {procs} procs)",
+                )
+                add(
+                    f"daemon steady RSS after a rescan, N={size_n:,}",
                     f"{(f['steady_rss_bytes'] or 0) / 2**20:.0f} MB",
                     f"with workers {(f['steady_rss_with_workers_bytes'] or 0) / 2**20:.0f} MB"
-                    if procs > 1 else "-")
+                    if (f.get("processes") or 1) > 1
+                    else "-",
+                )
                 add(f"daemon inotify watches, N={size_n:,}", str(f["inotify_watches"]))
-                add(f"database bytes per record (file + wal), N={size_n:,}",
-                    f"{f['database_bytes_per_record']:,.0f} B")
+                add(
+                    f"database bytes per record (file + wal), N={size_n:,}",
+                    f"{f['database_bytes_per_record']:,.0f} B",
+                )
+    ingest = measures.get("ingest-pg")
+    if ingest is not None and ingest.get("status") == "ok":
+        from bench_ingest_pg import table_rows as ingest_rows
+
+        for measure, value, baseline in ingest_rows(ingest):
+            add(measure, value, baseline)
+    elif ingest is not None and ingest.get("status") == "error":
+        add("ingest-pg", "error", result=ingest.get("error", "")[:60])
     return rows
 
 
@@ -1811,38 +2017,77 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="scripts/bench",
         description="The covalent-indexer benchmark: every measure beside its baseline.",
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes (N=300, queries 5,000, 50 live saves, burst 300): "
-                        "checks the bench works, in well under a minute")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes (N=300, queries 5,000, 50 live saves, burst 300): "
+        "checks the bench works, in well under a minute",
+    )
     parser.add_argument("--n", type=int, help="dispatches on disk (default 100000)")
     parser.add_argument("--queries-n", type=int, help="rows for the queries (default 1000000)")
     parser.add_argument("--repeat", type=int, help="runs of each measure (default 3)")
-    parser.add_argument("--footprint-n", type=str, default=None,
-                        help="dispatch counts for the footprint, comma separated (default: N)")
+    parser.add_argument(
+        "--footprint-n",
+        type=str,
+        default=None,
+        help="dispatch counts for the footprint, comma separated (default: N)",
+    )
     parser.add_argument("--live-saves", type=int, help="saves in the live measure (1000)")
     parser.add_argument("--live-rate", type=float, help="saves per second (50)")
     parser.add_argument("--burst-n", type=int, help="dispatches in the burst (20000)")
     parser.add_argument("--query-reps", type=int, help="calls per query and run (200)")
-    parser.add_argument("--query-budget", type=float,
-                        help="seconds one query may take per run before it stops at >= 10 "
-                        "calls (15)")
-    parser.add_argument("--burst-deadline", type=float,
-                        help="seconds to wait after the burst writer ends (600)")
-    parser.add_argument("--live-timeout", type=float,
-                        help="seconds the reader waits after the last save (60)")
-    parser.add_argument("--footprint-rescan-interval", type=float,
-                        help="the footprint daemon's rescan_interval, so a rescan comes soon (10)")
-    parser.add_argument("--heavy-every", type=int, default=5000,
-                        help="one clone in this many is the 3 MB/12 MB 'heavy' dispatch "
-                        "(0: never; default 5000)")
-    parser.add_argument("--workdir", type=Path, default=REPO / "bench-work",
-                        help="every file the bench makes goes here (default: <repo>/bench-work)")
-    parser.add_argument("--json", type=Path, dest="json_out",
-                        help="also write the figures here (always: <workdir>/bench-results.json)")
-    parser.add_argument("--only", type=str, default=",".join(MEASURES),
-                        help=f"measures to run, comma separated: {','.join(MEASURES)}")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile one cold build with cProfile (top costs in the JSON)")
+    parser.add_argument(
+        "--query-budget",
+        type=float,
+        help="seconds one query may take per run before it stops at >= 10 calls (15)",
+    )
+    parser.add_argument(
+        "--burst-deadline", type=float, help="seconds to wait after the burst writer ends (600)"
+    )
+    parser.add_argument(
+        "--live-timeout", type=float, help="seconds the reader waits after the last save (60)"
+    )
+    parser.add_argument(
+        "--footprint-rescan-interval",
+        type=float,
+        help="the footprint daemon's rescan_interval, so a rescan comes soon (10)",
+    )
+    parser.add_argument(
+        "--heavy-every",
+        type=int,
+        default=5000,
+        help="one clone in this many is the 3 MB/12 MB 'heavy' dispatch (0: never; default 5000)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=REPO / "bench-work",
+        help="every file the bench makes goes here (default: <repo>/bench-work)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        dest="json_out",
+        help="also write the figures here (always: <workdir>/bench-results.json)",
+    )
+    parser.add_argument(
+        "--only",
+        type=str,
+        default=",".join(MEASURES),
+        help=f"measures to run, comma separated: {','.join(MEASURES)} "
+        f"(default: all of these), and {','.join(EXTRA_MEASURES)}",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one cold build with cProfile (top costs in the JSON)",
+    )
+    parser.add_argument(
+        "--snapshot-code",
+        action="store_true",
+        help="run a frozen copy of dispatch_indexer (copied into the workdir "
+        "at the start) so that edits made during a long run do not leak in",
+    )
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
@@ -1850,9 +2095,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, value)
     only = [m.strip() for m in args.only.split(",") if m.strip()]
-    unknown = [m for m in only if m not in MEASURES]
+    unknown = [m for m in only if m not in MEASURES + EXTRA_MEASURES]
     if unknown:
-        parser.error(f"unknown measure(s) {', '.join(unknown)}; choose from {', '.join(MEASURES)}")
+        parser.error(
+            f"unknown measure(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(MEASURES + EXTRA_MEASURES)}"
+        )
     args.only = only
     args.footprint_n = (
         [int(x) for x in args.footprint_n.split(",") if x.strip()] if args.footprint_n else None
@@ -1860,7 +2108,43 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.repeat < 1 or args.n < 1 or args.queries_n < 100 or args.burst_n < 1:
         parser.error("--repeat and --n must be >= 1, --queries-n >= 100, --burst-n >= 1")
     args.workdir = args.workdir.expanduser().resolve()
+    if args.json_out is not None:
+        args.json_out = args.json_out.expanduser().resolve()
     return args
+
+
+def snapshot_and_reexec(args: argparse.Namespace, argv: list[str]) -> None:
+    """Copy dispatch_indexer into the workdir and run again from there, with
+    it first on PYTHONPATH and the workdir as the current folder (so that
+    ``python -m dispatch_indexer`` children import the copy too)."""
+    if os.environ.get("BENCH_CODE_SNAPSHOT"):
+        os.chdir(args.workdir)
+        return
+    import dispatch_indexer
+
+    source = Path(dispatch_indexer.__file__).resolve().parent
+    target = args.workdir / "code"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(
+        source, target / "dispatch_indexer", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    os.environ["BENCH_CODE_SNAPSHOT"] = str(target)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(target), os.environ.get("PYTHONPATH", "")) if p
+    )
+    os.environ["BENCH_ORIGINAL_ARGV"] = json.dumps(argv)
+    os.chdir(args.workdir)
+    log(f"running a snapshot of {source} from {target}")
+    absolute = [*argv, "--workdir", str(args.workdir)]
+    if args.json_out is not None:
+        absolute += ["--json", str(args.json_out)]
+    os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve()), *absolute])
+
+
+def original_argv(argv: list[str]) -> list[str]:
+    """The arguments as given (before a --snapshot-code re-exec added some)."""
+    given = os.environ.get("BENCH_ORIGINAL_ARGV")
+    return json.loads(given) if given else argv
 
 
 def isolate(workdir: Path) -> None:
@@ -1881,6 +2165,8 @@ def main(argv: list[str]) -> int:
         return worker(argv)
     args = parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.snapshot_code:
+        snapshot_and_reexec(args, argv)
     isolate(args.workdir)
     shutil.rmtree(args.workdir / "run", ignore_errors=True)
     info = machine(args.workdir)
@@ -1901,7 +2187,7 @@ def main(argv: list[str]) -> int:
     config = {k: v for k, v in vars(args).items() if k not in ("workdir", "json_out")}
     report = {
         "bench_version": 1,
-        "command": shlex.join(["scripts/bench", *argv]),
+        "command": shlex.join(["scripts/bench", *original_argv(argv)]),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "workdir": str(args.workdir),
         "machine": info,

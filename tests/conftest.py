@@ -2,6 +2,12 @@
 
 ``home`` (autouse) points COVALENT_INDEXER_HOME, HOME and the XDG folders
 into the test's temporary folder, so no test can touch the real home.
+It also chooses the index database: the SQLite file under that home, or,
+for a test marked ``engines`` (run once per engine) or with
+``$COVALENT_INDEXER_TEST_ENGINE=postgresql`` (every test not marked
+``sqlite_only``), a fresh database on a PostgreSQL server the suite starts
+itself (``postgres_server``; skipped, saying how to get one, without the
+server binaries).
 ``corpus`` is a private, writable copy of the real Covalent fixtures (with
 their modification times); ``index`` is an open, empty index; ``indexed``
 is an index of the whole corpus.
@@ -21,11 +27,17 @@ import pytest
 
 from dispatch_indexer import DispatchIndex
 
+from .postgres_server import HOW_TO_GET, PostgresServer, find_bindir
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(
     os.environ.get("COVALENT_INDEXER_FIXTURES", REPO.parent / "shared/fixtures/covalent-0.110")
 )
 ROOT_NAMES = ("results", "results-alt", "snapshots")
+
+
+ENGINES = ("sqlite", "postgresql")
+ENGINE_ENV = "COVALENT_INDEXER_TEST_ENGINE"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,10 +46,55 @@ def pytest_configure(config: pytest.Config) -> None:
             f"the Covalent fixtures are not at {FIXTURES}; "
             "set COVALENT_INDEXER_FIXTURES to their folder"
         )
+    if os.environ.get(ENGINE_ENV, "sqlite") not in ENGINES:
+        raise pytest.UsageError(f"${ENGINE_ENV} must be one of {', '.join(ENGINES)}")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    definition = metafunc.definition
+    marked = (
+        definition.get_closest_marker("engines") is not None
+        and definition.get_closest_marker("sqlite_only") is None
+    )
+    if marked and "db_engine" in metafunc.fixturenames:
+        metafunc.parametrize("db_engine", ENGINES, indirect=True)
+
+
+@pytest.fixture
+def db_engine(request: pytest.FixtureRequest) -> str:
+    """The engine of this test's index (see the module doc)."""
+    if request.node.get_closest_marker("sqlite_only") is not None:
+        return "sqlite"
+    return getattr(request, "param", None) or os.environ.get(ENGINE_ENV, "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the whole session, on loopback."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(HOW_TO_GET)
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new, empty database, dropped after the test."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    if postgres_server.running():
+        postgres_server.drop_database(name)
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_engine: str, request: pytest.FixtureRequest
+) -> Path:
     indexer_home = tmp_path / "indexer-home"
     user_home = tmp_path / "user-home"
     user_home.mkdir()
@@ -45,7 +102,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(user_home))
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(user_home / var.lower()))
-    monkeypatch.delenv("COVALENT_INDEXER_DB", raising=False)
+    if db_engine == "postgresql":
+        monkeypatch.setenv("COVALENT_INDEXER_DB", request.getfixturevalue("postgres_url"))
+    else:
+        monkeypatch.delenv("COVALENT_INDEXER_DB", raising=False)
     return indexer_home
 
 

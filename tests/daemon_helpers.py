@@ -44,10 +44,15 @@ def get(dispatch_id: str) -> DispatchRecord | None:
 class DaemonProcess:
     """``covalent-indexer start --foreground`` as a child process."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(
+        self, *args: str, home: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        # ``home``: the daemon's COVALENT_INDEXER_HOME when it is not this
+        # process's; ``env``: its whole environment.
         self.args = list(args)
         self.proc: subprocess.Popen[bytes] | None = None
-        self.paths = resolve()
+        self.paths = resolve(home)
+        self.env = env
 
     def start(self, wait: bool = True) -> DaemonProcess:
         command = [
@@ -61,7 +66,9 @@ class DaemonProcess:
             "--log-level",
             "DEBUG",
         ]
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env
+        )
         if wait:
             self.wait_ready()
         return self

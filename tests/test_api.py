@@ -19,6 +19,9 @@ from dispatch_indexer.records import DispatchRecord
 
 from .conftest import FIXTURES
 
+# Run on both engines (see conftest); tests that open the SQLite file stay on it.
+pytestmark = pytest.mark.engines
+
 ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
 FAILED = "4ab0cfe3-f39a-4d95-8a19-0bb2b49f379d"
 

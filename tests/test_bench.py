@@ -23,8 +23,15 @@ def test_quick_bench_runs_every_measure(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     env = {**os.environ, "BENCH_NO_REEXEC": "1"}
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "bench.py"), "--quick",
-         "--workdir", str(workdir), "--json", str(out)],
+        [
+            sys.executable,
+            str(REPO / "scripts" / "bench.py"),
+            "--quick",
+            "--workdir",
+            str(workdir),
+            "--json",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

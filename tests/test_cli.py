@@ -13,6 +13,9 @@ from dispatch_indexer.cli import app
 
 from .conftest import ROOT_NAMES
 
+# Run on both engines (see conftest); tests that open the SQLite file stay on it.
+pytestmark = pytest.mark.engines
+
 ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
 LIST_KEYS = [
     "dispatch_id",

@@ -123,6 +123,7 @@ def test_second_start_is_refused(daemon: DaemonProcess) -> None:
     assert second.wait(10) == 5
 
 
+@pytest.mark.sqlite_only
 def test_status_json(daemon: DaemonProcess, results: Path) -> None:
     report = json.loads(cli("status", "--json"))
     assert report["running"] is True
@@ -153,6 +154,7 @@ def test_stop_is_clean_and_quick(daemon: DaemonProcess, results: Path) -> None:
     cli("stop", code=6)
 
 
+@pytest.mark.sqlite_only
 def test_sigterm_mid_burst_leaves_a_sound_index(
     daemon: DaemonProcess, results: Path, writer: CovalentWriter, home: Path
 ) -> None:
@@ -272,6 +274,7 @@ def test_a_vanished_root_comes_back(
     wait_for(lambda: get(again), 5, "live capture after the root came back")
 
 
+@pytest.mark.sqlite_only
 def test_a_deleted_database_is_recreated_and_refilled(
     daemon: DaemonProcess, results: Path, writer: CovalentWriter, home: Path
 ) -> None:

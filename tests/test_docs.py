@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
@@ -37,3 +39,17 @@ def test_readme_quick_start_commands_exist() -> None:
         assert script in readme
         assert (REPO / script).exists()
     assert (REPO / ".ci" / "run").read_text().strip().endswith('scripts/test"')
+
+
+def test_every_promise_names_a_test_that_exists() -> None:
+    """Each test the README's "What the indexer promises" names is there."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## What the indexer promises", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`(test_\w+\.py)::(test_\w+)`", section)
+    assert len(named) > 40
+    missing = [
+        f"{file}::{name}"
+        for file, name in named
+        if not re.search(rf"^(async )?def {name}\(", (REPO / "tests" / file).read_text(), re.M)
+    ]
+    assert missing == []

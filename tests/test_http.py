@@ -226,6 +226,7 @@ def test_odd_ids_never_500_on_a_real_socket(indexed: DispatchIndex) -> None:
 # ---- service endpoints ----------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_stats(client: TestClient, indexed: DispatchIndex, corpus: Path) -> None:
     stats = client.get("/api/v1/stats").json()
     assert stats["by_status"] == indexed.counts()

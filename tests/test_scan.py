@@ -18,6 +18,9 @@ from dispatch_indexer.reader import read_dispatch
 
 from .conftest import ROOT_NAMES
 
+# Run on both engines (see conftest); tests that open the SQLite file stay on it.
+pytestmark = pytest.mark.engines
+
 SLEEPY = "42b32010-da33-432a-bafb-238e0a43bc78"
 ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
 
@@ -251,6 +254,7 @@ def test_scan_given_paths_only(index: DispatchIndex, corpus: Path) -> None:
         index.scan([corpus / "nope"])
 
 
+@pytest.mark.sqlite_only
 def test_database_file_is_private_and_in_wal_mode(indexed: DispatchIndex, home: Path) -> None:
     db_file = home / "data" / "index.sqlite3"
     assert stat.S_IMODE(db_file.stat().st_mode) == 0o600
@@ -264,6 +268,7 @@ def test_database_file_is_private_and_in_wal_mode(indexed: DispatchIndex, home: 
     assert int(version) >= 1
 
 
+@pytest.mark.sqlite_only
 def test_a_deleted_index_is_rebuilt_from_config_and_disk(
     indexed: DispatchIndex, home: Path, manifest
 ) -> None:
@@ -278,6 +283,7 @@ def test_a_deleted_index_is_rebuilt_from_config_and_disk(
         assert {r.dispatch_id: r.status for r in fresh.list()} == before
 
 
+@pytest.mark.sqlite_only
 def test_newer_schema_is_refused(indexed: DispatchIndex, home: Path) -> None:
     indexed.close()
     with sqlite3.connect(home / "data" / "index.sqlite3") as conn:
@@ -288,6 +294,7 @@ def test_newer_schema_is_refused(indexed: DispatchIndex, home: Path) -> None:
         DispatchIndex()
 
 
+@pytest.mark.sqlite_only
 def test_garbage_database_file_is_a_clear_error(home: Path) -> None:
     (home / "data").mkdir(parents=True)
     (home / "data" / "index.sqlite3").write_bytes(b"this is not a database" * 100)

@@ -107,6 +107,7 @@ def test_relative_locations_are_made_absolute(tmp_path: Path, monkeypatch) -> No
     assert service.service_environment(db=pg)["COVALENT_INDEXER_DB"] == pg
 
 
+@pytest.mark.sqlite_only
 def test_without_a_home_the_xdg_folders_are_kept(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("COVALENT_INDEXER_HOME")
     env = service.service_environment()

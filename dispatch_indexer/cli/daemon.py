@@ -6,9 +6,12 @@ import json
 
 import typer
 
+from .. import config as config_mod
 from .. import daemonctl, logsetup
 from ..config import LOG_LEVELS
-from ..daemon import Daemon
+from ..daemon import Daemon, damaged_database, open_index_recovering
+from ..errors import DatabaseError
+from ..paths import resolve
 from . import app
 from .common import open_index, options
 
@@ -28,7 +31,22 @@ def start(
 ) -> None:
     """Start the daemon: watch every registered directory and keep the index current."""
     home, db = options(ctx)
-    index = open_index(ctx)
+    if foreground:
+        # A damaged index file is moved aside and rebuilt, not a reason to stop.
+        index, rebuilt = open_index_recovering(db, home)
+    else:
+        try:
+            index = open_index(ctx)
+        except DatabaseError:
+            if damaged_database(db, home) is None:
+                raise
+            # The daemon itself sets it aside, and says so in status.
+            paths = resolve(home)
+            level = (log_level or config_mod.load(paths, db_override=db).log_level).upper()
+            pid = daemonctl.start_background(paths, home=home, db=db, log_level=level)
+            typer.echo(f"daemon started (pid {pid}); logs in {paths.log_file}")
+            return
+        rebuilt = None
     level = (log_level or index.config.log_level).upper()
     if level not in LOG_LEVELS:
         index.close()
@@ -42,7 +60,10 @@ def start(
         typer.echo(f"daemon started (pid {pid}); logs in {paths.log_file}")
         return
     logsetup.configure(index.paths, level, foreground=not quiet)
-    Daemon(index).run()
+    daemon = Daemon(index)
+    if rebuilt is not None:
+        daemon.database_rebuilt(rebuilt)
+    daemon.run()
 
 
 @app.command("stop")
@@ -59,8 +80,28 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Say whether the daemon runs, what it watches and how the index looks."""
-    with open_index(ctx) as index:
-        report = daemonctl.status(index)
+    unreachable: DatabaseError | None = None
+    try:
+        index = open_index(ctx)
+    except DatabaseError as exc:
+        # The database server may be down: the daemon's own report still
+        # says what it meets (its degraded entries), and this exits 4.
+        unreachable = exc
+        home, db = options(ctx)
+        paths = resolve(home)
+        config = config_mod.load(paths, db_override=db)
+        report = daemonctl.status_unreachable(
+            paths, config, config.db or paths.default_db_url, str(exc)
+        )
+    else:
+        with index:
+            report = daemonctl.status(index)
+    _print_status(report, as_json)
+    if unreachable is not None:
+        raise typer.Exit(int(unreachable.exit_code))
+
+
+def _print_status(report: dict, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -74,12 +115,17 @@ def status(
     db = report["database"]
     size = f", {db['size_bytes']:,} bytes" if "size_bytes" in db else ""
     typer.echo(f"index: {db.get('path', db['url'])}{size}")
+    typer.echo(f"host: {db['host']}")
     for root in report["roots"]:
         mode = root.get("mode") or root.get("configured")
         state = "" if root.get("exists", True) else " MISSING"
-        typer.echo(f"  {root['path']}  [{mode}]  {root['records']} records{state}")
+        records = "?" if root["records"] is None else root["records"]
+        typer.echo(f"  {root['path']}  [{mode}]  {records} records{state}")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(report["records_by_status"].items()))
     typer.echo(f"records: {counts or 'none'}")
+    hosts = report.get("records_by_host") or {}
+    if len(hosts) > 1:
+        typer.echo("by host: " + ", ".join(f"{k} {v}" for k, v in sorted(hosts.items())))
     scan = report.get("last_full_scan")
     if scan and scan.get("summary"):
         s = scan["summary"]
