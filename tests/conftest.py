@@ -141,3 +141,21 @@ def indexed(index: DispatchIndex, corpus: Path) -> DispatchIndex:
     index.add_dirs([corpus / name for name in ROOT_NAMES])
     index.scan()
     return index
+
+
+@pytest.fixture
+def results(tmp_path: Path, home: Path) -> Path:
+    """An empty results directory, registered as a root."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    with DispatchIndex() as index:
+        index.add_dirs([folder])
+    return folder
+
+
+@pytest.fixture
+def writer():
+    """Saves dispatches the way Covalent does (see daemon_helpers)."""
+    from .daemon_helpers import CovalentWriter
+
+    return CovalentWriter()

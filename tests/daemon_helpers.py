@@ -54,8 +54,9 @@ class DaemonProcess:
         self.paths = resolve(home)
         self.env = env
 
-    def start(self, wait: bool = True) -> DaemonProcess:
-        command = [
+    def command(self) -> list[str]:
+        """The daemon's command line: ``start --foreground`` at DEBUG."""
+        return [
             sys.executable,
             "-m",
             "dispatch_indexer",
@@ -66,8 +67,10 @@ class DaemonProcess:
             "--log-level",
             "DEBUG",
         ]
+
+    def start(self, wait: bool = True) -> DaemonProcess:
         self.proc = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env
+            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env
         )
         if wait:
             self.wait_ready()

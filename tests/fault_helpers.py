@@ -47,18 +47,7 @@ class Daemon(DaemonProcess):
         self.preexec_fn = preexec_fn
 
     def start(self, wait: bool = True) -> Daemon:
-        command = [
-            *self.prefix,
-            sys.executable,
-            "-m",
-            "dispatch_indexer",
-            *self.args,
-            "start",
-            "--foreground",
-            "--quiet",
-            "--log-level",
-            "DEBUG",
-        ]
+        command = [*self.prefix, *self.command()]
         env = {**os.environ, **(self.env or {})}
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(

@@ -32,24 +32,10 @@ from .daemon_helpers import (
 
 
 @pytest.fixture
-def results(tmp_path: Path, home: Path) -> Path:
-    folder = tmp_path / "results"
-    folder.mkdir()
-    with DispatchIndex() as index:
-        index.add_dirs([folder])
-    return folder
-
-
-@pytest.fixture
 def daemon(results: Path) -> Iterator[DaemonProcess]:
     process = DaemonProcess().start()
     yield process
     process.stop()
-
-
-@pytest.fixture
-def writer() -> CovalentWriter:
-    return CovalentWriter()
 
 
 def cli(*args: str, code: int = 0) -> str:

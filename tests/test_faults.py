@@ -46,20 +46,6 @@ from .fault_helpers import (
 
 
 @pytest.fixture
-def results(tmp_path: Path, home: Path) -> Path:
-    folder = tmp_path / "results"
-    folder.mkdir()
-    with DispatchIndex() as index:
-        index.add_dirs([folder])
-    return folder
-
-
-@pytest.fixture
-def writer() -> CovalentWriter:
-    return CovalentWriter()
-
-
-@pytest.fixture
 def daemon(tmp_path: Path, results: Path) -> Iterator[Daemon]:
     with running(Daemon(tmp_path / "daemon.stderr")) as process:
         yield process
