@@ -1,7 +1,8 @@
 """Open the index database from a URL.
 
 **This is the one module with engine-specific code** (with ``sqlite_compat``,
-the SQLite-only view Covalent's own UI reads). Everything else talks to
+the SQLite-only view Covalent's own UI reads, and ``counters``, the triggers
+that count dispatches). Everything else talks to
 peewee's portable API through the models; what differs between the engines
 (opening, locking migrations, byte-ordered path columns, telling a lost
 connection from a failed statement) is a function here.
@@ -120,6 +121,14 @@ def _open_sqlite(path: Path) -> pw.SqliteDatabase:
             # what we need: a lost last transaction is re-read from disk.
             "synchronous": "normal",
             "foreign_keys": 1,
+            # A statement that fires triggers (every write to the dispatch
+            # table: counters) keeps a statement journal of the pages it
+            # changes, and past 64 KB SQLite spills it to a temporary file;
+            # a dispatch insert touches about that much, so the triggers
+            # doubled its cost on disk. Kept in memory, they add a few
+            # microseconds. The index runs no VACUUM or large sort that
+            # could fill memory this way.
+            "temp_store": "memory",
         },
         timeout=BUSY_TIMEOUT_SECONDS,
         # Write transactions take the write lock when they begin. A deferred

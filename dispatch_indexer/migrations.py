@@ -14,8 +14,8 @@ from collections.abc import Callable
 import peewee as pw
 from playhouse import migrate as schema
 
+from . import counters, sqlite_compat
 from . import db as db_mod
-from . import sqlite_compat
 from .errors import DatabaseError
 from .models import REREAD_MTIME_NS, BaseModel, CharField, Tables, TextField, UTCDateTimeField
 
@@ -29,6 +29,8 @@ SCHEMA_VERSION_KEY = "schema_version"
 ADDED_AFTER_V1: dict[str, tuple[str, ...]] = {
     "dispatch": ("document", "hidden", "host"),  # steps 2 and 3
 }
+# The same for whole tables: step 1 leaves them out, their step creates them.
+CREATED_AFTER_V1: frozenset[str] = frozenset({"dispatch_count"})  # step 5
 
 
 # The tables step 3 keyed anew, by (host, path) instead of path, as version 1
@@ -77,7 +79,8 @@ def _as_of_v1(model: type[BaseModel]) -> type[BaseModel]:
 
 
 def _create_v1(database: pw.Database, tables: Tables, host: str) -> None:
-    database.create_tables([_as_of_v1(model) for model in tables.all], safe=True)
+    models = [m for m in tables.all if m._meta.table_name not in CREATED_AFTER_V1]
+    database.create_tables([_as_of_v1(model) for model in models], safe=True)
 
 
 def _add_document_and_hidden(database: pw.Database, tables: Tables, host: str) -> None:
@@ -141,10 +144,25 @@ def _drop_hidden_index(database: pw.Database, tables: Tables, host: str) -> None
     database.execute_sql('DROP INDEX IF EXISTS "dispatch_hidden"')
 
 
+def _add_dispatch_count(database: pw.Database, tables: Tables, host: str) -> None:
+    """Dispatches by host, status, hidden and missing, kept by triggers on
+    the dispatch table (``counters``), so that counts read a few rows rather
+    than every dispatch; the dispatches already there are counted once now."""
+    database.create_tables([tables.DispatchCount])
+    counters.install(database)
+    counters.seed(database)
+
+
 Step = Callable[[pw.Database, Tables, str], None]
 # Step N brings the schema from version N-1 to N; each is given the bound
 # tables and the host of the process that applies it.
-STEPS: list[Step] = [_create_v1, _add_document_and_hidden, _add_hosts, _drop_hidden_index]
+STEPS: list[Step] = [
+    _create_v1,
+    _add_document_and_hidden,
+    _add_hosts,
+    _drop_hidden_index,
+    _add_dispatch_count,
+]
 LATEST = len(STEPS)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
+from . import counters
 from . import db as db_mod
 from .config import default_host
 from .models import REREAD_MTIME_NS, Dispatch, Tables
@@ -84,6 +85,20 @@ def _chunks(items: list[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
+def _flags_only(q: ListQuery) -> bool:
+    """Whether ``q`` filters on nothing but the hidden and missing flags, which
+    the count table is keyed by (a limit or a cursor changes no count). A
+    filter added to ListQuery later is counted from the records until the
+    table can answer it."""
+    plain = ListQuery(
+        include_missing=q.include_missing,
+        include_hidden=q.include_hidden,
+        limit=q.limit,
+        cursor=q.cursor,
+    )
+    return q == plain
+
+
 def _under_range(field: pw.Field, folder: str) -> pw.Expression:
     """``field`` is ``folder`` or inside it, as a range an index can serve:
     every path inside "/a/b" sorts between "/a/b/" and "/a/b0" ("0" follows "/")."""
@@ -100,6 +115,7 @@ class Store:
         self.Location = tables.Location
         self.ResultBlob = tables.ResultBlob
         self.Root = tables.Root
+        self.DispatchCount = tables.DispatchCount
         # The machine this store writes for: the roots and locations it
         # registers, scans, marks missing and forgets are its own; a path is
         # only ever looked at on the disk of the host that found it.
@@ -322,6 +338,7 @@ class Store:
                 )
                 shown.update((i, p) for i, p in query.tuples() if p in gone)
             fallback = self._fall_back(shown, now, delete_orphans=False)
+            self.compact_counts()
             return fallback.missing, fallback.reread
 
         return db_mod.in_transaction(self.database, forget)
@@ -417,6 +434,7 @@ class Store:
             for chunk in _chunks(paths):
                 L.delete().where((L.host == self.host) & L.path.in_(chunk)).execute()
             fallback = self._fall_back(shown, now, delete_orphans=True)
+            self.compact_counts()
             return fallback.deleted, fallback.reread
 
         return db_mod.in_transaction(self.database, forget)
@@ -515,12 +533,42 @@ class Store:
 
     def counts(self, q: ListQuery | None = None) -> dict[str, int]:
         """Records by status (matching ``q``'s filters, if given)."""
+        q = q if q is not None else ListQuery()
+        if _flags_only(q):
+            return self._counted_by_status(q)
         D = self.Dispatch
         query = D.select(D.status, pw.fn.COUNT(D.dispatch_id)).group_by(D.status)
-        where = self._filters(q if q is not None else ListQuery())
+        where = self._filters(q)
         if where:
             query = query.where(*where)
         return {status or "UNKNOWN": count for status, count in query.tuples()}
+
+    def _counted_by_status(self, q: ListQuery) -> dict[str, int]:
+        """``counts`` from the count table (``counters``): a few rows to
+        sum however many records there are."""
+        C = self.DispatchCount
+        total = pw.fn.SUM(C.n)
+        query = C.select(C.status, total).group_by(C.status).having(total != 0)
+        where: list[pw.Expression] = []
+        if not q.include_missing:
+            where.append(C.missing == False)  # noqa: E712 - peewee builds SQL from ==
+        if not q.include_hidden:
+            where.append(C.hidden == False)  # noqa: E712
+        if where:
+            query = query.where(*where)
+        # SUM is NUMERIC on PostgreSQL.
+        return {status or "UNKNOWN": int(count) for status, count in query.tuples()}
+
+    def compact_counts(self, threshold: int = counters.FOLD_AT) -> bool:
+        """Fold the count table's log into one row per key, if it is longer
+        than ``threshold`` rows; whether it was folded. Costs a read of at
+        most ``threshold`` small rows when there is nothing to do. Meant for
+        the end of a write transaction, which it joins (on SQLite, it takes
+        the write lock only when there is something to fold)."""
+        if not counters.due(self.database, threshold):
+            return False
+        with self.database.atomic():
+            return counters.fold(self.database)
 
     def delete(self, dispatch_ids: list[str]) -> int:
         """Remove records (and their stored bytes and copies); how many."""
@@ -532,6 +580,7 @@ class Store:
                 deleted += (
                     self.Dispatch.delete().where(self.Dispatch.dispatch_id.in_(chunk)).execute()
                 )
+            self.compact_counts()
         return deleted
 
     def unsettled_paths(self, root: str) -> list[str]:
@@ -554,21 +603,26 @@ class Store:
         return [row[0] for row in query]
 
     def count_by_root(self) -> dict[str, int]:
-        """This host's records by root."""
-        D = self.Dispatch
+        """This host's records by root (hidden and missing ones too), from
+        the count table."""
+        C = self.DispatchCount
+        total = pw.fn.SUM(C.n)
         query = (
-            D.select(D.root, pw.fn.COUNT(D.dispatch_id))
-            .where(D.host == self.host)
-            .group_by(D.root)
+            C.select(C.root, total)
+            .where(C.host == self.host)
+            .group_by(C.root)
+            .having(total != 0)
             .tuples()
         )
-        return {root: count for root, count in query if root is not None}
+        return {root: int(count) for root, count in query if root is not None}
 
     def count_by_host(self) -> dict[str, int]:
-        """Records by the host whose copy is shown."""
-        D = self.Dispatch
-        query = D.select(D.host, pw.fn.COUNT(D.dispatch_id)).group_by(D.host).tuples()
-        return {host: count for host, count in query}
+        """Records by the host whose copy is shown (hidden and missing ones
+        too), from the count table."""
+        C = self.DispatchCount
+        total = pw.fn.SUM(C.n)
+        query = C.select(C.host, total).group_by(C.host).having(total != 0).tuples()
+        return {host: int(count) for host, count in query}
 
     def result_document(self, dispatch_id: str) -> dict | None:
         """Covalent's UI document of a dispatch (see ``document``); None for
@@ -598,6 +652,7 @@ class Store:
                     .where(D.dispatch_id.in_(chunk) & (D.hidden == False))  # noqa: E712
                     .execute()
                 )
+            self.compact_counts()
         return hidden
 
 

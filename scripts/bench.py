@@ -1660,6 +1660,14 @@ def synthesize(
         conn.execute("BEGIN")
         conn.executemany(sql, rows())
         conn.execute("COMMIT")
+    finally:
+        conn.close()
+    with DispatchIndex(home=home) as index:
+        # The rows went in around the store, whose writes fold the log of
+        # count changes the triggers made as they go (counters).
+        index.store.compact_counts()
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         tables = table_sizes(conn)
     finally:

@@ -282,7 +282,11 @@ _V1_TABLES = {
 
 
 def _downgrade_to_v2(conn: sqlite3.Connection) -> None:
-    """Undo step 3: no host column, roots and locations keyed by path."""
+    """Undo steps 5 and 3: no count table and its triggers; no host column,
+    roots and locations keyed by path."""
+    for event in ("insert", "update", "delete"):
+        conn.execute(f"DROP TRIGGER dispatch_count_{event}")
+    conn.execute("DROP TABLE dispatch_count")
     conn.execute("DROP INDEX dispatch_host_root")
     conn.execute("ALTER TABLE dispatch DROP COLUMN host")
     for table, (columns_sql, columns, indexes) in _V1_TABLES.items():

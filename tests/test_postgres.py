@@ -41,6 +41,8 @@ from dispatch_indexer.reader import read_dispatch
 from .conftest import FIXTURES
 from .daemon_helpers import DaemonProcess, wait_for
 from .postgres_server import PostgresServer
+from .test_counts import assert_right as assert_counts_right
+from .test_counts import downgrade_to_v4
 
 SLEEPY = "42b32010-da33-432a-bafb-238e0a43bc78"
 ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
@@ -249,6 +251,70 @@ def test_writers_racing_on_the_same_dispatches_give_what_one_writer_would(
         index.close()
 
 
+def test_writers_and_folds_at_once_keep_the_counts(postgres_url: str, tmp_path: Path) -> None:
+    # As above, alpha's RUNNING copies race beta's COMPLETED ones (a record's
+    # status and host change back and forth) and both hide some, while each
+    # host also folds the count log as often as it can (only one folds at a
+    # time; the other skips). The counts end equal to the records' own.
+    count = 60
+    running = read_template(FIXTURES / "snapshots" / "running" / SLEEPY)
+    final = read_template(FIXTURES / "results" / SLEEPY)
+    ids = [with_new_id(running)[0] for _ in range(count)]
+    for dispatch_id in ids:
+        write_dispatch(tmp_path / "alpha-results", *with_new_id(running, dispatch_id))
+        write_dispatch(tmp_path / "beta-results", *with_new_id(final, dispatch_id))
+    indexes = {
+        host: open_host(postgres_url, tmp_path / host, host, batch_size=5)
+        for host in ("alpha", "beta")
+    }
+    for host, index in indexes.items():
+        index.add_dirs([tmp_path / f"{host}-results"])
+    hidden = {i for round_ in range(3) for i in ids[round_::7]}
+    start = threading.Barrier(4)
+    done = threading.Event()
+    errors: list[BaseException] = []
+    folds = {host: 0 for host in indexes}
+
+    def scans(host: str) -> None:
+        index = indexes[host]
+        try:
+            start.wait()
+            for round_ in range(3):
+                for folder in (tmp_path / f"{host}-results").iterdir():
+                    stamp = time.time_ns() + round_
+                    os.utime(folder / "result.pkl", ns=(stamp, stamp))
+                index.scan()
+                index.hide(ids[round_::7])
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    def folding(host: str) -> None:
+        try:
+            start.wait()
+            while not done.is_set():
+                folds[host] += indexes[host].store.compact_counts(threshold=0)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    writers = [threading.Thread(target=scans, args=(host,)) for host in indexes]
+    folders = [threading.Thread(target=folding, args=(host,)) for host in indexes]
+    for thread in writers + folders:
+        thread.start()
+    for thread in writers:
+        thread.join(120)
+    done.set()
+    for thread in folders:
+        thread.join(30)
+    assert errors == []
+    assert sum(folds.values()) > 0
+    alpha = indexes["alpha"]
+    assert alpha.counts() == {"COMPLETED": count - len(hidden)}
+    assert alpha.counts_by_host() == {"beta": count}
+    assert_counts_right(alpha)
+    for index in indexes.values():
+        index.close()
+
+
 def test_processes_opening_a_new_index_at_once_all_succeed(postgres_url: str) -> None:
     # Each would run every migration step: they take turns (an advisory lock).
     code = (
@@ -314,6 +380,7 @@ def _downgrade_to_v2(index: DispatchIndex) -> None:
     """What version 2 had: no host anywhere, roots and locations keyed by path."""
     database, tables = index.database, index.tables
     with database.atomic():
+        downgrade_to_v4(database)
         database.execute_sql('DROP INDEX "dispatch_host_root"')
         database.execute_sql('ALTER TABLE "dispatch" DROP COLUMN "host"')
         for model in (tables.Root, tables.Location):
