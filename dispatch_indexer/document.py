@@ -39,6 +39,7 @@ from typing import Any
 from . import values
 from .covalent_result import graph_edges, graph_nodes, status_text
 from .safepickle import Ghost, GhostClass, as_ghost, loads
+from .text import storable_json
 
 MAX_DOCUMENT_BYTES = 1_000_000
 # Nodes rendered at all; a larger graph could never fit the document anyway.
@@ -69,6 +70,19 @@ _DOC_CACHE_SIZE = 2048
 def build_document(root: Any) -> dict[str, Any] | None:
     """Covalent's UI document of the Result at the top of a ghost tree, or
     None when the tree does not hold a Result."""
+    built = _build(root)
+    return built[0] if built is not None else None
+
+
+def document_text(root: Any) -> str | None:
+    """``build_document``'s document as the JSON text the index stores
+    (``storable_json``): encoded once, where it is built, which is a reader
+    process during a scan rather than the process that writes the index."""
+    built = _build(root)
+    return built[1] if built is not None else None
+
+
+def _build(root: Any) -> tuple[dict[str, Any], str] | None:
     ghost = as_ghost(root)
     if ghost is None:
         return None
@@ -79,9 +93,15 @@ def build_document(root: Any) -> dict[str, Any] | None:
     document: dict[str, Any] = {}
     for value_chars, text_chars in _LIMITS:
         document = _Renderer(state, cache, value_chars, text_chars).document()
-        if _size(document) <= MAX_DOCUMENT_BYTES:
-            return document
-    return _fit(document)
+        text = storable_json(document)
+        if _text_bytes(text) <= MAX_DOCUMENT_BYTES:
+            return document, text
+    document = _fit(document)
+    return document, storable_json(document)
+
+
+def _text_bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def _size(document: dict[str, Any]) -> int:

@@ -153,6 +153,16 @@ def _add_dispatch_count(database: pw.Database, tables: Tables, host: str) -> Non
     counters.seed(database)
 
 
+def _add_listing_index(database: pw.Database, tables: Tables, host: str) -> None:
+    """Provisional records (listing.py) are looked for after every full scan:
+    a partial index finds them however many records there are, and costs
+    nothing once they are read."""
+    database.execute_sql(
+        'CREATE INDEX "dispatch_listing" ON "dispatch" ("host", "path") '
+        "WHERE \"source\" = 'listing'"
+    )
+
+
 Step = Callable[[pw.Database, Tables, str], None]
 # Step N brings the schema from version N-1 to N; each is given the bound
 # tables and the host of the process that applies it.
@@ -162,6 +172,7 @@ STEPS: list[Step] = [
     _add_hosts,
     _drop_hidden_index,
     _add_dispatch_count,
+    _add_listing_index,
 ]
 LATEST = len(STEPS)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import peewee as pw
 
@@ -22,10 +22,29 @@ from .text import storable, storable_json
 class UTCDateTimeField(pw.DateTimeField):
     """Aware UTC datetimes in, aware UTC datetimes out; naive UTC in the column."""
 
+    # Converted values, by value: a batch writes the same few times in row
+    # after row (when it was read, the minute Covalent wrote), and a scan
+    # of 100,000 dispatches spent a second converting them one by one.
+    _converted: ClassVar[dict[tuple[bool, dt.datetime], Any]] = {}
+
     def db_value(self, value: Any) -> Any:
-        if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return super().db_value(value)
+        if not isinstance(value, dt.datetime):
+            return super().db_value(value)
+        sqlite = isinstance(self.model._meta.database, pw.SqliteDatabase)
+        converted = self._converted.get((sqlite, value))
+        if converted is None:
+            if len(self._converted) > 4096:
+                self._converted.clear()
+            naive = value
+            if value.tzinfo is not None:
+                naive = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            converted = super().db_value(naive)
+            if sqlite:
+                # The text sqlite3's default adapter makes of a datetime (an
+                # adapter deprecated since Python 3.12), made here once.
+                converted = converted.isoformat(" ")
+            self._converted[sqlite, value] = converted
+        return converted
 
     def python_value(self, value: Any) -> Any:
         value = super().python_value(value)
@@ -51,12 +70,18 @@ class CharField(pw.CharField):
         return storable(value) if isinstance(value, str) else value
 
 
+class EncodedJSON(str):
+    """JSON text already made by ``storable_json``: stored as it is."""
+
+
 class JSONTextField(pw.TextField):
     """JSON kept as text, so that both engines store it the same way."""
 
     def db_value(self, value: Any) -> Any:
         if value is None:
             return None
+        if isinstance(value, EncodedJSON):
+            return str(value)
         return storable_json(value)
 
     def python_value(self, value: Any) -> Any:

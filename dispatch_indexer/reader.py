@@ -14,6 +14,7 @@ and the caller retries later instead of recording garbage.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .covalent_result import NotAResultError, interpret
-from .document import build_document
+from .document import document_text
 from .records import DispatchRecord, FileStat
 from .resultinfo import read_info
 from .safepickle import loads
@@ -47,12 +48,17 @@ class ReadOutcome:
     # The failure may be a write in progress: retry instead of recording it.
     transient: bool = False
     # Covalent's UI document of the dispatch (see ``document``), from a good
-    # read; kept out of the record so that listings never carry it.
-    document: dict[str, Any] | None = None
+    # read, as stored JSON text; kept out of the record so that listings
+    # never carry it.
+    document_json: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.record.unreadable is None
+
+    @property
+    def document(self) -> dict[str, Any] | None:
+        return json.loads(self.document_json) if self.document_json is not None else None
 
 
 def stat_of(st: os.stat_result) -> FileStat:
@@ -107,7 +113,7 @@ def read_dispatch(
     if problem is not None:
         record.unreadable = problem
         _fill_from_info(record, folder_path / INFO_FILE)
-    return ReadOutcome(record=record, data=data, transient=transient, document=document)
+    return ReadOutcome(record=record, data=data, transient=transient, document_json=document)
 
 
 def _read_bytes(
@@ -160,7 +166,7 @@ def _fill_from_pickle(
     st: FileStat | None,
     settle_seconds: float,
     now: float | None,
-) -> tuple[str | None, bool, dict[str, Any] | None]:
+) -> tuple[str | None, bool, str | None]:
     """Fill ``record`` from the pickle: (problem, transient, document), the
     problem None and the document Covalent's UI one on success."""
     if not data:
@@ -211,11 +217,11 @@ def _fill_from_pickle(
     return None, False, _document(root, record.path)
 
 
-def _document(root: Any, path: str) -> dict[str, Any] | None:
-    """Covalent's UI document, or None: a value we did not foresee must not
-    cost the dispatch its record."""
+def _document(root: Any, path: str) -> str | None:
+    """Covalent's UI document (JSON text), or None: a value we did not
+    foresee must not cost the dispatch its record."""
     try:
-        return build_document(root)
+        return document_text(root)
     except Exception as exc:  # noqa: BLE001 - the record is still good without it
         log.warning("no Covalent UI document for %s: %s", path, _reason(exc))
         return None

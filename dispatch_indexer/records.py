@@ -8,20 +8,21 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 # Where a record came from.
-SOURCES = ("scan", "watch", "hook")
+SOURCES = ("scan", "watch", "hook", "listing")
 
 
-@dataclass(frozen=True)
-class FileStat:
+class FileStat(NamedTuple):
     """The identity of one version of a result.pkl, for change detection.
 
     An unchanged (size, mtime_ns, inode) means unchanged content here: Covalent
     rewrites the whole file on every save, which always moves the mtime.
+    A tuple, so that a rescan compares it with a stored row's columns as
+    they come and makes one per folder cheaply.
     """
 
     size: int
@@ -142,6 +143,10 @@ class ScanSummary:
     unsettled: int = 0
     # Folders the walk could not enter.
     inaccessible: int = 0
+    # Dispatches listed with provisional records before any was read (on a
+    # root scanned for the first time: listing.py), and how long that took.
+    listed: int = 0
+    listed_seconds: float = 0.0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -161,7 +166,10 @@ class ScanSummary:
             text += f", {self.unsettled} still being written"
         if self.inaccessible:
             text += f", {self.inaccessible} folders inaccessible"
-        return text + f" in {self.seconds:.2f}s"
+        text += f" in {self.seconds:.2f}s"
+        if self.listed:
+            text += f" (all {self.listed} listed in the first {self.listed_seconds:.2f}s)"
+        return text
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -9,9 +9,10 @@ fallback: the pickle is trusted over it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import stat
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -38,26 +39,65 @@ def _plain(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
 _PlainLoader.add_multi_constructor("", _plain)
 
 
-def read_info(path: Path) -> dict[str, Any]:
-    """The dispatch id and status from a result_info.yaml; {} if unusable."""
+def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The dispatch id, status, and start and end time (to the minute, UTC)
+    from a result_info.yaml; {} if unusable."""
+    raw = _read_raw(path)
+    return parse_info(raw) if raw is not None else {}
+
+
+def _read_raw(path: str | os.PathLike[str]) -> bytes | None:
     try:
         # O_NONBLOCK so that a FIFO planted as result_info.yaml cannot hang us.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError:
-        return {}
+        return None
     try:
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                return {}
-            raw = fh.read(MAX_INFO_BYTES + 1)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        raw = os.read(fd, MAX_INFO_BYTES + 1)
     except OSError:
-        return {}
-    if len(raw) > MAX_INFO_BYTES:
-        return {}
-    try:
-        data = yaml.load(raw, Loader=_PlainLoader)  # noqa: S506 - _PlainLoader is a SafeLoader
-    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
-        return {}
+        return None
+    finally:
+        os.close(fd)
+    return raw if len(raw) <= MAX_INFO_BYTES else None
+
+
+# What Covalent writes, key by key (yaml.dump sorts them): read without a
+# YAML parser, which costs some fifty times more; anything else is parsed.
+_COVALENT_LAYOUT = re.compile(
+    rb"dispatch_id: ([^\n]*)\n"
+    rb"end_time: ([^\n]*)\n"
+    rb"result_status: !!python/object:covalent\._shared_files\.util_classes\.Status\n"
+    rb"  STATUS: ([A-Z_]+)\n"
+    rb"start_time: ([^\n]*)\n?\Z"
+)
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.-]+\Z")
+
+
+def parse_info(raw: bytes) -> dict[str, Any]:
+    """``read_info`` of the file's bytes."""
+    match = _COVALENT_LAYOUT.match(raw)
+    if match is not None:
+        try:
+            dispatch_id, end, status, start = (g.decode("ascii") for g in match.groups())
+        except UnicodeDecodeError:
+            match = None
+        else:
+            if _PLAIN_ID.match(dispatch_id) is None:
+                match = None  # quoted, or anything YAML reads differently
+    if match is not None:
+        data: Any = {
+            "dispatch_id": dispatch_id,
+            "result_status": status,
+            "start_time": None if start == "null" else start,
+            "end_time": None if end == "null" else end,
+        }
+    else:
+        try:
+            data = yaml.load(raw, Loader=_PlainLoader)  # noqa: S506 - _PlainLoader is a SafeLoader
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+            return {}
     if not isinstance(data, dict):
         return {}
     out: dict[str, Any] = {}
@@ -69,4 +109,25 @@ def read_info(path: Path) -> dict[str, Any]:
         status = status.get("STATUS")
     if isinstance(status, str) and status:
         out["status"] = status_text(status)
+    for key in ("start_time", "end_time"):
+        moment = _minute(data.get(key))
+        if moment is not None:
+            out[key] = moment
     return out
+
+
+def _minute(value: Any) -> dt.datetime | None:
+    """Covalent's "2026-11-24 22:59" (UTC), as YAML or as our fast path
+    gives it."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment

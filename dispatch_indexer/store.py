@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -27,10 +28,12 @@ import peewee as pw
 from . import counters
 from . import db as db_mod
 from .config import default_host
-from .models import REREAD_MTIME_NS, Dispatch, Tables
+from .models import REREAD_MTIME_NS, Dispatch, EncodedJSON, Tables
 from .query import Cursor, ListQuery, Page
 from .reader import ReadOutcome
 from .records import FINAL_STATUSES, DispatchRecord, FileStat, NodeSummary
+from .statements import Compiled, slots
+from .text import storable
 
 # SQLite allows 999 (older builds) bound parameters per statement.
 _IN_CHUNK = 500
@@ -54,10 +57,31 @@ _DATA_COLUMNS = frozenset(
         "read_at",
     }
 )
+# What a provisional record (listing.py) holds. Only it has this source; a
+# literal in the SQL, so that SQLite can use the partial index on it.
+_LISTING_COLUMNS = [
+    "dispatch_id", "host", "path", "results_dir", "root", "size", "mtime_ns",
+    "inode", "status", "start_time", "end_time", "sort_time", "source",
+    "first_seen", "updated_at",
+]  # fmt: skip
+# The columns each read writes, in the order of the compiled statements.
+_LOCATION_COLUMNS = [
+    "host", "path", "dispatch_id", "root", "size", "mtime_ns", "inode",
+    "last_event", "unreadable", "seen_at",
+]  # fmt: skip
+_DISPATCH_COLUMNS = [
+    "dispatch_id", "host", "path", "results_dir", "root", "size", "mtime_ns",
+    "inode", "unreadable", "missing", "source", "updated_at", "first_seen",
+    *sorted(_DATA_COLUMNS),
+]  # fmt: skip
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+# A stored location's (path, size, mtime_ns, inode).
+StoredStat = tuple[str, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -120,6 +144,7 @@ class Store:
         # registers, scans, marks missing and forgets are its own; a path is
         # only ever looked at on the disk of the host that found it.
         self.host = host or default_host()
+        self._compiled: dict[str, Compiled] = {}
 
     # ---- locations (change detection) -----------------------------------
 
@@ -140,6 +165,44 @@ class Store:
             path: KnownLocation(dispatch_id, FileStat(size, mtime_ns, inode))
             for path, dispatch_id, size, mtime_ns, inode in query.iterator()
         }
+
+    def stored_stats(self, folder: str, chunk: int = 20_000) -> Iterator[StoredStat]:
+        """This host's locations under ``folder`` (as ``known_locations``),
+        as (path, size, mtime_ns, inode) rows in path order.
+
+        What a rescan compares the walk with, without holding every location
+        in memory: the rows are read a chunk at a time, each a fresh query
+        resuming after the last path, so that no cursor stays open while the
+        scan writes. (Reading the next chunk in a thread, beside the walk,
+        was no faster on two cores.)
+        """
+        after: str | None = None
+        while True:
+            rows = self._stat_chunk(folder, after, chunk)
+            yield from rows
+            if len(rows) < chunk:
+                return
+            after = rows[-1][0]
+
+    def _stat_chunk(self, folder: str, after: str | None, chunk: int) -> list[StoredStat]:
+        L = self.Location
+        query = (
+            L.select(L.path, L.size, L.mtime_ns, L.inode)
+            .where((L.host == self.host) & _under_range(L.path, folder))
+            .order_by(L.path)
+            .limit(chunk)
+        )
+        if after is not None:
+            query = query.where(L.path > after)
+        sql, params = query.sql()
+        # Plain rows as the driver makes them, skipping peewee's row building.
+        return self.database.execute_sql(sql, params).fetchall()
+
+    def close_thread_connection(self) -> None:
+        """Close the calling thread's connection (peewee keeps one per
+        thread): for a helper thread that is done with the store."""
+        if not self.database.is_closed():
+            self.database.close()
 
     # ---- writing --------------------------------------------------------
 
@@ -174,6 +237,8 @@ class Store:
         known = self._existing(sorted({o.record.dispatch_id for o in outcomes}))
         for outcome in outcomes:
             record = outcome.record
+            if record.dispatch_id != os.path.basename(record.path):
+                self._drop_misnamed_listing(record.path)
             if not self._put_dispatch(outcome, now):
                 continue  # the copy shown stays: it is further along
             if record.dispatch_id in known:
@@ -183,14 +248,27 @@ class Store:
                 known.add(record.dispatch_id)
             if record.unreadable:
                 result.unreadable += 1
+        self.compact_counts()
         return result
+
+    def _drop_misnamed_listing(self, path: str) -> None:
+        """The folder was listed under its name (listing.py), but the pickle
+        names another dispatch: the provisional record under the name goes."""
+        D = self.Dispatch
+        D.delete().where(
+            (D.dispatch_id == storable(os.path.basename(path)))
+            & (D.host == self.host)
+            & (D.path == path)
+            & _listing_only(D)
+        ).execute()
 
     def _existing(self, ids: list[str]) -> set[str]:
         """Which of these dispatches have a record (for counting new ones)."""
         found: set[str] = set()
         for chunk in _chunks(ids):
+            # A provisional record (listing.py) is not a record yet.
             query = self.Dispatch.select(self.Dispatch.dispatch_id).where(
-                self.Dispatch.dispatch_id.in_(chunk)
+                self.Dispatch.dispatch_id.in_(chunk) & ~_listing_only(self.Dispatch)
             )
             found.update(row[0] for row in query.tuples())
         return found
@@ -226,6 +304,50 @@ class Store:
         )
         return same | (D.missing == True) | newer | shown_gone  # noqa: E712
 
+    def _statement(self, name: str) -> Compiled:
+        """The write statement ``name``, built on first use (``statements``)."""
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            model, query = getattr(self, f"_build_{name}")()
+            compiled = self._compiled[name] = Compiled(self.database, model, query)
+        return compiled
+
+    def _build_location(self) -> tuple[type[pw.Model], pw.Query]:
+        L = self.Location
+        row = slots(L, _LOCATION_COLUMNS)
+        keys = ("host", "path")
+        query = L.insert(row).on_conflict(
+            conflict_target=[getattr(L, k) for k in keys],
+            preserve=[getattr(L, c) for c in _LOCATION_COLUMNS if c not in keys],
+        )
+        return L, query
+
+    def _build_blob(self) -> tuple[type[pw.Model], pw.Query]:
+        B = self.ResultBlob
+        query = B.insert(slots(B, ["dispatch_id", "data", "sha256"])).on_conflict(
+            conflict_target=[B.dispatch_id], preserve=[B.data, B.sha256]
+        )
+        return B, query
+
+    def _build_dispatch(self) -> tuple[type[pw.Model], pw.Query]:
+        D, E = self.Dispatch, pw.EXCLUDED
+        # A good read, or nothing good to keep: take the data. A failed read
+        # of a dispatch read well before keeps its data and its place in the
+        # listing. first_seen (and hidden) never change.
+        take_data = E.unreadable.is_null() | D.read_at.is_null()
+        update = {}
+        for name in _DISPATCH_COLUMNS:
+            if name in ("dispatch_id", "first_seen"):
+                continue
+            column, value = getattr(D, name), getattr(E, name)
+            update[column] = (
+                pw.Case(None, [(take_data, value)], column) if name in _DATA_COLUMNS else value
+            )
+        query = D.insert(slots(D, _DISPATCH_COLUMNS)).on_conflict(
+            conflict_target=[D.dispatch_id], update=update, where=self._supersedes()
+        )
+        return D, query
+
     def _put_location(self, record: DispatchRecord, now: dt.datetime) -> None:
         row = {
             "host": self.host,
@@ -239,13 +361,12 @@ class Store:
             "unreadable": record.unreadable,
             "seen_at": now,
         }
-        _upsert(self.Location, row, key=("host", "path"))
+        self._statement("location").run(row)
 
     def _put_dispatch(self, outcome: ReadOutcome, now: dt.datetime) -> bool:
         """Upsert the record of one read, if it is the copy to show; whether
         it was written."""
         record = outcome.record
-        D, E = self.Dispatch, pw.EXCLUDED
         mtime = _from_ns(record.mtime_ns) or now
         row = {
             "dispatch_id": record.dispatch_id,
@@ -271,41 +392,69 @@ class Store:
             "pickled_results_dir": record.pickled_results_dir,
             "nodes": [n.to_json() for n in record.nodes],
             "result": record.result,
-            "document": outcome.document,
+            "document": _encoded(outcome.document_json),
             "sha256": record.sha256,
             "last_event": record.last_event,
             "sort_time": record.start_time or mtime,
             "read_at": now if record.unreadable is None else None,
         }
-        # A good read, or nothing good to keep: take the data. A failed read
-        # of a dispatch read well before keeps its data and its place in the
-        # listing. first_seen (and hidden) never change.
-        take_data = E.unreadable.is_null() | D.read_at.is_null()
-        update = {}
-        for name in row:
-            if name in ("dispatch_id", "first_seen"):
-                continue
-            column, value = getattr(D, name), getattr(E, name)
-            update[column] = (
-                pw.Case(None, [(take_data, value)], column) if name in _DATA_COLUMNS else value
-            )
-        written = (
-            D.insert(row)
-            .on_conflict(conflict_target=[D.dispatch_id], update=update, where=self._supersedes())
-            .as_rowcount()
-            .execute()
-        )
+        written = self._statement("dispatch").run(row)
         if written and record.unreadable is None and outcome.data is not None:
-            _upsert(
-                self.ResultBlob,
-                {
-                    "dispatch_id": record.dispatch_id,
-                    "data": outcome.data,
-                    "sha256": record.sha256 or "",
-                },
-                key="dispatch_id",
-            )
+            blob = {
+                "dispatch_id": record.dispatch_id,
+                "data": outcome.data,
+                "sha256": record.sha256 or "",
+            }
+            self._statement("blob").run(blob)
         return bool(written)
+
+    # ---- provisional records (listing.py) -------------------------------
+
+    def has_locations(self, folder: str) -> bool:
+        """Whether any folder under ``folder`` is known on this host."""
+        L = self.Location
+        query = L.select(pw.SQL("1")).where((L.host == self.host) & _under_range(L.path, folder))
+        return query.limit(1).tuples().first() is not None
+
+    def list_new(self, rows: list[dict[str, object]]) -> int:
+        """Write provisional records for dispatches that have no record yet
+        (a dispatch with one keeps it), in one transaction; how many."""
+        statement = self._statement("listing")
+
+        def write() -> int:
+            written = statement.run_many(rows)
+            self.compact_counts()
+            return written
+
+        return db_mod.in_transaction(self.database, write)
+
+    def _build_listing(self) -> tuple[type[pw.Model], pw.Query]:
+        D = self.Dispatch
+        query = D.insert(slots(D, _LISTING_COLUMNS)).on_conflict(
+            conflict_target=[D.dispatch_id], action="NOTHING"
+        )
+        return D, query
+
+    def listed_under(self, folder: str) -> list[tuple[str, str]]:
+        """(id, folder) of this host's provisional records under ``folder``."""
+        D = self.Dispatch
+        query = D.select(D.dispatch_id, D.path).where(
+            (D.host == self.host) & _listing_only(D) & _under_range(D.path, folder)
+        )
+        return list(query.tuples())
+
+    def drop_listed(self, dispatch_ids: list[str]) -> int:
+        """Delete these records if they are still provisional; how many."""
+        D = self.Dispatch
+        dropped = 0
+        with self.database.atomic():
+            for chunk in _chunks(dispatch_ids):
+                dropped += (
+                    D.delete()
+                    .where(D.dispatch_id.in_(chunk) & (D.host == self.host) & _listing_only(D))
+                    .execute()
+                )
+        return dropped
 
     def forget_locations(
         self, paths: list[str], now: dt.datetime | None = None
@@ -656,20 +805,12 @@ class Store:
         return hidden
 
 
-def _upsert(
-    model: type[pw.Model],
-    row: dict[str, object],
-    *,
-    key: str | tuple[str, ...],
-    keep: set[str] | None = None,
-) -> None:
-    """Insert ``row``, or update every column but ``keep`` (and the key)."""
-    keys = (key,) if isinstance(key, str) else key
-    keep = (keep or set()) | set(keys)
-    model.insert(row).on_conflict(
-        conflict_target=[getattr(model, name) for name in keys],
-        preserve=[name for name in row if name not in keep],
-    ).as_rowcount().execute()
+def _listing_only(D: type[Dispatch]) -> pw.Expression:
+    return D.source == pw.SQL("'listing'")
+
+
+def _encoded(text: str | None) -> EncodedJSON | None:
+    return EncodedJSON(text) if text is not None else None
 
 
 def _from_ns(mtime_ns: int | None) -> dt.datetime | None:

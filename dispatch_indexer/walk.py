@@ -13,13 +13,13 @@ import os
 import stat as stat_mod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from .reader import RESULT_FILE, stat_of
+from .reader import RESULT_FILE
 from .records import FileStat
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     folder: str
     stat: FileStat
 
@@ -40,7 +40,16 @@ def find_dispatches(
     report: WalkReport | None = None,
     on_folder: Callable[[str], None] | None = None,
 ) -> Iterator[Found]:
-    """Yield every dispatch folder under ``root``, in sorted order per folder.
+    """Yield every dispatch folder under ``root``, nearly in path order.
+
+    Path order (that of ``sorted`` on the paths, and of the index's path
+    column) lets a rescan meet the stored locations as one sorted stream
+    (``Store.stored_stats``) instead of holding them all. Each folder's
+    entries are taken sorted by name, and only names are held while a folder
+    is gone through. The order differs from path order only where a folder
+    that holds dispatches has a sibling named as it is plus a character
+    that sorts before "/" ("a" and "a-1": "a-1" sorts before "a/x"); the
+    rescan's merge is right in any order, and only holds more for it.
 
     ``root`` itself counts as depth 0; dispatch folders are found down to
     ``max_depth``. Folders in ``exclude`` (other registered roots) are skipped.
@@ -48,54 +57,91 @@ def find_dispatches(
     daemon watches it then, so nothing created after the listing is missed).
     """
     report = report if report is not None else WalkReport()
+    found = _dispatch_stat(root, follow_symlinks)
+    if found is not None:
+        yield Found._make((root, found))
+        return
+    if max_depth <= 0:
+        return
     visited: set[tuple[int, int]] = set()
-    # Depth-first with an explicit stack: deep trees cannot exhaust recursion.
-    stack: list[tuple[str, int]] = [(root, 0)]
-    while stack:
-        folder, depth = stack.pop()
-        found = _dispatch_stat(folder, follow_symlinks)
-        if found is not None:
-            yield Found(folder, found)
-            continue
-        if depth >= max_depth:
-            continue
-        if on_folder is not None:
-            on_folder(folder)
-        try:
-            if follow_symlinks:
-                st = os.stat(folder)
-                key = (st.st_dev, st.st_ino)
-                if key in visited:
-                    continue
-                visited.add(key)
-            with os.scandir(folder) as entries:
-                children = []
-                for entry in entries:
-                    if entry.name.startswith("."):
+    # Depth-first with an explicit stack (deep trees cannot exhaust
+    # recursion): per folder being gone through, its path with a trailing
+    # slash, its sorted entries, and the depth of those.
+    stack: list[tuple[str, Iterator[str], int]] = []
+    folder: str | None = root
+    depth = 0
+    while True:
+        if folder is not None:
+            # A folder to list: it holds no result.pkl, and depth < max_depth.
+            if on_folder is not None:
+                on_folder(folder)
+                if depth > 0:
+                    # Its result.pkl may have been written since it was
+                    # looked at, before the watch began: look again, now
+                    # that anything later is seen.
+                    stat = _dispatch_stat(folder, follow_symlinks)
+                    if stat is not None:
+                        yield Found._make((folder, stat))
+                        folder = None
                         continue
-                    try:
-                        if not entry.is_dir(follow_symlinks=follow_symlinks):
-                            continue
-                    except OSError:
-                        continue
-                    if entry.path in exclude:
-                        continue
-                    children.append(entry.path)
-        except OSError:
-            report.inaccessible.append(folder)
-            continue
-        report.folders_seen += 1
-        # Reverse-sorted onto the stack so that they come off in order.
-        children.sort(reverse=True)
-        stack.extend((child, depth + 1) for child in children)
+            try:
+                names = _folder_names(folder, follow_symlinks, visited)
+            except OSError:
+                report.inaccessible.append(folder)
+            else:
+                report.folders_seen += 1
+                prefix = folder if folder.endswith("/") else folder + "/"
+                stack.append((prefix, iter(names), depth + 1))
+            folder = None
+        if not stack:
+            return
+        prefix, names, child_depth = stack[-1]
+        for name in names:
+            path = prefix + name
+            if path in exclude:
+                continue
+            stat = _dispatch_stat(path, follow_symlinks)
+            if stat is not None:
+                yield Found._make((path, stat))
+            elif child_depth < max_depth:
+                folder, depth = path, child_depth
+                break
+        else:
+            stack.pop()
+
+
+def _folder_names(folder: str, follow_symlinks: bool, visited: set[tuple[int, int]]) -> list[str]:
+    """The sorted names of the folders in ``folder`` (hidden ones left out);
+    none if following symlinks has led back to a folder already listed."""
+    if follow_symlinks:
+        st = os.stat(folder)
+        key = (st.st_dev, st.st_ino)
+        if key in visited:
+            return []
+        visited.add(key)
+    names = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=follow_symlinks):
+                    names.append(entry.name)
+            except OSError:
+                continue
+    names.sort()
+    return names
+
+
+_SLASH_RESULT_FILE = "/" + RESULT_FILE
 
 
 def _dispatch_stat(folder: str, follow_symlinks: bool) -> FileStat | None:
     # One stat per folder: cheaper than listing every dispatch folder.
     try:
-        st = os.stat(os.path.join(folder, RESULT_FILE), follow_symlinks=follow_symlinks)
+        st = os.stat(folder + _SLASH_RESULT_FILE, follow_symlinks=follow_symlinks)
     except OSError:
         return None
     if not stat_mod.S_ISREG(st.st_mode):
         return None
-    return stat_of(st)
+    return FileStat._make((st.st_size, st.st_mtime_ns, st.st_ino))

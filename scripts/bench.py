@@ -382,6 +382,16 @@ def bare_walk(root: Path) -> int:
     return count
 
 
+def warm_files(root: Path) -> None:
+    """Read every file of every dispatch folder once, so that every contender
+    finds them in the page cache (the bare walk warms only the folders)."""
+    for folder in walk_folders(root):
+        for name in (RESULT_FILE, "result_info.yaml"):
+            with contextlib.suppress(OSError), open(os.path.join(folder, name), "rb") as fh:
+                while fh.read(1 << 20):
+                    pass
+
+
 def walk_folders(root: Path) -> list[str]:
     folders = []
     stack = [str(root)]
@@ -660,7 +670,8 @@ class Bench:
         found = bare_walk(corpus.root)  # warms the page cache for every contender
         if found != corpus.n:
             raise RuntimeError(f"the bare walk found {found} dispatches, expected {corpus.n}")
-        walks, floors, builds, summaries = [], [], [], []
+        warm_files(corpus.root)
+        walks, floors, builds, listings, summaries = [], [], [], [], []
         home = None
         for r in range(args.repeat):
             t = time.perf_counter()
@@ -677,6 +688,7 @@ class Bench:
                 t = time.perf_counter()
                 summary = index.scan()
                 builds.append(time.perf_counter() - t)
+            listings.append(summary.listed_seconds)
             summaries.append(summary.line())
             if summary.new != corpus.n:
                 raise RuntimeError(f"cold build indexed {summary.new} of {corpus.n}")
@@ -688,6 +700,7 @@ class Bench:
         self.indexed_homes[args.n] = home
         db = db_path_of(home)
         build, walk, floor = spread(builds), spread(walks), spread(floors)
+        listed = spread(listings)
         ratio = build["median"] / walk["median"]
         result = {
             "n": corpus.n,
@@ -699,6 +712,10 @@ class Bench:
             "parse_floor_unreadable": unreadable_floor,
             "ratio_to_bare_walk": ratio,
             "ratio_to_parse_floor": build["median"] / floor["median"],
+            # The listing pass (listing.py): every dispatch listed with its
+            # status from result_info.yaml, before the first result.pkl is read.
+            "listed_seconds": listed,
+            "listed_ratio_to_bare_walk": listed["median"] / walk["median"],
             "target": "<= 6x bare walk",
             "pass": ratio <= 6,
             "scan_summaries": summaries,
@@ -1189,18 +1206,44 @@ class Bench:
 
     def measure_footprint(self) -> dict[str, Any]:
         sizes = self.args.footprint_n or [self.args.n]
-        return {"sizes": {str(n): self._footprint(n) for n in sizes}}
+        result = {str(n): self._footprint(n) for n in sizes}
+        for n in self.args.footprint_synthetic or []:
+            result[f"{n}-synthetic"] = self._footprint_synthetic(n)
+        return {"sizes": result}
 
     def _footprint(self, n: int) -> dict[str, Any]:
-        args = self.args
         corpus = self.corpus(n)
         home = self.fresh_home(f"footprint-{n}")
         with DispatchIndex(home=home) as index:
             index.add_dirs([corpus.root])
-            index.config.rescan_interval = args.footprint_rescan_interval
+            index.config.rescan_interval = self.args.footprint_rescan_interval
             config_mod.save(index.config, index.paths)
-        daemon = Daemon(home, self.run_dir / "logs" / f"daemon-footprint-{n}.stderr")
         log(f"footprint n={n}: the daemon indexes {n:,} dispatches from nothing")
+        return self._footprint_daemon(home, n, f"footprint-{n}")
+
+    def _footprint_synthetic(self, n: int) -> dict[str, Any]:
+        """The footprint at a size too big to clone (1,000,000 real clones
+        are some 24 GB and an hour to write and index): ``n`` dispatch
+        folders whose result.pkl are hard links to one real file, and an
+        index whose rows (a real row of that file, with identity and folder
+        varied) say every folder was read already. The daemon starts on it,
+        rescans (finding nothing changed) and is measured as at N."""
+        root = ensure_link_tree(self.workdir, self.templates.finished[0], n)
+        home = self.fresh_home(f"footprint-synthetic-{n}")
+        log(f"footprint n={n} (synthetic): writing {n:,} index rows")
+        started = time.perf_counter()
+        synthesize_read(home, root, self.args.footprint_rescan_interval)
+        log(f"footprint n={n} (synthetic): rows written in {time.perf_counter() - started:.0f}s")
+        result = self._footprint_daemon(home, n, f"footprint-synthetic-{n}")
+        result["synthetic"] = (
+            "folders hold hard links to one result.pkl; rows synthesized as read; "
+            "no stored result.pkl bytes (result_blob empty)"
+        )
+        return result
+
+    def _footprint_daemon(self, home: Path, n: int, name: str) -> dict[str, Any]:
+        args = self.args
+        daemon = Daemon(home, self.run_dir / "logs" / f"daemon-{name}.stderr")
         try:
             daemon.start(timeout=300 + n * 0.05)
             after_index = daemon.memory()
@@ -1547,6 +1590,97 @@ STATUS_WEIGHTS = (
 RARE_STATUS = "CANCELLED"
 
 
+LINKS_PER_FILE = 60_000
+
+
+def ensure_link_tree(workdir: Path, template: Path, n: int) -> Path:
+    """``n`` dispatch folders under ``<workdir>/linktree/n<N>/results``, each
+    holding a hard link to a copy of ``template``'s result.pkl (a copy per
+    LINKS_PER_FILE folders: ext4 allows 65,000 links to a file); built once."""
+    folder = workdir / "linktree" / f"n{n}"
+    root = folder / "results"
+    done = folder / "complete"
+    if done.exists() and done.read_text().strip() == str(n):
+        log(f"link tree n={n}: reusing {root}")
+        return root
+    log(f"link tree n={n}: building {root}")
+    shutil.rmtree(folder, ignore_errors=True)
+    root.mkdir(parents=True)
+    rng = random.Random(n)
+    started = time.perf_counter()
+    source = folder / "result-0.pkl"
+    for i in range(n):
+        if i % LINKS_PER_FILE == 0:
+            source = folder / f"result-{i // LINKS_PER_FILE}.pkl"
+            shutil.copyfile(template / RESULT_FILE, source)
+        name = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        os.mkdir(root / name)
+        os.link(source, root / name / RESULT_FILE)
+        if (i + 1) % max(1, n // 10) == 0:
+            log(f"link tree n={n}: {i + 1:,} folders")
+    done.write_text(f"{n}\n")
+    log(f"link tree n={n}: built in {time.perf_counter() - started:.0f}s")
+    return root
+
+
+def synthesize_read(home: Path, root: Path, rescan_interval: float) -> None:
+    """An index on ``root`` (see ``ensure_link_tree``) whose dispatch and
+    location rows say every folder there was read: copies of the rows the
+    indexer writes for one of them, with the id and folder varied."""
+    names = sorted(os.listdir(root))
+    with DispatchIndex(home=home) as index:
+        index.add_dirs([root])
+        index.config.rescan_interval = rescan_interval
+        config_mod.save(index.config, index.paths)
+        index.store.apply([read_dispatch(root / names[0], root=str(root))])
+        rows = {}
+        for model in (index.tables.Dispatch, index.tables.Location):
+            table = model._meta.table_name
+            cursor = index.database.execute_sql(f'SELECT * FROM "{table}"')
+            columns = [c[0] for c in cursor.description]
+            rows[table] = (columns, dict(zip(columns, cursor.fetchone(), strict=True)))
+        for model in (index.tables.ResultBlob, index.tables.Location, index.tables.Dispatch):
+            model.delete().execute()
+        db = sqlite_path(index.url)
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("PRAGMA cache_size = -1048576")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("BEGIN")
+        for table, (columns, template) in rows.items():
+
+            def varied(
+                template: dict[str, Any] = template, columns: list[str] = columns
+            ) -> Iterator[tuple[Any, ...]]:
+                for name in names:
+                    path = f"{root}/{name}"
+                    st = os.stat(f"{path}/{RESULT_FILE}")
+                    row = dict(
+                        template,
+                        dispatch_id=name,
+                        path=path,
+                        size=st.st_size,
+                        mtime_ns=st.st_mtime_ns,
+                        inode=st.st_ino,
+                    )
+                    yield tuple(row[c] for c in columns)
+
+            placeholders = ", ".join("?" for _ in columns)
+            conn.executemany(
+                f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({placeholders})', varied()
+            )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    with DispatchIndex(home=home) as index:
+        index.store.compact_counts()
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
 def synthesize(
     home: Path, templates: Templates, n: int, seed: int
 ) -> tuple[list[str], dict[str, Any]]:
@@ -1874,6 +2008,15 @@ def table_rows(measures: dict[str, Any], n: int) -> list[dict[str, str]]:
                 "<= 6x",
                 verdict(m["pass"]),
             )
+            if m.get("listed_seconds"):
+                add(
+                    f"cold build: all listed with status, N={m['n']:,}",
+                    fmt_spread(m["listed_seconds"], fmt_seconds),
+                    f"bare walk {fmt_seconds(m['bare_walk_seconds']['median'])}",
+                    f"{m['listed_ratio_to_bare_walk']:.1f}x",
+                    "<= 6x",
+                    verdict(m["listed_ratio_to_bare_walk"] <= 6),
+                )
             add(
                 f"cold build vs parse floor, N={m['n']:,}",
                 f"{m['per_dispatch_ms']:.2f} ms/dispatch",
@@ -1965,24 +2108,29 @@ def table_rows(measures: dict[str, Any], n: int) -> list[dict[str, str]]:
                 )
         elif name == "footprint":
             for size, f in m["sizes"].items():
-                size_n = int(size)
+                n_text = f"N={int(size.split('-')[0]):,}" + (
+                    " synthetic" if size.endswith("-synthetic") else ""
+                )
                 procs = f.get("sampled_max_processes") or 1
                 sampled = f.get("sampled_peak_rss_with_workers_bytes") or 0
                 add(
-                    f"daemon peak RSS (VmHWM), N={size_n:,}",
+                    f"daemon peak RSS (VmHWM), {n_text}",
                     f"{(f['peak_rss_bytes'] or 0) / 2**20:.0f} MB",
                     f"with reader workers {sampled / 2**20:.0f} MB (sampled, {procs} procs)",
                 )
+                steady = f["steady_rss_bytes"] or 0
                 add(
-                    f"daemon steady RSS after a rescan, N={size_n:,}",
-                    f"{(f['steady_rss_bytes'] or 0) / 2**20:.0f} MB",
+                    f"daemon steady RSS after a rescan, {n_text}",
+                    f"{steady / 2**20:.0f} MB",
                     f"with workers {(f['steady_rss_with_workers_bytes'] or 0) / 2**20:.0f} MB"
                     if (f.get("processes") or 1) > 1
                     else "-",
+                    target="< 150 MB",
+                    result=verdict(steady < 150 * 2**20),
                 )
-                add(f"daemon inotify watches, N={size_n:,}", str(f["inotify_watches"]))
+                add(f"daemon inotify watches, {n_text}", str(f["inotify_watches"]))
                 add(
-                    f"database bytes per record (file + wal), N={size_n:,}",
+                    f"database bytes per record (file + wal), {n_text}",
                     f"{f['database_bytes_per_record']:,.0f} B",
                 )
     ingest = measures.get("ingest-pg")
@@ -2039,6 +2187,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=str,
         default=None,
         help="dispatch counts for the footprint, comma separated (default: N)",
+    )
+    parser.add_argument(
+        "--footprint-synthetic",
+        type=str,
+        default=None,
+        help="also the footprint at these counts on hard-linked folders and synthesized "
+        "rows, comma separated (e.g. 1000000)",
     )
     parser.add_argument("--live-saves", type=int, help="saves in the live measure (1000)")
     parser.add_argument("--live-rate", type=float, help="saves per second (50)")
@@ -2110,6 +2265,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             f"choose from {', '.join(MEASURES + EXTRA_MEASURES)}"
         )
     args.only = only
+    args.footprint_synthetic = (
+        [int(x) for x in args.footprint_synthetic.split(",") if x.strip()]
+        if args.footprint_synthetic
+        else None
+    )
     args.footprint_n = (
         [int(x) for x in args.footprint_n.split(",") if x.strip()] if args.footprint_n else None
     )

@@ -186,7 +186,8 @@ def test_folding_waits_for_a_long_log(indexed: DispatchIndex) -> None:
 
 
 def downgrade_to_v4(database: pw.Database) -> None:
-    """Undo step 5: no count table, no triggers."""
+    """Undo steps 6 and 5: no listing index; no count table, no triggers."""
+    database.execute_sql('DROP INDEX "dispatch_listing"')
     if db_mod.is_postgres(database):
         database.execute_sql('DROP FUNCTION "dispatch_count_delta"() CASCADE')
     else:

@@ -282,8 +282,9 @@ _V1_TABLES = {
 
 
 def _downgrade_to_v2(conn: sqlite3.Connection) -> None:
-    """Undo steps 5 and 3: no count table and its triggers; no host column,
-    roots and locations keyed by path."""
+    """Undo steps 6, 5 and 3: no listing index; no count table and its
+    triggers; no host column, roots and locations keyed by path."""
+    conn.execute("DROP INDEX dispatch_listing")
     for event in ("insert", "update", "delete"):
         conn.execute(f"DROP TRIGGER dispatch_count_{event}")
     conn.execute("DROP TABLE dispatch_count")
