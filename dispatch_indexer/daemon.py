@@ -26,6 +26,7 @@ from . import config as config_mod
 from . import db as db_mod
 from . import dbfile
 from . import paths as paths_mod
+from .checkpoint import Checkpointer, defer_checkpoints
 from .errors import DatabaseError
 from .fsinfo import wants_polling
 from .index import DispatchIndex
@@ -134,6 +135,7 @@ class Daemon:
         self._next_reread_check = 0.0
         self._next_status = 0.0
         self._refill = False
+        self.checkpointer: Checkpointer | None = None
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -143,6 +145,7 @@ class Daemon:
         log.info("daemon starting (pid %d), index %s", os.getpid(), db_mod.describe(self.index.url))
         try:
             self.watcher.start()
+            self._start_checkpointer()
             self._config_mtime = self._config_file_mtime()
             self._db_identity = self._database_identity()
             self._open_probe()
@@ -178,9 +181,20 @@ class Daemon:
         self.watcher.stop()
         with contextlib.suppress(Exception):
             self._write_status(self.clock(), running=False)
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.index.close()
         self._close_probe()
         self.lock.release()
+
+    def _start_checkpointer(self) -> None:
+        """On SQLite, move WAL checkpoints off the path of every write
+        (``checkpoint``)."""
+        if not db_mod.is_sqlite(self.index.url):
+            return
+        defer_checkpoints(self.index.database)
+        self.checkpointer = Checkpointer(db_mod.sqlite_path(self.index.url))
+        self.checkpointer.start()
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -435,6 +449,10 @@ class Daemon:
             should_stop=self.stop_requested.is_set,
             on_folder=on_folder,
             sleep=self.stop_requested.wait,
+            # Scans read in the worker processes too, bounded like every
+            # other read: a hostile file found by a scan must not cost the
+            # daemon, and a startup scan parses on every core.
+            reader=self.index.reader(),
         )
 
     def _ensure_watched(self, folder: str, root: RootState) -> None:
@@ -746,6 +764,8 @@ class Daemon:
                 return
             self._degrade("database", f"cannot reopen the index: {exc}")
             return
+        if self.checkpointer is not None:
+            defer_checkpoints(self.index.database)
         self._db_identity = self._database_identity()
         self._open_probe()
         self._degrade("database", why)

@@ -1311,6 +1311,9 @@ class Bench:
         measures: dict[str, Any] = {m: {"status": "not run (--only)"} for m in MEASURES}
 
         def attempt(name: str, action: Callable[[], dict[str, Any]]) -> None:
+            # What the last measure wrote (a 1.3 GB index) goes to disk now,
+            # not under the next one's feet.
+            os.sync()
             log(f"--- {name} (load average {os.getloadavg()[0]:.2f})")
             load = os.getloadavg()[0]
             t = time.monotonic()

@@ -255,6 +255,36 @@ def test_hostile_files_through_the_daemon(
 # ---- result_info.yaml ---------------------------------------------------------------
 
 
+def test_hostile_files_found_by_the_startup_scan(
+    tmp_path: Path, home: Path, canary: tuple[Path, Path]
+) -> None:
+    # On disk before the daemon starts: its first scan reads them, in the
+    # worker processes like every read, never in the daemon itself.
+    results = tmp_path / "results"
+    results.mkdir()
+    with DispatchIndex() as index:
+        index.add_dirs([results])
+    configure(
+        reader_processes=2,
+        read_memory_mb=MEMORY_MB,
+        read_timeout_seconds=TIMEOUT,
+        max_pickle_bytes=MAX_BYTES,
+        settle_seconds=SETTLE,
+    )
+    found = cases(*canary)
+    shutil.copytree(FIXTURES / "results" / SLEEPY, results / SLEEPY)
+    _layout(results, found)
+    with running(Daemon(tmp_path / "daemon.stderr")) as daemon:
+        expected_ids = {*found, SLEEPY}
+        wait_for(lambda: set(rows()) >= expected_ids, 60, "a record for every file")
+        assert daemon.alive()
+        assert daemon.vm_peak_kb() < 400 * 1024
+        have = rows()
+    for name, (_, expected) in found.items():
+        _check_reason(name, have[name]["unreadable"], expected)
+    assert have[SLEEPY]["status"] == "COMPLETED" and have[SLEEPY]["unreadable"] is None
+
+
 def _laughs(levels: int = 9) -> str:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for i in range(1, levels):

@@ -1,0 +1,88 @@
+"""Checkpoint the daemon's SQLite WAL from a thread of its own.
+
+In WAL mode a commit appends to the ``-wal`` file, and by default the
+connection that commits past 1,000 pages then copies the WAL back into the
+database file and waits for the disk to flush it: a few hundred milliseconds
+on a slow disk, every hundred or so live saves, on the very path from a
+Covalent save to the record showing (it was most of the live latency's p99).
+The daemon turns that off on its connection and this thread checkpoints
+instead, on its own connection, every ``interval`` seconds. A PASSIVE
+checkpoint waits for no one: the daemon goes on committing meanwhile, and a
+reader in the middle of a snapshot only defers the part it still needs.
+SQLite only; PostgreSQL has no such thing for us to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+import peewee as pw
+
+log = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 0.5
+
+
+def defer_checkpoints(database: pw.Database) -> None:
+    """Stop this connection from checkpointing when it commits."""
+    database.execute_sql("PRAGMA wal_autocheckpoint = 0")
+
+
+class Checkpointer:
+    def __init__(self, path: Path, interval: float = INTERVAL_SECONDS) -> None:
+        self.path = path
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._inode: int | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                self.checkpoint()
+        finally:
+            self._disconnect()
+
+    def checkpoint(self) -> None:
+        """One PASSIVE checkpoint. A file that is gone or was replaced (the
+        daemon sets a damaged one aside) is reconnected to, never created."""
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError:
+            self._disconnect()
+            return
+        if inode != self._inode:
+            self._disconnect()
+        try:
+            if self._conn is None:
+                uri = f"file:{quote(str(self.path))}?mode=rw"
+                self._conn = sqlite3.connect(uri, uri=True, timeout=0, check_same_thread=False)
+                self._inode = inode
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as exc:
+            # Busy, or a file that is not (yet) a database: the next turn.
+            log.debug("checkpoint skipped: %s", exc)
+            self._disconnect()
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+        self._conn = None
+        self._inode = None

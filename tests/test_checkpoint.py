@@ -1,0 +1,56 @@
+"""The daemon's WAL checkpoints, moved off the write path (checkpoint.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from dispatch_indexer.checkpoint import Checkpointer
+
+from .daemon_helpers import wait_for
+
+
+def _in_database_file(path: Path) -> int:
+    """Bytes in the database file itself: what checkpoints moved out of the WAL."""
+    return path.stat().st_size
+
+
+def test_the_thread_checkpoints_what_a_deferring_writer_leaves(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode = wal")
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("PRAGMA synchronous = OFF")  # a test needs no fsync per insert
+    writer.execute("CREATE TABLE t (x BLOB)")
+    for _ in range(200):
+        writer.execute("INSERT INTO t VALUES (randomblob(8000))")
+    # Nothing checkpointed the writer's 1.6 MB: it is all in the WAL.
+    assert _in_database_file(path) < 100_000
+    checkpointer = Checkpointer(path, interval=0.05)
+    checkpointer.start()
+    try:
+        assert wait_for(lambda: _in_database_file(path) > 1_600_000, timeout=10)
+        # The writer goes on meanwhile, never waiting for a checkpoint.
+        writer.execute("INSERT INTO t VALUES (randomblob(8000))")
+    finally:
+        checkpointer.stop()
+        writer.close()
+
+
+def test_a_missing_or_replaced_file_is_never_created_and_is_followed(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite3"
+    checkpointer = Checkpointer(path)
+    checkpointer.checkpoint()
+    assert not path.exists()
+    path.write_bytes(b"not a database at all")
+    checkpointer.checkpoint()  # skipped, quietly
+    path.unlink()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = wal")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("INSERT INTO t VALUES (randomblob(100000))")
+    assert _in_database_file(path) < 100_000
+    checkpointer.checkpoint()
+    assert _in_database_file(path) > 100_000
+    conn.close()
