@@ -29,9 +29,15 @@ log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 0.5
 
 
+# The WAL file is reused from its start once checkpointed, not shrunk: past
+# this size it is cut back to it, so that one burst does not leave it large.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
 def defer_checkpoints(database: pw.Database) -> None:
     """Stop this connection from checkpointing when it commits."""
     database.execute_sql("PRAGMA wal_autocheckpoint = 0")
+    database.execute_sql(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
 
 
 class Checkpointer:

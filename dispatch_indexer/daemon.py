@@ -55,6 +55,8 @@ TICK = 0.2
 # How often the database file is checked for having been deleted or replaced.
 DB_CHECK_INTERVAL = 2.0
 STATUS_INTERVAL = 1.0
+# Reader processes with nothing to read for this long are let go (readpool).
+READER_IDLE_SECONDS = 30.0
 # Rescans triggered by lost events back off so a storm cannot loop them.
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 300.0
@@ -233,6 +235,7 @@ class Daemon:
             self._check_reread_requests(now)
             self._process(now)
             self._rescans(now)
+            self.index.reader().retire_idle(READER_IDLE_SECONDS)
             if self.degraded.pop(DB_CONNECTION, None) is not None:
                 # Whatever happened meanwhile is found by a rescan.
                 log.info("reconnected to the database server; rescanning to catch up")

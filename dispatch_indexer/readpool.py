@@ -62,6 +62,8 @@ class ReadTask:
 class Reader(Protocol):
     def read_many(self, tasks: list[ReadTask]) -> list[ReadOutcome]: ...
 
+    def retire_idle(self, idle_seconds: float) -> bool: ...
+
     def close(self) -> None: ...
 
 
@@ -80,6 +82,9 @@ class InProcessReader:
 
     def read_many(self, tasks: list[ReadTask]) -> list[ReadOutcome]:
         return [_read(task) for task in tasks]
+
+    def retire_idle(self, idle_seconds: float) -> bool:
+        return False
 
     def close(self) -> None:
         pass
@@ -159,6 +164,7 @@ class ReadPool:
         self.timeout = timeout
         self._workers: list[_Worker] = []
         self._failed_starts = 0
+        self._last_used = time.monotonic()
 
     def _spawn(self) -> _Worker:
         # A fresh interpreter running one small module, rather than a fork of
@@ -203,6 +209,7 @@ class ReadPool:
                     worker.kill()
                     why = f"reading result.pkl took longer than {self.timeout:g}s"
                     self._lost(worker, results, queue, why)
+        self._last_used = time.monotonic()
         return [outcome for outcome in results if outcome is not None]
 
     def _hand_out(
@@ -278,6 +285,16 @@ class ReadPool:
             worker.kill()
         self._workers.remove(worker)
         self._workers.append(self._spawn())
+
+    def retire_idle(self, idle_seconds: float) -> bool:
+        """Let the workers go if none has read for ``idle_seconds``: after a
+        scan, each holds tens of megabytes that a daemon waiting for the next
+        save has no use for. The next read starts them again (a fraction of
+        a second, once). Whether any were let go."""
+        if not self._workers or time.monotonic() - self._last_used < idle_seconds:
+            return False
+        self.close()
+        return True
 
     def close(self) -> None:
         for worker in self._workers:

@@ -105,3 +105,16 @@ def test_outcomes_come_back_in_order_and_whole(pool: ReadPool, tmp_path: Path) -
     assert [o.record.path for o in outcomes] == [str(f) for f in folders]
     data = (FIXTURES / "results" / ARITH / "result.pkl").read_bytes()
     assert all(o.data == data for o in outcomes)
+
+
+def test_idle_readers_are_let_go_and_come_back(pool: ReadPool, tmp_path: Path) -> None:
+    folder = FIXTURES / "results" / ARITH
+    task = ReadTask(str(folder), str(folder.parent), "scan", 0.0, 10**9)
+    assert pool.read_many([task])[0].ok
+    workers = [w.process for w in pool._workers]
+    assert workers and all(p.poll() is None for p in workers)
+    assert not pool.retire_idle(60)  # used just now
+    assert pool.retire_idle(0)
+    assert all(p.poll() is not None for p in workers)  # gone, not left behind
+    assert not pool.retire_idle(0)  # nothing left to let go
+    assert pool.read_many([task])[0].ok  # started again on demand
