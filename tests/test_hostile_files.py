@@ -207,10 +207,8 @@ def test_hostile_files_through_the_reader_pool(tmp_path: Path, canary: tuple[Pat
     assert by_name["lone-surrogates"].record.error == "bad \ud800 text"
 
 
-@pytest.mark.timeout(120)
-def test_hostile_files_through_the_daemon(
-    tmp_path: Path, home: Path, canary: tuple[Path, Path]
-) -> None:
+def _daemon_root(tmp_path: Path) -> Path:
+    """A registered results directory, with the daemon's readers bounded."""
     results = tmp_path / "results"
     results.mkdir()
     with DispatchIndex() as index:
@@ -222,6 +220,14 @@ def test_hostile_files_through_the_daemon(
         max_pickle_bytes=MAX_BYTES,
         settle_seconds=SETTLE,
     )
+    return results
+
+
+@pytest.mark.timeout(120)
+def test_hostile_files_through_the_daemon(
+    tmp_path: Path, home: Path, canary: tuple[Path, Path]
+) -> None:
+    results = _daemon_root(tmp_path)
     found = cases(*canary)
     with running(Daemon(tmp_path / "daemon.stderr")) as daemon:
         good = results / SLEEPY
@@ -252,25 +258,13 @@ def test_hostile_files_through_the_daemon(
         assert index.get("inside-a-result").result == "<posix.system>"
 
 
-# ---- result_info.yaml ---------------------------------------------------------------
-
-
+@pytest.mark.timeout(120)
 def test_hostile_files_found_by_the_startup_scan(
     tmp_path: Path, home: Path, canary: tuple[Path, Path]
 ) -> None:
     # On disk before the daemon starts: its first scan reads them, in the
     # worker processes like every read, never in the daemon itself.
-    results = tmp_path / "results"
-    results.mkdir()
-    with DispatchIndex() as index:
-        index.add_dirs([results])
-    configure(
-        reader_processes=2,
-        read_memory_mb=MEMORY_MB,
-        read_timeout_seconds=TIMEOUT,
-        max_pickle_bytes=MAX_BYTES,
-        settle_seconds=SETTLE,
-    )
+    results = _daemon_root(tmp_path)
     found = cases(*canary)
     shutil.copytree(FIXTURES / "results" / SLEEPY, results / SLEEPY)
     _layout(results, found)
@@ -283,6 +277,9 @@ def test_hostile_files_found_by_the_startup_scan(
     for name, (_, expected) in found.items():
         _check_reason(name, have[name]["unreadable"], expected)
     assert have[SLEEPY]["status"] == "COMPLETED" and have[SLEEPY]["unreadable"] is None
+
+
+# ---- result_info.yaml ---------------------------------------------------------------
 
 
 def _laughs(levels: int = 9) -> str:
