@@ -28,12 +28,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .config import Config
+from .reader import INFO_FILE, RESULT_FILE
 from .resultinfo import read_info
 from .store import Store, utcnow
 from .text import storable
 from .walk import find_dispatches
 
-INFO_FILE = "result_info.yaml"
 SOURCE = "listing"
 # Rows written per statement: enough to amortise, small enough to commit often.
 BATCH = 2000
@@ -135,6 +135,6 @@ def drop_vanished(store: Store, root: str) -> int:
     gone = [
         dispatch_id
         for dispatch_id, path in store.listed_under(root)
-        if not os.path.exists(os.path.join(path, "result.pkl"))
+        if not os.path.exists(os.path.join(path, RESULT_FILE))
     ]
     return store.drop_listed(gone) if gone else 0

@@ -31,7 +31,7 @@ class Slot:
         return f"Slot({self.name!r})"
 
 
-def slots(model: type[pw.Model], names: list[str]) -> dict[str, pw.Node]:
+def slots(names: list[str]) -> dict[str, pw.Node]:
     """A row for ``model.insert`` whose every value is a placeholder."""
     return {name: pw.Value(Slot(name), converter=False) for name in names}
 

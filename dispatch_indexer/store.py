@@ -314,7 +314,7 @@ class Store:
 
     def _build_location(self) -> tuple[type[pw.Model], pw.Query]:
         L = self.Location
-        row = slots(L, _LOCATION_COLUMNS)
+        row = slots(_LOCATION_COLUMNS)
         keys = ("host", "path")
         query = L.insert(row).on_conflict(
             conflict_target=[getattr(L, k) for k in keys],
@@ -324,7 +324,7 @@ class Store:
 
     def _build_blob(self) -> tuple[type[pw.Model], pw.Query]:
         B = self.ResultBlob
-        query = B.insert(slots(B, ["dispatch_id", "data", "sha256"])).on_conflict(
+        query = B.insert(slots(["dispatch_id", "data", "sha256"])).on_conflict(
             conflict_target=[B.dispatch_id], preserve=[B.data, B.sha256]
         )
         return B, query
@@ -343,7 +343,7 @@ class Store:
             update[column] = (
                 pw.Case(None, [(take_data, value)], column) if name in _DATA_COLUMNS else value
             )
-        query = D.insert(slots(D, _DISPATCH_COLUMNS)).on_conflict(
+        query = D.insert(slots(_DISPATCH_COLUMNS)).on_conflict(
             conflict_target=[D.dispatch_id], update=update, where=self._supersedes()
         )
         return D, query
@@ -430,7 +430,7 @@ class Store:
 
     def _build_listing(self) -> tuple[type[pw.Model], pw.Query]:
         D = self.Dispatch
-        query = D.insert(slots(D, _LISTING_COLUMNS)).on_conflict(
+        query = D.insert(slots(_LISTING_COLUMNS)).on_conflict(
             conflict_target=[D.dispatch_id], action="NOTHING"
         )
         return D, query

@@ -51,7 +51,7 @@ import time
 import traceback
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -1645,33 +1645,45 @@ def synthesize_read(home: Path, root: Path, rescan_interval: float) -> None:
         for model in (index.tables.ResultBlob, index.tables.Location, index.tables.Dispatch):
             model.delete().execute()
         db = sqlite_path(index.url)
+    loads = []
+    for table, (columns, template) in rows.items():
+
+        def varied(
+            template: dict[str, Any] = template, columns: list[str] = columns
+        ) -> Iterator[tuple[Any, ...]]:
+            for name in names:
+                path = f"{root}/{name}"
+                st = os.stat(f"{path}/{RESULT_FILE}")
+                row = dict(
+                    template,
+                    dispatch_id=name,
+                    path=path,
+                    size=st.st_size,
+                    mtime_ns=st.st_mtime_ns,
+                    inode=st.st_ino,
+                )
+                yield tuple(row[c] for c in columns)
+
+        loads.append((table, columns, varied()))
+    bulk_load(home, db, loads)
+
+
+def bulk_load(
+    home: Path, db: Path, loads: list[tuple[str, list[str], Iterable[tuple[Any, ...]]]]
+) -> None:
+    """Insert rows around the store (sqlite3's executemany, in one
+    transaction), then fold the log of count changes their triggers made,
+    as the store's own writes do as they go (counters), and checkpoint."""
     conn = sqlite3.connect(db, isolation_level=None)
     try:
+        # Only the loading connection: a big cache, no fsync. The rows are the same.
         conn.execute("PRAGMA cache_size = -1048576")
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("BEGIN")
-        for table, (columns, template) in rows.items():
-
-            def varied(
-                template: dict[str, Any] = template, columns: list[str] = columns
-            ) -> Iterator[tuple[Any, ...]]:
-                for name in names:
-                    path = f"{root}/{name}"
-                    st = os.stat(f"{path}/{RESULT_FILE}")
-                    row = dict(
-                        template,
-                        dispatch_id=name,
-                        path=path,
-                        size=st.st_size,
-                        mtime_ns=st.st_mtime_ns,
-                        inode=st.st_ino,
-                    )
-                    yield tuple(row[c] for c in columns)
-
+        for table, columns, rows in loads:
             placeholders = ", ".join("?" for _ in columns)
-            conn.executemany(
-                f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({placeholders})', varied()
-            )
+            sql = f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({placeholders})'
+            conn.executemany(sql, rows)
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -1787,25 +1799,9 @@ def synthesize(
                 row["error"] = None
             yield tuple(row.get(c) for c in columns)
 
+    bulk_load(home, db, [(table, columns, rows())])
     conn = sqlite3.connect(db, isolation_level=None)
     try:
-        # Only the loading connection: a big cache, no fsync. The rows are the same.
-        conn.execute("PRAGMA cache_size = -1048576")
-        conn.execute("PRAGMA synchronous = OFF")
-        placeholders = ", ".join("?" for _ in columns)
-        sql = f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({placeholders})'
-        conn.execute("BEGIN")
-        conn.executemany(sql, rows())
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-    with DispatchIndex(home=home) as index:
-        # The rows went in around the store, whose writes fold the log of
-        # count changes the triggers made as they go (counters).
-        index.store.compact_counts()
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         tables = table_sizes(conn)
     finally:
         conn.close()
