@@ -61,6 +61,9 @@ def list_root(
     if not os.path.isdir(root) or store.has_locations(root):
         return listed
     now = utcnow()
+    shared: dict[str, object] = {
+        "root": root, "source": SOURCE, "first_seen": now, "updated_at": now,
+    }  # fmt: skip
     walk = find_dispatches(
         root,
         max_depth=config.max_depth,
@@ -68,15 +71,15 @@ def list_root(
         exclude=exclude,
     )
     # Rows are written by a thread (on its own connection) while this one
-    # walks and reads: SQLite and the file system both let go of the GIL,
-    # and the two halves take about as long as each other.
+    # walks and reads. Each batch is bound here and written in one statement
+    # there, so the writing thread needs the GIL only between batches.
     with ThreadPoolExecutor(1, thread_name_prefix="listing-write") as writer:
         writing: Future[int] | None = None
         batch: list[dict[str, object]] = []
 
         def write(rows: list[dict[str, object]]) -> None:
             nonlocal writing
-            future = writer.submit(store.list_new, rows)
+            future = writer.submit(store.list_new, store.listing_batch(rows, shared))
             if writing is not None:
                 listed.count += writing.result()
             writing = future
@@ -86,10 +89,9 @@ def list_root(
                 if should_stop is not None and should_stop():
                     listed.stopped = True
                     break
-                row = _provisional(found.folder, found.stat, root)
+                row = _provisional(found.folder, found.stat)
                 if row is None:
                     continue
-                row.update(host=store.host, first_seen=now, updated_at=now)
                 batch.append(row)
                 if len(batch) >= BATCH:
                     write(batch)
@@ -105,7 +107,7 @@ def list_root(
     return listed
 
 
-def _provisional(folder: str, stat: tuple[int, int, int], root: str) -> dict[str, object] | None:
+def _provisional(folder: str, stat: tuple[int, int, int]) -> dict[str, object] | None:
     parent, name = os.path.split(folder)
     info = read_info(os.path.join(folder, INFO_FILE))
     if info.get("dispatch_id", name) != name:
@@ -117,7 +119,6 @@ def _provisional(folder: str, stat: tuple[int, int, int], root: str) -> dict[str
         "dispatch_id": storable(name),
         "path": folder,
         "results_dir": parent,
-        "root": root,
         "size": size,
         "mtime_ns": mtime_ns,
         "inode": inode,
@@ -125,7 +126,6 @@ def _provisional(folder: str, stat: tuple[int, int, int], root: str) -> dict[str
         "start_time": start,
         "end_time": info.get("end_time"),
         "sort_time": start or dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc),
-        "source": SOURCE,
     }
 
 

@@ -9,12 +9,21 @@ with named ``Slot`` placeholders standing for the values; running it
 converts a row's values with the columns' own ``db_value`` (exactly what
 peewee would have done) and hands the SQL text to the driver as it is.
 peewee stays the one author of the SQL, on both engines.
+
+A batch of rows runs as one call to the driver. On SQLite it is one
+statement, its rows handed over as a single JSON array (``json_each``):
+sqlite3's ``executemany`` takes the GIL back between rows, and a thread
+writing that way while another walks the disk (the listing pass) spent
+most of its time waiting for it. ``batch`` does the Python work in the
+caller's thread; ``run_batch`` is all SQLite, with the GIL let go.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import peewee as pw
 
@@ -36,6 +45,42 @@ def slots(names: list[str]) -> dict[str, pw.Node]:
     return {name: pw.Value(Slot(name), converter=False) for name in names}
 
 
+class Batch(NamedTuple):
+    """Rows bound to a statement, ready to run: a JSON array of them for the
+    single-statement form, else their parameters."""
+
+    count: int
+    as_json: str | None
+    params: list[list[Any]]
+
+
+# peewee's INSERT on SQLite: the row's placeholders, to become a SELECT.
+_VALUES = re.compile(r"VALUES \((\?(?:, \?)*)\)")
+
+
+def _from_json_each(sql: str) -> str | None:
+    """The INSERT ``sql`` rewritten to take its rows from one JSON array;
+    None if it is not a single-row INSERT ... VALUES."""
+    match = _VALUES.search(sql)
+    if match is None or not sql.startswith("INSERT") or sql.count("?") != match[1].count("?"):
+        return None
+    columns = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(match[1].count("?")))
+    # "WHERE true": SQLite's parser needs it before an ON CONFLICT clause.
+    select = f"SELECT {columns} FROM json_each(?) WHERE true"  # noqa: S608 - indices only
+    return sql[: match.start()] + select + sql[match.end() :]
+
+
+Bind = tuple[Callable[[Any], Any] | None, Any]
+
+
+def _fixed(bind: Bind, shared: Mapping[str, Any]) -> Bind:
+    """``bind`` as a constant, if it is a column whose value ``shared`` gives."""
+    convert, name = bind
+    if convert is None or name not in shared:
+        return bind
+    return None, convert(shared[name])
+
+
 class Compiled:
     """One statement, and how to bind a row's values to it."""
 
@@ -44,23 +89,51 @@ class Compiled:
         self.sql, params = query.sql()
         # (converter, column) for a row's value, (None, value) for a constant
         # peewee put in the statement (a default, a literal of a condition).
-        self._binds: list[tuple[Callable[[Any], Any] | None, Any]] = []
+        self._binds: list[Bind] = []
         for param in params:
             if isinstance(param, Slot):
                 self._binds.append((model._meta.fields[param.name].db_value, param.name))
             else:
                 self._binds.append((None, param))
+        self._bulk_sql = (
+            _from_json_each(self.sql) if isinstance(database, pw.SqliteDatabase) else None
+        )
 
     def params(self, row: Mapping[str, Any]) -> list[Any]:
         return [
             convert(row[name]) if convert is not None else name for convert, name in self._binds
         ]
 
-    def run_many(self, rows: list[Mapping[str, Any]]) -> int:
-        """Execute for each row, in one call to the driver; how many rows
-        were written in all."""
-        cursor = self.database.cursor()
-        cursor.executemany(self.sql, [self.params(row) for row in rows])
+    def batch(
+        self, rows: list[Mapping[str, Any]], shared: Mapping[str, Any] | None = None
+    ) -> Batch:
+        """Bind ``rows`` (with ``shared``, values common to all of them,
+        converted once) for ``run_batch``."""
+        binds = self._binds
+        if shared:
+            binds = [_fixed(bind, shared) for bind in binds]
+        params = [
+            [convert(row[name]) if convert is not None else name for convert, name in binds]
+            for row in rows
+        ]
+        as_json = None
+        if self._bulk_sql is not None:
+            try:
+                as_json = json.dumps(params, allow_nan=False)
+            except (TypeError, ValueError):
+                pass  # bytes, or a float JSON cannot carry: row by row
+        return Batch(len(params), as_json, params if as_json is None else [])
+
+    def run_batch(self, batch: Batch) -> int:
+        """Execute for each row of ``batch``, in one call to the driver; how
+        many rows were written in all."""
+        if not batch.count:
+            return 0
+        if batch.as_json is not None and self._bulk_sql is not None:
+            cursor = self.database.execute_sql(self._bulk_sql, (batch.as_json,))
+        else:
+            cursor = self.database.cursor()
+            cursor.executemany(self.sql, batch.params)
         return cursor.rowcount
 
     def run(self, row: Mapping[str, Any]) -> int:

@@ -32,7 +32,7 @@ from .models import REREAD_MTIME_NS, Dispatch, EncodedJSON, Tables
 from .query import Cursor, ListQuery, Page
 from .reader import ReadOutcome
 from .records import FINAL_STATUSES, DispatchRecord, FileStat, NodeSummary
-from .statements import Compiled, slots
+from .statements import Batch, Compiled, slots
 from .text import storable
 
 # SQLite allows 999 (older builds) bound parameters per statement.
@@ -416,13 +416,18 @@ class Store:
         query = L.select(pw.SQL("1")).where((L.host == self.host) & _under_range(L.path, folder))
         return query.limit(1).tuples().first() is not None
 
-    def list_new(self, rows: list[dict[str, object]]) -> int:
+    def listing_batch(self, rows: list[dict[str, object]], shared: dict[str, object]) -> Batch:
+        """Provisional records bound for ``list_new`` (the Python half of
+        writing them, for the thread that made them)."""
+        return self._statement("listing").batch(rows, {**shared, "host": self.host})
+
+    def list_new(self, batch: Batch) -> int:
         """Write provisional records for dispatches that have no record yet
         (a dispatch with one keeps it), in one transaction; how many."""
         statement = self._statement("listing")
 
         def write() -> int:
-            written = statement.run_many(rows)
+            written = statement.run_batch(batch)
             self.compact_counts()
             return written
 

