@@ -19,13 +19,16 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from dispatch_indexer import DispatchIndex
+from dispatch_indexer.cli import app
 
 from .postgres_server import HOW_TO_GET, PostgresServer, find_bindir
 
@@ -107,6 +110,19 @@ def home(
     else:
         monkeypatch.delenv("COVALENT_INDEXER_DB", raising=False)
     return indexer_home
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Run a command in-process; assert its exit code (0 unless ``code``)."""
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> Result:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == code, (result.output, result.exception)
+        return result
+
+    return invoke
 
 
 @pytest.fixture(scope="session")

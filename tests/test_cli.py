@@ -7,9 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from dispatch_indexer.cli import app
 
 from .conftest import ROOT_NAMES
 
@@ -32,18 +29,6 @@ LIST_KEYS = [
     "source",
     "updated_at",
 ]
-
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, (result.output, result.exception)
-        return result
-
-    return invoke
 
 
 @pytest.fixture

@@ -6,28 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from dispatch_indexer import DispatchIndex
-from dispatch_indexer.cli import app
 from dispatch_indexer.covalent_config import (
     covalent_config_file,
     find_results_dir,
     results_dir_from_covalent,
 )
 from dispatch_indexer.errors import BadInputError
-
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, (result.output, result.exception)
-        return result
-
-    return invoke
 
 
 @pytest.fixture

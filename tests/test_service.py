@@ -8,24 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from dispatch_indexer import paths, service
-from dispatch_indexer.cli import app
 
 UNIT = "covalent-indexer.service"
-
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, (result.output, result.exception)
-        return result
-
-    return invoke
 
 
 @pytest.fixture
