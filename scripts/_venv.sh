@@ -5,12 +5,25 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo/.venv"
 python="${PYTHON:-python3}"
 extras="${1:-}"
-if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv"
-fi
 stamp="$venv/.installed${extras:+-$extras}"
-if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
-    "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet -e "$repo${extras:+[$extras]}"
-    touch "$stamp"
+_venv_install() {
+    if [ ! -x "$venv/bin/python" ]; then
+        "$python" -m venv "$venv"
+    fi
+    if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
+        "$venv/bin/python" -m pip install --quiet --upgrade pip
+        "$venv/bin/python" -m pip install --quiet -e "$repo${extras:+[$extras]}"
+        touch "$stamp"
+    fi
+}
+# Two runs started together (scripts/run beside scripts/test) would install
+# into the same .venv at once and break each other's pip: take turns.
+if command -v flock >/dev/null 2>&1; then
+    exec {_venv_lock}>"$repo/.venv.lock"
+    flock "$_venv_lock"
+    _venv_install
+    flock -u "$_venv_lock"
+    exec {_venv_lock}>&-
+else
+    _venv_install
 fi
