@@ -41,9 +41,12 @@ def defer_checkpoints(database: pw.Database) -> None:
 
 
 class Checkpointer:
-    def __init__(self, path: Path, interval: float = INTERVAL_SECONDS) -> None:
+    def __init__(
+        self, path: Path, interval: float = INTERVAL_SECONDS, wal_limit: int = WAL_SIZE_LIMIT
+    ) -> None:
         self.path = path
         self.interval = interval
+        self.wal_limit = wal_limit
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
@@ -80,11 +83,25 @@ class Checkpointer:
                 uri = f"file:{quote(str(self.path))}?mode=rw"
                 self._conn = sqlite3.connect(uri, uri=True, timeout=0, check_same_thread=False)
                 self._inode = inode
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if busy == 0 and frames == copied and self._wal_bytes() > self.wal_limit:
+                # SQLite cuts the WAL back only when a writer next starts
+                # over at its beginning: after a cold build, the daemon may
+                # write nothing more for hours, and the index would sit at
+                # twice its size. Everything is copied already, so this holds
+                # the write lock only to empty the file; with no busy wait,
+                # a writer or reader at work makes it a passive one instead.
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error as exc:
             # Busy, or a file that is not (yet) a database: the next turn.
             log.debug("checkpoint skipped: %s", exc)
             self._disconnect()
+
+    def _wal_bytes(self) -> int:
+        try:
+            return os.stat(f"{self.path}-wal").st_size
+        except OSError:
+            return 0
 
     def _disconnect(self) -> None:
         if self._conn is not None:

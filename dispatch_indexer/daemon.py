@@ -161,6 +161,9 @@ class Daemon:
                 # A full disk, a lock, a damaged file: the loop retries the scan.
                 self._database_failed(exc, now)
             self._write_status(now)
+            # A startup scan that found nothing to read started no reader;
+            # the first live save must not wait for one to start.
+            self.index.reader().warm()
         except BaseException:
             self.stop()
             raise

@@ -107,7 +107,7 @@ def test_outcomes_come_back_in_order_and_whole(pool: ReadPool, tmp_path: Path) -
     assert all(o.data == data for o in outcomes)
 
 
-def test_idle_readers_are_let_go_and_come_back(pool: ReadPool, tmp_path: Path) -> None:
+def test_idle_readers_are_let_go_and_one_fresh_waits(pool: ReadPool, tmp_path: Path) -> None:
     folder = FIXTURES / "results" / ARITH
     task = ReadTask(str(folder), str(folder.parent), "scan", 0.0, 10**9)
     assert pool.read_many([task])[0].ok
@@ -116,5 +116,19 @@ def test_idle_readers_are_let_go_and_come_back(pool: ReadPool, tmp_path: Path) -
     assert not pool.retire_idle(60)  # used just now
     assert pool.retire_idle(0)
     assert all(p.poll() is not None for p in workers)  # gone, not left behind
-    assert not pool.retire_idle(0)  # nothing left to let go
-    assert pool.read_many([task])[0].ok  # started again on demand
+    # One fresh worker waits for the next read, which it answers.
+    (standby,) = [w.process for w in pool._workers]
+    assert standby.poll() is None and standby not in workers
+    assert not pool.retire_idle(0)  # it has read nothing: nothing to let go
+    assert pool.read_many([task])[0].ok
+    assert pool._workers[0].process is standby
+
+
+def test_warm_starts_one_reader_before_any_read(pool: ReadPool) -> None:
+    assert not pool._workers
+    pool.warm()
+    pool.warm()  # one is enough
+    (worker,) = pool._workers
+    assert worker.process.poll() is None
+    pool.close()
+    assert worker.process.poll() is not None and not pool._workers
