@@ -195,10 +195,7 @@ class ReadPool:
             return []
         results: list[ReadOutcome | None] = [None] * len(tasks)
         queue: deque[tuple[int, ReadTask]] = deque(enumerate(tasks))
-        wanted = min(self.processes, (len(tasks) + CHUNK - 1) // CHUNK)
-        self._workers = [w for w in self._workers if w.alive()]
-        while len(self._workers) < wanted:
-            self._workers.append(self._spawn())
+        self._ensure(min(self.processes, (len(tasks) + CHUNK - 1) // CHUNK))
         while queue or any(w.pending for w in self._workers):
             for worker in list(self._workers):
                 if not worker.pending and queue:
@@ -298,8 +295,10 @@ class ReadPool:
         has no use for, while a fresh one holds about 24 MB and answers that
         save at once instead of after an interpreter's start (0.1 s). Whether
         any were let go."""
+        if time.monotonic() - self._last_used < idle_seconds:
+            return False
         used = [w for w in self._workers if w.answered]
-        if not used or time.monotonic() - self._last_used < idle_seconds:
+        if not used:
             return False
         self._stop(used)
         self.warm()
@@ -307,8 +306,12 @@ class ReadPool:
 
     def warm(self) -> None:
         """Start one worker ahead of the first read, if none is running."""
+        self._ensure(1)
+
+    def _ensure(self, count: int) -> None:
+        """At least ``count`` live workers (the dead ones dropped)."""
         self._workers = [w for w in self._workers if w.alive()]
-        if not self._workers:
+        while len(self._workers) < count:
             self._workers.append(self._spawn())
 
     def close(self) -> None:

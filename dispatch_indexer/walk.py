@@ -94,9 +94,10 @@ def find_dispatches(
                 if entered is None:
                     report.inaccessible.append(folder)
                 else:
+                    fd, names = entered
                     report.folders_seen += 1
                     prefix = folder if folder.endswith("/") else folder + "/"
-                    stack.append((prefix, iter(entered[1]), depth + 1, entered[0]))
+                    stack.append((prefix, iter(names), depth + 1, fd))
                 folder = None
             if not stack:
                 return

@@ -18,12 +18,12 @@ _venv_install() {
 }
 # Two runs started together (scripts/run beside scripts/test) would install
 # into the same .venv at once and break each other's pip: take turns.
+# Closing descriptor 9 lets the lock go.
 if command -v flock >/dev/null 2>&1; then
-    exec {_venv_lock}>"$repo/.venv.lock"
-    flock "$_venv_lock"
+    exec 9>"$repo/.venv.lock"
+    flock 9
     _venv_install
-    flock -u "$_venv_lock"
-    exec {_venv_lock}>&-
+    exec 9>&-
 else
     _venv_install
 fi
