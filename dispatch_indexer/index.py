@@ -20,11 +20,8 @@ from types import TracebackType
 from typing import TypeVar
 
 from . import config as config_mod
-from . import covalent_config
-from . import db as db_mod
 from . import paths as paths_mod
 from .config import Config, RootConfig
-from .covalent_config import CovalentResultsDir
 from .errors import (
     BadInputError,
     DatabaseError,
@@ -32,13 +29,16 @@ from .errors import (
     NotFoundError,
     UntrustedDataError,
 )
-from .migrations import migrate
-from .models import bind
-from .query import DEFAULT_LIMIT, ListQuery, Page
-from .readpool import Reader, make_reader
+from .integrations import covalent_config
+from .integrations.covalent_config import CovalentResultsDir
+from .read.pool import Reader, make_reader
 from .records import DispatchRecord, RootInfo, ScanSummary
-from .scanner import Progress, Scanner
-from .store import Store
+from .scan.scanner import Progress, Scanner
+from .store import engine as db_mod
+from .store.migrations import migrate
+from .store.models import bind
+from .store.query import DEFAULT_LIMIT, ListQuery, Page
+from .store.store import Store
 
 T = TypeVar("T")
 

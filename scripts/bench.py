@@ -83,12 +83,12 @@ from dispatch_indexer.corpus import (  # noqa: E402
     write_dispatch,
     write_in_place,
 )
-from dispatch_indexer.db import sqlite_path  # noqa: E402
+from dispatch_indexer.daemon.watcher import inotify_watch_count  # noqa: E402
 from dispatch_indexer.paths import resolve as resolve_paths  # noqa: E402
-from dispatch_indexer.query import Cursor  # noqa: E402
-from dispatch_indexer.reader import RESULT_FILE, read_dispatch  # noqa: E402
+from dispatch_indexer.read.reader import RESULT_FILE, read_dispatch  # noqa: E402
 from dispatch_indexer.records import FINAL_STATUSES  # noqa: E402
-from dispatch_indexer.watcher import inotify_watch_count  # noqa: E402
+from dispatch_indexer.store.engine import sqlite_path  # noqa: E402
+from dispatch_indexer.store.query import Cursor  # noqa: E402
 
 FIXTURES = Path(
     os.environ.get("COVALENT_INDEXER_FIXTURES", REPO.parent / "shared/fixtures/covalent-0.110")

@@ -14,7 +14,7 @@ from typing import Any
 
 from dispatch_indexer import DispatchIndex, DispatchRecord
 from dispatch_indexer.corpus import read_template, with_new_id, write_in_place
-from dispatch_indexer.lock import running_pid
+from dispatch_indexer.daemon.lock import running_pid
 from dispatch_indexer.paths import resolve
 
 from .conftest import FIXTURES

@@ -18,9 +18,9 @@ from urllib.parse import quote
 
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer import config as config_mod
-from dispatch_indexer import db as db_mod
-from dispatch_indexer.lock import running_pid
+from dispatch_indexer.daemon.lock import running_pid
 from dispatch_indexer.paths import db_url_from_env, resolve
+from dispatch_indexer.store import engine as db_mod
 
 from .daemon_helpers import DaemonProcess, wait_for
 

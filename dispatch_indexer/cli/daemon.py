@@ -7,9 +7,10 @@ import json
 import typer
 
 from .. import config as config_mod
-from .. import daemonctl, logsetup
 from ..config import LOG_LEVELS
-from ..daemon import Daemon, damaged_database, open_index_recovering
+from ..daemon import control as daemonctl
+from ..daemon import logsetup
+from ..daemon.loop import Daemon, damaged_database, open_index_recovering
 from ..errors import DatabaseError
 from ..paths import resolve
 from . import app

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..records import DispatchRecord
-from ..scanner import Progress as ProgressCallback
+from ..scan.scanner import Progress as ProgressCallback
 
 
 def _console() -> Console:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .. import service as service_mod
+from ..daemon import service as service_mod
 from . import app
 from .common import options
 

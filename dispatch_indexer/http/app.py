@@ -36,8 +36,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
-from .. import db as db_mod
 from ..config import Config
+from ..daemon.lock import running_pid
 from ..errors import (
     BadInputError,
     DatabaseError,
@@ -47,8 +47,8 @@ from ..errors import (
     UntrustedDataError,
 )
 from ..index import DispatchIndex
-from ..lock import running_pid
-from ..query import DEFAULT_LIMIT, MAX_LIMIT
+from ..store import engine as db_mod
+from ..store.query import DEFAULT_LIMIT, MAX_LIMIT
 from . import statuspage
 from .guard import Guard
 

@@ -1,0 +1,1 @@
+"""Where the indexer meets Covalent itself: its configuration file and its post-dispatch hook."""

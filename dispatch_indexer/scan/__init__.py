@@ -1,0 +1,1 @@
+"""Finding dispatch folders under a root and bringing the index up to date with them."""

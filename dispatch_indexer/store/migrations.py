@@ -1,0 +1,218 @@
+"""The schema version, and the steps that bring an older index up to date.
+
+Each step is a function applied in its own transaction, in order; the
+version is stored in ``index_meta``. A new column is a new step using
+peewee's portable ``playhouse.migrate`` operations. Processes that open one
+index at once (several daemons on one PostgreSQL server, a daemon and a
+command) take turns: ``db.lock_for_migration``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee as pw
+from playhouse import migrate as schema
+
+from ..errors import DatabaseError
+from . import counters
+from . import engine as db_mod
+from .models import REREAD_MTIME_NS, BaseModel, CharField, Tables, TextField, UTCDateTimeField
+from .sqlite import compat as sqlite_compat
+
+SCHEMA_VERSION_KEY = "schema_version"
+
+# The columns each table gained in a later step. Step 1 creates every table
+# as version 1 had it, that is today's model without these, and the later
+# steps add them: a new index and an upgraded one are built by the very same
+# steps, so they end up identical and no step has to ask the database which
+# columns it already has. A step that adds a column lists it here.
+ADDED_AFTER_V1: dict[str, tuple[str, ...]] = {
+    "dispatch": ("document", "hidden", "host"),  # steps 2 and 3
+}
+# The same for whole tables: step 1 leaves them out, their step creates them.
+CREATED_AFTER_V1: frozenset[str] = frozenset({"dispatch_count"})  # step 5
+
+
+# The tables step 3 keyed anew, by (host, path) instead of path, as version 1
+# (and 2) had them: frozen history, never edited with the models.
+class _RootV1(BaseModel):
+    path = CharField(primary_key=True, max_length=4096)
+    watch = CharField(max_length=16, default="auto")
+    added_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "root"
+
+
+class _LocationV1(BaseModel):
+    path = CharField(primary_key=True, max_length=4096)
+    dispatch_id = CharField(max_length=255, index=True)
+    root = TextField(null=True, index=True)
+    size = pw.BigIntegerField()
+    mtime_ns = pw.BigIntegerField()
+    inode = pw.BigIntegerField()
+    last_event = UTCDateTimeField(null=True)
+    unreadable = TextField(null=True)
+    seen_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "location"
+
+
+REKEYED_IN_V3: dict[str, type[BaseModel]] = {"root": _RootV1, "location": _LocationV1}
+
+
+def _as_of_v1(model: type[BaseModel]) -> type[BaseModel]:
+    table = model._meta.table_name
+    meta = type("Meta", (), {"database": model._meta.database, "table_name": table})
+    if table in REKEYED_IN_V3:
+        return type(f"{model.__name__}V1", (REKEYED_IN_V3[table],), {"Meta": meta})
+    later = ADDED_AFTER_V1.get(table)
+    if not later:
+        return model
+    v1 = type(f"{model.__name__}V1", (model,), {"Meta": meta, "__module__": __name__})
+    for name in later:
+        v1._meta.remove_field(name)
+    # ... and the indexes on them, which their steps create.
+    v1._meta.indexes = [index for index in v1._meta.indexes if not set(index[0]) & set(later)]
+    return v1
+
+
+def _create_v1(database: pw.Database, tables: Tables, host: str) -> None:
+    models = [m for m in tables.all if m._meta.table_name not in CREATED_AFTER_V1]
+    database.create_tables([_as_of_v1(model) for model in models], safe=True)
+
+
+def _add_document_and_hidden(database: pw.Database, tables: Tables, host: str) -> None:
+    """Covalent's UI document of each dispatch and the hidden flag; on
+    SQLite, the ``dispatches`` view Covalent's own UI reads (sqlite_compat)."""
+    dispatch = tables.Dispatch
+    table = dispatch._meta.table_name
+    migrator = schema.SchemaMigrator.from_database(database)
+    schema.migrate(
+        migrator.add_column(table, "document", dispatch.document),
+        # NOT NULL with its DEFAULT FALSE in one ALTER TABLE, which both
+        # engines take as it is (peewee's usual add-nullable-then-set-NOT-NULL
+        # would rebuild the whole table on SQLite); add_column also creates
+        # the field's index, dispatch_hidden.
+        migrator.add_column(table, "hidden", dispatch.hidden, allow_not_null=True),
+    )
+    # Documents come from reading result.pkl: make the next scan read every
+    # known copy again (no real file has this mtime), filling them in.
+    tables.Location.update(mtime_ns=REREAD_MTIME_NS).execute()
+    sqlite_compat.install(database)
+
+
+def _add_hosts(database: pw.Database, tables: Tables, host: str) -> None:
+    """Several machines, one index: the host of every record, root and
+    location. What an index held before was found by the host that upgrades
+    it. Roots and locations are keyed by (host, path), since one path on two
+    machines is two folders; path columns compare byte by byte on every
+    engine (``db.byte_ordered``)."""
+    dispatch = tables.Dispatch
+    migrator = schema.SchemaMigrator.from_database(database)
+    schema.migrate(
+        migrator.add_column("dispatch", "host", dispatch.host, allow_not_null=True),
+        migrator.add_index("dispatch", ("host", "root"), False),
+    )
+    dispatch.update(host=host).execute()
+    db_mod.byte_ordered(database, "dispatch", ("path", "results_dir"))
+    for model in (tables.Root, tables.Location):
+        _rekey(database, model, host)
+
+
+def _rekey(database: pw.Database, model: type[BaseModel], host: str) -> None:
+    """Rebuild a table of version 1's shape as ``model`` (keyed by host and
+    path), its rows kept and given ``host``."""
+    table = model._meta.table_name
+    before = _as_of_v1(model)
+    kept = f"{table}_before_v3"
+    columns = ", ".join(f'"{field.column_name}"' for field in before._meta.sorted_fields)
+    # Every name here comes from the models, none from outside.
+    database.execute_sql(f'CREATE TABLE "{kept}" AS SELECT * FROM "{table}"')  # noqa: S608
+    database.drop_tables([before])  # with its indexes, whose names the new ones take
+    database.create_tables([model])
+    db_mod.byte_ordered(database, table, ("path",))
+    copy = f'INSERT INTO "{table}" ("host", {columns}) SELECT {database.param}, {columns} FROM "{kept}"'  # noqa: S608, E501
+    database.execute_sql(copy, (host,))
+    database.execute_sql(f'DROP TABLE "{kept}"')
+
+
+def _drop_hidden_index(database: pw.Database, tables: Tables, host: str) -> None:
+    # Step 2 indexed ``hidden`` alone; listings filter on it, and a planner
+    # without statistics chose it and sorted every row (seconds at 1M).
+    database.execute_sql('DROP INDEX IF EXISTS "dispatch_hidden"')
+
+
+def _add_dispatch_count(database: pw.Database, tables: Tables, host: str) -> None:
+    """Dispatches by host, status, hidden and missing, kept by triggers on
+    the dispatch table (``counters``), so that counts read a few rows rather
+    than every dispatch; the dispatches already there are counted once now."""
+    database.create_tables([tables.DispatchCount])
+    counters.install(database)
+    counters.seed(database)
+
+
+def _add_listing_index(database: pw.Database, tables: Tables, host: str) -> None:
+    """Provisional records (listing.py) are looked for after every full scan:
+    a partial index finds them however many records there are, and costs
+    nothing once they are read."""
+    database.execute_sql(
+        'CREATE INDEX "dispatch_listing" ON "dispatch" ("host", "path") '
+        "WHERE \"source\" = 'listing'"
+    )
+
+
+Step = Callable[[pw.Database, Tables, str], None]
+# Step N brings the schema from version N-1 to N; each is given the bound
+# tables and the host of the process that applies it.
+STEPS: list[Step] = [
+    _create_v1,
+    _add_document_and_hidden,
+    _add_hosts,
+    _drop_hidden_index,
+    _add_dispatch_count,
+    _add_listing_index,
+]
+LATEST = len(STEPS)
+
+
+def current_version(database: pw.Database, tables: Tables) -> int:
+    meta = tables.MetaEntry
+    if not database.table_exists(meta._meta.table_name):
+        return 0
+    row = meta.get_or_none(meta.key == SCHEMA_VERSION_KEY)
+    return int(row.value) if row is not None else 0
+
+
+def migrate(database: pw.Database, tables: Tables, host: str | None = None) -> int:
+    """Apply every pending step; the resulting version. ``host`` is the host
+    rows of an older index are credited to (default: this machine's name)."""
+    if host is None:
+        from ..config import default_host
+
+        host = default_host()
+    meta = tables.MetaEntry
+    version = current_version(database, tables)
+    if version > LATEST:
+        raise DatabaseError(
+            f"the index has schema version {version}, newer than this "
+            f"covalent-indexer understands ({LATEST}); upgrade covalent-indexer"
+        )
+    while version < LATEST:
+        with database.atomic():
+            # Another process opening the same index may have applied this
+            # step while we waited for the lock (SQLite transactions here take
+            # the write lock as they begin; PostgreSQL takes an advisory lock);
+            # steps need not be idempotent.
+            db_mod.lock_for_migration(database)
+            version = current_version(database, tables)
+            if version >= LATEST:
+                break
+            STEPS[version](database, tables, host)
+            version += 1
+            meta.insert(key=SCHEMA_VERSION_KEY, value=str(version)).on_conflict(
+                conflict_target=[meta.key], preserve=[meta.value]
+            ).execute()
+    return version
