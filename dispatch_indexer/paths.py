@@ -103,3 +103,20 @@ def ensure_private_dir(path: Path) -> Path:
             ensure_private_dir(path.parent)
         path.mkdir(exist_ok=True, mode=0o700)
     return path
+
+
+def is_within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it.
+
+    Both are absolute and normalised, as every path the indexer keeps is, so
+    comparing strings suffices (and costs no system call, which matters in
+    the daemon's event loop); the separator check keeps ``/a/bc`` out of ``/a/b``.
+    """
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def depth_below(path: str, root: str) -> int:
+    """How many folders ``path`` lies below ``root`` (0 for the root itself)."""
+    if path == root:
+        return 0
+    return len(os.path.relpath(path, root).split(os.sep))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from ..paths import is_within
+
 NETWORK_FILESYSTEMS = frozenset(
     {
         "nfs",
@@ -54,7 +56,7 @@ def filesystem_type(path: str, mounts_file: str = "/proc/self/mounts") -> str | 
         if len(parts) < 3:
             continue
         mount_point, fs_type = _unescape(parts[1]), parts[2]
-        if real == mount_point or real.startswith(mount_point.rstrip("/") + "/"):
+        if is_within(real, mount_point):
             if best is None or len(mount_point) > best[0]:
                 best = (len(mount_point), fs_type)
     return best[1] if best else None

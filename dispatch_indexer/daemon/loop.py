@@ -26,6 +26,7 @@ from .. import config as config_mod
 from .. import paths as paths_mod
 from ..errors import DatabaseError
 from ..index import DispatchIndex
+from ..paths import depth_below, is_within
 from ..read.pool import ReadTask
 from ..read.reader import INFO_FILE, RESULT_FILE, ReadOutcome, stat_of
 from ..records import FINAL_STATUSES
@@ -67,10 +68,6 @@ DB_RETRY = 1.0
 REREAD_CHECK_INTERVAL = 5.0
 # The degraded entry of a lost connection to a database server.
 DB_CONNECTION = "database-connection"
-
-
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 @dataclass
@@ -433,14 +430,12 @@ class Daemon:
     def _root_of(self, path: str) -> RootState | None:
         best = None
         for root in self.roots.values():
-            if _inside(path, root.path) and (best is None or len(root.path) > len(best.path)):
+            if is_within(path, root.path) and (best is None or len(root.path) > len(best.path)):
                 best = root
         return best
 
     def _too_deep(self, folder: str, root: RootState) -> bool:
-        rel = os.path.relpath(folder, root.path)
-        depth = 0 if rel == "." else len(rel.split(os.sep))
-        return depth > self.index.config.max_depth
+        return depth_below(folder, root.path) > self.index.config.max_depth
 
     def _scanner(self, root: RootState | None = None) -> Scanner:
         def on_folder(folder: str) -> None:

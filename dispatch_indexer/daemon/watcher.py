@@ -26,6 +26,8 @@ from typing import Any
 
 from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent, InotifyFD
 
+from ..paths import is_within
+
 log = logging.getLogger(__name__)
 
 # What the daemon needs to see in a watched folder. IN_MODIFY is left out on
@@ -151,9 +153,8 @@ class NativeWatcher:
             fd.remove_callbacks([(wd, self._id)])
 
     def unwatch_under(self, folder: str) -> None:
-        prefix = folder.rstrip("/") + "/"
         for path in self.watched():
-            if path == folder or path.startswith(prefix):
+            if is_within(path, folder):
                 self.unwatch(path)
 
     # ---- watchdog's callback protocol: runs on its thread, only queues ----

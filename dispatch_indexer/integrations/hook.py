@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..index import DispatchIndex
+from ..paths import is_within
 from ..read.reader import RESULT_FILE
 from ..records import DispatchRecord
 from ..scan.scanner import Scanner
@@ -57,7 +58,7 @@ def _record(
         return None
     with DispatchIndex(db, home=home) as index:
         results_dir = str(path.parent)
-        if not any(_within(results_dir, root) for root in index.config.root_paths()):
+        if not any(is_within(results_dir, root) for root in index.config.root_paths()):
             index.add_dirs([results_dir])
         # Covalent's save has returned, so the file is whole: waiting for it
         # to settle would only hold up the dispatcher.
@@ -121,7 +122,3 @@ def _saved_folder(result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     if not directory or not dispatch_id:
         return None
     return os.path.join(os.fspath(directory), str(dispatch_id))
-
-
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")

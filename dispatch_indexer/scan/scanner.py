@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..config import Config
+from ..paths import depth_below, is_within
 from ..read.pool import InProcessReader, Reader, ReadTask
 from ..read.reader import ReadOutcome
 from ..records import ScanSummary
@@ -83,7 +84,7 @@ class Scanner:
         with self._overlapping():
             for root in roots:
                 # Another registered root inside this one is scanned as itself.
-                others = frozenset(r for r in registered if r != root and _inside(r, root))
+                others = frozenset(r for r in registered if r != root and is_within(r, root))
                 self._list_first(root, others)
                 self._scan_root(root, others)
         self._retry_unsettled()
@@ -95,7 +96,9 @@ class Scanner:
     def scan_subtree(self, folder: str, root: str, all_roots: Iterable[str] = ()) -> ScanSummary:
         """Scan one folder inside ``root`` (a folder that just appeared)."""
         started = time.monotonic()
-        others = frozenset(r for r in all_roots if r != root and _inside(r, folder))
+        others = frozenset(
+            r for r in all_roots if r != root and r != folder and is_within(r, folder)
+        )
         # A folder that just appeared holds a dispatch or a few: read at once,
         # with no thread between the event and the record.
         self._scan_root(root, others, start=folder)
@@ -108,7 +111,7 @@ class Scanner:
         started = time.monotonic()
         roots = self.config.root_paths()
         pending = [
-            _Pending(folder, next((r for r in roots if _inside(folder, r)), ""))
+            _Pending(folder, next((r for r in roots if folder != r and is_within(folder, r)), ""))
             for folder in folders
         ]
         self._read_and_apply(pending)
@@ -137,7 +140,7 @@ class Scanner:
             return
         report = WalkReport()
         batch: list[_Pending] = []
-        depth_left = self.config.max_depth - _depth_below(top, root)
+        depth_left = self.config.max_depth - depth_below(top, root)
         walk = find_dispatches(
             top,
             max_depth=max(depth_left, 0),
@@ -172,7 +175,7 @@ class Scanner:
         # What is under a folder we could not list is unknown, not gone; what
         # is under another registered root is that root's to scan.
         unknown = [*report.inaccessible, *exclude]
-        gone = [p for p in stored.rest() if not any(_inside(p, u) for u in unknown)]
+        gone = [p for p in stored.rest() if not any(p != u and is_within(p, u) for u in unknown)]
         self._forget(gone, root)
 
     def _forget(self, paths: list[str], root: str) -> None:
@@ -294,13 +297,3 @@ class _Stored:
             self._passed.update((row[0], row) for row in self._rows)
             self._next = None
         return list(self._passed)
-
-
-def _depth_below(path: str, root: str) -> int:
-    if path == root:
-        return 0
-    return len(os.path.relpath(path, root).split(os.sep))
-
-
-def _inside(path: str, folder: str) -> bool:
-    return path.startswith(folder.rstrip("/") + "/")
