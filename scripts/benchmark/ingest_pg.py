@@ -19,7 +19,7 @@ Two figures per configuration:
   directory, and the daemons started again; from the start until every one is
   in the index (their start-up scans, worker processes reading in parallel).
 
-Self-contained: ``measure_ingest_pg`` takes what it needs from bench.py as
+Self-contained: ``measure_ingest_pg`` takes what it needs from the bench as
 arguments (its ``Daemon`` class, its log function).
 """
 
@@ -36,7 +36,7 @@ from typing import Any
 
 import tomli_w
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
 CONFIGURATIONS = (("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 3))
 TIMEOUT = 900.0
@@ -199,7 +199,7 @@ def _counter(url: str) -> Callable[[], int]:
 
 
 def table_rows(measure: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(measure, value, baseline) rows for bench.py's table."""
+    """(measure, value, baseline) rows for the bench's table."""
     rows = []
     runs = measure["runs"]
     baseline = runs.get("sqlite-1")

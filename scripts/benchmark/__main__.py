@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 VENV = REPO / ".venv"
 
 
@@ -94,7 +94,7 @@ FIXTURES = Path(
     os.environ.get("COVALENT_INDEXER_FIXTURES", REPO.parent / "shared/fixtures/covalent-0.110")
 )
 MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint")
-# Run only when named in --only (see scripts/bench_ingest_pg.py).
+# Run only when named in --only (see ingest_pg.py).
 EXTRA_MEASURES = ("ingest-pg",)
 CORPUS_FORMAT = 1
 # A template folder bigger than this (the 3 MB pickle + 12 MB source one) is "heavy".
@@ -1209,8 +1209,8 @@ class Bench:
     # -- extra: ingest on PostgreSQL (only when named in --only) --
 
     def measure_ingest_pg(self) -> dict[str, Any]:
-        """Daemons on one PostgreSQL server vs one on SQLite (bench_ingest_pg.py)."""
-        from bench_ingest_pg import measure_ingest_pg
+        """Daemons on one PostgreSQL server vs one on SQLite (ingest_pg.py)."""
+        from ingest_pg import measure_ingest_pg
 
         return measure_ingest_pg(
             workdir=self.run_dir / "ingest-pg",
@@ -2152,7 +2152,7 @@ def table_rows(measures: dict[str, Any], n: int) -> list[dict[str, str]]:
                 )
     ingest = measures.get("ingest-pg")
     if ingest is not None and ingest.get("status") == "ok":
-        from bench_ingest_pg import table_rows as ingest_rows
+        from ingest_pg import table_rows as ingest_rows
 
         for measure, value, baseline in ingest_rows(ingest):
             add(measure, value, baseline)
