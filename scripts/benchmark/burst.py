@@ -19,11 +19,15 @@ from dispatch_indexer.corpus import read_template, with_new_id, write_dispatch
 from .common import log, nan, spread, worker_command
 from .corpus import Corpus
 from .database import db_path_of, ro_connect
-from .processes import Daemon
+from .processes import DaemonProcess
 from .session import Session
 
 
-def measure(session: Session, daemon: Daemon, corpus: Corpus, written: list[str]) -> dict[str, Any]:
+def measure(
+    session: Session, daemon: DaemonProcess, corpus: Corpus, written: list[str]
+) -> dict[str, Any]:
+    """``--repeat`` bursts of ``--burst-n`` dispatches, against the daemon that
+    ``run.live_and_burst`` started (restarted between bursts)."""
     args = session.args
     runs = []
     for r in range(args.repeat):
@@ -66,7 +70,7 @@ def measure(session: Session, daemon: Daemon, corpus: Corpus, written: list[str]
 
 
 def _burst_once(
-    session: Session, daemon: Daemon, corpus: Corpus, r: int, written: list[str]
+    session: Session, daemon: DaemonProcess, corpus: Corpus, r: int, written: list[str]
 ) -> dict[str, Any]:
     args = session.args
     work = session.run_dir / f"burst-{r}"

@@ -14,7 +14,7 @@ from dispatch_indexer import config as config_mod
 
 from .common import log
 from .database import db_files_size, db_path_of, ro_connect, table_sizes
-from .processes import Daemon
+from .processes import DaemonProcess
 from .session import Session
 from .synthesize import ensure_link_tree, synthesize_read
 
@@ -61,7 +61,7 @@ def _footprint_synthetic(session: Session, n: int) -> dict[str, Any]:
 
 def _footprint_daemon(session: Session, home: Path, n: int, name: str) -> dict[str, Any]:
     args = session.args
-    daemon = Daemon(home, session.run_dir / "logs" / f"daemon-{name}.stderr")
+    daemon = DaemonProcess(home, session.run_dir / "logs" / f"daemon-{name}.stderr")
     try:
         daemon.start(timeout=300 + n * 0.05)
         after_index = daemon.memory()

@@ -37,7 +37,7 @@ from dispatch_indexer.corpus import read_template, with_new_id, write_dispatch
 from dispatch_indexer.paths import ensure_private_dir, resolve
 
 from .common import FIXTURES, REPO, log
-from .processes import Daemon
+from .processes import DaemonProcess
 from .session import Session
 
 ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
@@ -104,7 +104,7 @@ def _run(
         ensure_private_dir(config.parent)
         settings = {"host": host, "db": url, "roots": [{"path": str(roots[host])}]}
         config.write_bytes(tomli_w.dumps(settings).encode())
-        daemons[host] = Daemon(home, base / f"{host}.stderr")
+        daemons[host] = DaemonProcess(home, base / f"{host}.stderr")
     counter = _counter(url)
 
     def write_all() -> float:

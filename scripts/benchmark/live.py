@@ -20,14 +20,18 @@ from dispatch_indexer.records import FINAL_STATUSES
 from .common import distribution, log, nan, spread, worker_command
 from .corpus import Corpus, Templates
 from .database import db_path_of, ro_connect
-from .processes import Daemon
+from .processes import DaemonProcess
 from .session import Session
 
 # A RUNNING save is completed in place this many saves later.
 LIVE_GAP = 22
 
 
-def measure(session: Session, daemon: Daemon, corpus: Corpus, written: list[str]) -> dict[str, Any]:
+def measure(
+    session: Session, daemon: DaemonProcess, corpus: Corpus, written: list[str]
+) -> dict[str, Any]:
+    """``--repeat`` runs of ``--live-saves`` saves, against the daemon that
+    ``run.live_and_burst`` started; ``written`` collects the folders to remove."""
     args = session.args
     runs = []
     for r in range(args.repeat):
@@ -69,7 +73,7 @@ def measure(session: Session, daemon: Daemon, corpus: Corpus, written: list[str]
 
 
 def _live_once(
-    session: Session, daemon: Daemon, corpus: Corpus, r: int, written: list[str]
+    session: Session, daemon: DaemonProcess, corpus: Corpus, r: int, written: list[str]
 ) -> dict[str, Any]:
     args = session.args
     work = session.run_dir / f"live-{r}"

@@ -68,7 +68,7 @@ def tree_memory(pid: int) -> dict[str, Any]:
     }
 
 
-class Daemon:
+class DaemonProcess:
     """``covalent-indexer start --foreground --quiet`` as a real child process."""
 
     def __init__(self, home: Path, log_file: Path) -> None:
@@ -101,7 +101,7 @@ class Daemon:
             "sample_seconds": SAMPLE_SECONDS,
         }
 
-    def start(self, timeout: float) -> Daemon:
+    def start(self, timeout: float) -> DaemonProcess:
         command = [sys.executable, "-m", "dispatch_indexer", "--home", str(self.home)]
         command += ["start", "--foreground", "--quiet"]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -171,12 +171,17 @@ class Daemon:
             self._sampler = None
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, 30)
+
+
+def terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, as a user's Ctrl-C or systemd would stop it; SIGKILL if it lingers."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:

@@ -9,7 +9,6 @@ import http.client
 import importlib.util
 import random
 import shlex
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ from dispatch_indexer.store.query import Cursor
 
 from .common import distribution, log, percentile, spread
 from .database import db_path_of, ro_connect
-from .processes import free_port
+from .processes import free_port, terminate
 from .session import Session
 from .synthesize import RARE_STATUS, synthesize
 
@@ -144,12 +143,7 @@ def _http_queries(
     finally:
         if conn is not None:
             conn.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, 15)
 
 
 def python_operations(

@@ -12,17 +12,19 @@ from typing import Any
 from . import burst, cold, footprint, ingest_pg, live, queries, rescan
 from .common import error, log
 from .options import MEASURES
-from .processes import Daemon
+from .processes import DaemonProcess
 from .session import Session
 
 
 def live_and_burst(session: Session, with_live: bool, with_burst: bool) -> dict[str, Any]:
+    """Live and burst against one daemon on the indexed corpus, started once:
+    its start-up scan of N dispatches is not what either measures."""
     args = session.args
     corpus = session.corpus(args.n)
     home = session.indexed_home(args.n)
     written: list[str] = []
     out: dict[str, Any] = {}
-    daemon = Daemon(home, session.run_dir / "logs" / "daemon-live.stderr")
+    daemon = DaemonProcess(home, session.run_dir / "logs" / "daemon-live.stderr")
     try:
         log(f"live/burst: starting the daemon on {corpus.n:,} indexed dispatches")
         daemon.start(timeout=120 + corpus.n * 0.01)
@@ -46,6 +48,7 @@ def live_and_burst(session: Session, with_live: bool, with_burst: bool) -> dict[
 
 
 def run(session: Session) -> dict[str, Any]:
+    """Every selected measure: its figures, or its error, and its wall time."""
     args = session.args
     started = time.monotonic()
     selected = args.only
