@@ -25,7 +25,7 @@ def test_quick_bench_runs_every_measure(tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable,
-            str(REPO / "scripts" / "bench.py"),
+            str(REPO / "scripts" / "benchmark"),
             "--quick",
             "--workdir",
             str(workdir),

@@ -53,3 +53,18 @@ def test_every_promise_names_a_test_that_exists() -> None:
         if not re.search(rf"^(async )?def {name}\(", (REPO / "tests" / file).read_text(), re.M)
     ]
     assert missing == []
+
+
+def test_readme_is_at_most_350_lines() -> None:
+    """The README is for users; the measurement log lives in docs/performance.md."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    assert len(lines) <= 350
+
+
+def test_every_file_the_readme_links_exists() -> None:
+    readme = (REPO / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [t for t in targets if "://" not in t and not t.startswith("mailto:")]
+    assert "docs/performance.md" in local
+    missing = [t for t in local if not (REPO / t).exists()]
+    assert missing == []

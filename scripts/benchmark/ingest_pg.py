@@ -18,9 +18,6 @@ Two figures per configuration:
 - catch-up: the daemons are stopped, ``per_daemon`` more are saved in each
   directory, and the daemons started again; from the start until every one is
   in the index (their start-up scans, worker processes reading in parallel).
-
-Self-contained: ``measure_ingest_pg`` takes what it needs from bench.py as
-arguments (its ``Daemon`` class, its log function).
 """
 
 from __future__ import annotations
@@ -36,30 +33,31 @@ from typing import Any
 
 import tomli_w
 
-REPO = Path(__file__).resolve().parent.parent
+from dispatch_indexer.corpus import read_template, with_new_id, write_dispatch
+from dispatch_indexer.paths import ensure_private_dir, resolve
+
+from .common import FIXTURES, REPO, log
+from .processes import DaemonProcess
+from .session import Session
+
 ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
 CONFIGURATIONS = (("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 3))
 TIMEOUT = 900.0
 
 
-def measure_ingest_pg(
-    *,
-    workdir: Path,
-    fixtures: Path,
-    quick: bool,
-    daemon_class: Any,
-    log: Callable[[str], None],
-) -> dict[str, Any]:
+def measure(session: Session) -> dict[str, Any]:
+    """Daemons on one PostgreSQL server vs one on SQLite."""
+    workdir = session.run_dir / "ingest-pg"
+    quick = session.args.quick
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from dispatch_indexer.corpus import read_template
     from tests.postgres_server import HOW_TO_GET, PostgresServer, find_bindir
 
     bindir = find_bindir()
     if bindir is None:
         raise RuntimeError(HOW_TO_GET)
     per_daemon = 200 if quick else 2000
-    template = read_template(fixtures / "results" / ARITH)
+    template = read_template(FIXTURES / "results" / ARITH)
     server = PostgresServer(bindir, durable=True)
     server.start()
     try:
@@ -74,7 +72,7 @@ def measure_ingest_pg(
             else:
                 url = server.url(server.create_database())
             log(f"ingest-pg: {daemons} daemon(s) on {engine}, {per_daemon} dispatches each")
-            runs[name] = _run(base, url, daemons, per_daemon, template, daemon_class, log)
+            runs[name] = _run(base, url, daemons, per_daemon, template)
             log(
                 f"ingest-pg: {name}: live {runs[name]['live_per_second']:.0f}/s, "
                 f"catch-up {runs[name]['catchup_per_second']:.0f}/s"
@@ -95,12 +93,7 @@ def _run(
     count: int,
     per_daemon: int,
     template: tuple[str, dict[str, bytes]],
-    daemon_class: Any,
-    log: Callable[[str], None],
 ) -> dict[str, Any]:
-    from dispatch_indexer.corpus import with_new_id, write_dispatch
-    from dispatch_indexer.paths import ensure_private_dir, resolve
-
     hosts = [f"host{i + 1}" for i in range(count)]
     roots = {host: base / f"{host}-results" for host in hosts}
     daemons = {}
@@ -111,7 +104,7 @@ def _run(
         ensure_private_dir(config.parent)
         settings = {"host": host, "db": url, "roots": [{"path": str(roots[host])}]}
         config.write_bytes(tomli_w.dumps(settings).encode())
-        daemons[host] = daemon_class(home, base / f"{host}.stderr")
+        daemons[host] = DaemonProcess(home, base / f"{host}.stderr")
     counter = _counter(url)
 
     def write_all() -> float:
@@ -199,7 +192,7 @@ def _counter(url: str) -> Callable[[], int]:
 
 
 def table_rows(measure: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(measure, value, baseline) rows for bench.py's table."""
+    """(measure, value, baseline) rows for the bench's table."""
     rows = []
     runs = measure["runs"]
     baseline = runs.get("sqlite-1")
