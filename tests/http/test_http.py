@@ -27,7 +27,8 @@ from dispatch_indexer.cli import app as cli_app
 from dispatch_indexer.config import Config
 from dispatch_indexer.errors import BadInputError, ConfigError
 from dispatch_indexer.http import TOKEN_ENV, create_app, resolve_settings
-from dispatch_indexer.http.app import JSON, is_loopback
+from dispatch_indexer.http.responses import JSON
+from dispatch_indexer.http.settings import is_loopback
 from dispatch_indexer.records import DispatchRecord
 from dispatch_indexer.store.query import MAX_LIMIT
 
