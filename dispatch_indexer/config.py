@@ -131,6 +131,11 @@ class Config:
         """The host this machine's rows carry: ``host``, else the hostname."""
         return self.host.strip() if self.host else default_host()
 
+    def database_url(self, paths: paths_mod.Paths) -> str:
+        """The index database: ``db`` (from the file, the environment or the
+        override, as loaded), else the default SQLite file under ``paths``."""
+        return self.db or paths.default_db_url
+
     def root_paths(self) -> list[str]:
         return [root.path for root in self.roots]
 

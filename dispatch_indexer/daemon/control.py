@@ -102,7 +102,7 @@ def _report(
             report = json.loads(paths.status_file.read_text())
         except (OSError, ValueError):
             report = {}
-    counts = index.store.count_by_root() if index is not None else {}
+    counts = index.counts_by_root() if index is not None else {}
     roots = report.get("roots") or [
         {
             "path": r.path,
@@ -149,7 +149,7 @@ def _report(
         "roots": roots,
         "last_full_scan": report.get("last_full_scan"),
         "database": database,
-        "records_by_status": index.store.counts() if index is not None else {},
-        "records_by_host": index.store.count_by_host() if index is not None else {},
+        "records_by_status": index.counts() if index is not None else {},
+        "records_by_host": index.counts_by_host() if index is not None else {},
         "degraded": degraded,
     }

@@ -33,7 +33,7 @@ from ..records import FINAL_STATUSES
 from ..scan.scanner import ScanInterrupted, Scanner
 from ..store import engine as db_mod
 from ..store.sqlite import health as dbfile
-from ..store.sqlite.checkpoint import Checkpointer, defer_checkpoints
+from ..store.sqlite.checkpoint import Checkpointer
 from .fsinfo import wants_polling
 from .lock import InstanceLock, running_pid, write_private
 from .watcher import (
@@ -112,6 +112,9 @@ class _Work:
 class Daemon:
     def __init__(self, index: DispatchIndex, *, clock: Any = time.monotonic) -> None:
         self.index = index
+        # The daemon's way to write the index: engine errors come out raw,
+        # for it to tell a damaged file from a full disk.
+        self.writer = index.writer()
         self.clock = clock
         self.events: queue.Queue[FsEvent] = queue.Queue()
         self.watcher = NativeWatcher(self.events, index.config.max_watches)
@@ -194,7 +197,7 @@ class Daemon:
         (``checkpoint``)."""
         if not db_mod.is_sqlite(self.index.url):
             return
-        defer_checkpoints(self.index.database)
+        self.writer.defer_checkpoints()
         self.checkpointer = Checkpointer(db_mod.sqlite_path(self.index.url))
         self.checkpointer.start()
 
@@ -356,7 +359,7 @@ class Daemon:
                 )
         outcomes = [o for o in self.index.reader().read_many(tasks) if self._settled(o, now)]
         if outcomes:
-            self.index.store.apply(outcomes)
+            self.writer.apply(outcomes)
             for outcome in outcomes:
                 self._settle_watch(outcome)
 
@@ -411,15 +414,14 @@ class Daemon:
                 self._schedule(record.path, self.clock())
 
     def _forget(self, folders: list[str]) -> None:
-        store = self.index.store
         paths: list[str] = []
         for folder in folders:
             if os.path.isdir(folder) and os.path.exists(os.path.join(folder, RESULT_FILE)):
                 continue  # it came back (a rename back, a rewrite)
-            paths.extend(store.known_locations(folder))
+            paths.extend(self.writer.known_locations(folder))
         if not paths:
             return
-        missing, reread = store.forget_locations(paths)
+        missing, reread = self.writer.forget_locations(paths)
         if missing:
             log.info("%d dispatch(es) no longer on disk, marked missing", missing)
         for folder in reread:
@@ -443,8 +445,7 @@ class Daemon:
             if state is not None:
                 self._ensure_watched(folder, state)
 
-        return Scanner(
-            self.index.store,
+        return self.writer.scanner(
             self.index.config,
             source="scan",
             should_stop=self.stop_requested.is_set,
@@ -483,7 +484,7 @@ class Daemon:
         if root.mode != "native":
             return
         fresh = []
-        for folder in self.index.store.unsettled_paths(under or root.path):
+        for folder in self.writer.unsettled_paths(under or root.path):
             if not self.watcher.is_watched(folder):
                 self._ensure_watched(folder, root)
                 fresh.append(folder)
@@ -498,7 +499,7 @@ class Daemon:
             current = stat_of(os.stat(os.path.join(folder, RESULT_FILE)))
         except OSError:
             return
-        known = self.index.store.known_locations(folder).get(folder)
+        known = self.writer.known_locations(folder).get(folder)
         if known is None or known.stat != current:
             self._schedule(folder, self.clock())
 
@@ -531,7 +532,7 @@ class Daemon:
 
     def _full_scan(self, now: float, reason: str) -> None:
         if self._refill:
-            self.index.store.sync_roots([(r.path, r.watch) for r in self.index.config.roots])
+            self.writer.sync_roots(self.index.config.roots)
             reason = "database recreated"
         self._scan_roots(list(self.roots.values()), now, reason=reason, full=True)
         self._refill = False
@@ -704,7 +705,7 @@ class Daemon:
             log.warning("%s", detail)
         self._degrade(DB_CONNECTION, detail)
         # Dropped from this process's pool; the next statement opens another.
-        db_mod.discard_connection(self.index.database)
+        self.writer.drop_connection()
         self.stop_requested.wait(DB_RETRY)
 
     def _check_connection(self) -> None:
@@ -712,7 +713,7 @@ class Daemon:
         back, before anything else is tried (and a quiet iteration is not
         taken for a reconnection)."""
         if DB_CONNECTION in self.degraded:
-            db_mod.ping(self.index.database)
+            self.writer.ping()
 
     def _check_reread_requests(self, now: float) -> None:
         """Read again the folders of ours that another host asked for: its
@@ -720,7 +721,7 @@ class Daemon:
         if now < self._next_reread_check:
             return
         self._next_reread_check = now + REREAD_CHECK_INTERVAL
-        for folder in self.index.store.reread_requests():
+        for folder in self.writer.reread_requests():
             if self._root_of(folder) is not None:
                 self._schedule(folder, now)
 
@@ -752,8 +753,7 @@ class Daemon:
         )
 
     def _reopen_database(self, now: float, why: str, set_aside: bool = True) -> None:
-        with contextlib.suppress(Exception):
-            self.index.database.close()
+        self.writer.close()
         self._close_probe()
         try:
             self.index.reopen()
@@ -766,7 +766,7 @@ class Daemon:
             self._degrade("database", f"cannot reopen the index: {exc}")
             return
         if self.checkpointer is not None:
-            defer_checkpoints(self.index.database)
+            self.writer.defer_checkpoints()
         self._db_identity = self._database_identity()
         self._open_probe()
         self._degrade("database", why)
