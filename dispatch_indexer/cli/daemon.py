@@ -10,7 +10,9 @@ from .. import config as config_mod
 from ..config import LOG_LEVELS
 from ..daemon import control as daemonctl
 from ..daemon import logsetup
-from ..daemon.loop import Daemon, damaged_database, open_index_recovering
+from ..daemon import status as status_mod
+from ..daemon.database import damaged_database, open_index_recovering
+from ..daemon.loop import Daemon
 from ..errors import DatabaseError
 from ..paths import resolve
 from . import app
@@ -81,25 +83,13 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Say whether the daemon runs, what it watches and how the index looks."""
-    unreachable: DatabaseError | None = None
-    try:
-        index = open_index(ctx)
-    except DatabaseError as exc:
-        # The database server may be down: the daemon's own report still
-        # says what it meets (its degraded entries), and this exits 4.
-        unreachable = exc
-        home, db = options(ctx)
-        paths = resolve(home)
-        config = config_mod.load(paths, db_override=db)
-        report = daemonctl.status_unreachable(
-            paths, config, config.db or paths.default_db_url, str(exc)
-        )
-    else:
-        with index:
-            report = daemonctl.status(index)
-    _print_status(report, as_json)
-    if unreachable is not None:
-        raise typer.Exit(int(unreachable.exit_code))
+    home, db = options(ctx)
+    report = status_mod.collect(db, home)
+    _print_status(status_mod.status_json(report), as_json)
+    if report.error is not None:
+        # The database server may be down or the file damaged: the daemon's
+        # own report above still says what it meets, and this exits 4.
+        raise DatabaseError(report.error)
 
 
 def _print_status(report: dict, as_json: bool) -> None:
