@@ -63,6 +63,8 @@ REREAD_CHECK_INTERVAL = 5.0
 
 
 class Daemon:
+    """Keeps one index current from its roots, on one thread, until stopped."""
+
     def __init__(self, index: DispatchIndex, *, clock: Any = time.monotonic) -> None:
         self.index = index
         # The daemon's way to write the index: engine errors come out raw,
