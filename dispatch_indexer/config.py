@@ -28,7 +28,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 WATCH_MODES = ("auto", "native", "polling")
 HOST_MAX_LENGTH = 255  # models.HOST_MAX_LENGTH
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The daemon's log levels (Python logging's names); ``serve`` has its own.
+DAEMON_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass
@@ -101,8 +102,8 @@ class Config:
         _check_number("reader_processes", self.reader_processes, minimum=0, integer=True)
         _check_number("read_memory_mb", self.read_memory_mb, minimum=64, integer=True)
         _check_number("read_timeout_seconds", self.read_timeout_seconds, minimum=0.1)
-        if self.log_level.upper() not in LOG_LEVELS:
-            raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if self.log_level.upper() not in DAEMON_LOG_LEVELS:
+            raise ConfigError(f"log_level must be one of {', '.join(DAEMON_LOG_LEVELS)}")
         if not isinstance(self.follow_symlinks, bool):
             raise ConfigError("follow_symlinks must be true or false")
         if self.db is not None and not isinstance(self.db, str):
@@ -130,6 +131,11 @@ class Config:
     def host_name(self) -> str:
         """The host this machine's rows carry: ``host``, else the hostname."""
         return self.host.strip() if self.host else default_host()
+
+    def database_url(self, paths: paths_mod.Paths) -> str:
+        """The index database: ``db`` (from the file, the environment or the
+        override, as loaded), else the default SQLite file under ``paths``."""
+        return self.db or paths.default_db_url
 
     def root_paths(self) -> list[str]:
         return [root.path for root in self.roots]

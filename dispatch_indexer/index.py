@@ -13,6 +13,8 @@ Everything the CLI does is a method here, so that a program can do it too::
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -21,10 +23,10 @@ from typing import TypeVar
 
 from . import config as config_mod
 from . import paths as paths_mod
+from .access import IndexWriter, Opened, guarded, guarded_iteration, thread_connection
 from .config import Config, RootConfig
 from .errors import (
     BadInputError,
-    DatabaseError,
     MissingDependencyError,
     NotFoundError,
     UntrustedDataError,
@@ -34,11 +36,7 @@ from .integrations.covalent_config import CovalentResultsDir
 from .read.pool import Reader, make_reader
 from .records import DispatchRecord, RootInfo, ScanSummary
 from .scan.scanner import Progress, Scanner
-from .store import engine as db_mod
-from .store.migrations import migrate
-from .store.models import bind
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
-from .store.store import Store
 
 T = TypeVar("T")
 
@@ -61,33 +59,34 @@ class DispatchIndex:
         self.db_override = url
         self._reader: Reader | None = None
         self.config: Config = config_mod.load(self.paths, db_override=url)
-        self.url = self.config.db or self.paths.default_db_url
+        self.url = self.config.database_url(self.paths)
+        self._writer = IndexWriter()
         self._open()
 
     def _open(self) -> None:
-        self.database = db_mod.open_database(self.url)
-        self.tables = bind(self.database)
-        try:
-            self.database.connect(reuse_if_open=True)
-            migrate(self.database, self.tables, self.config.host_name)
-        except db_mod.engine_errors() as exc:
-            self.database.close()
-            raise DatabaseError(
-                f"cannot open the index at {db_mod.describe(self.url)}: {exc}"
-            ) from None
-        self.store = Store(self.database, self.tables, host=self.config.host_name)
+        opened = Opened.open(self.url, self.config.host_name)
+        # Private: every use goes through a method here, which turns database
+        # failures into DatabaseError (the daemon's through ``writer``).
+        self._database = opened.database
+        self._tables = opened.tables
+        self._store = opened.store
+        self._writer.attach(opened)
 
     def reopen(self) -> None:
         """Close and open the database again (creating it if it was deleted)."""
-        if not self.database.is_closed():
-            self.database.close()
+        self._close_database()
         self._open()
+
+    def writer(self) -> IndexWriter:
+        """The daemon's hand-off to this index (``access.IndexWriter``): what
+        keeping it current needs, with the engine's errors left as they are."""
+        return self._writer
 
     # ---- lifecycle ------------------------------------------------------
 
     def reader(self) -> Reader:
         """What reads result.pkl files for this index: worker processes
-        (see ``readpool``), started on first use and kept until ``close``."""
+        (see ``read.pool``), started on first use and kept until ``close``."""
         if self._reader is None:
             config = self.config
             self._reader = make_reader(
@@ -99,8 +98,10 @@ class DispatchIndex:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
-        if not self.database.is_closed():
-            self.database.close()
+        self._close_database()
+
+    def _close_database(self) -> None:
+        self._guard(lambda: None if self._database.is_closed() else self._database.close())
 
     def __enter__(self) -> DispatchIndex:
         return self
@@ -149,14 +150,14 @@ class DispatchIndex:
         self._save_roots()
         if not forget:
             return 0
-        forgotten, reread = self._guard(lambda: self.store.forget_root(path))
+        forgotten, reread = self._guard(lambda: self._store.forget_root(path))
         # Dispatches also found under another root now show that copy.
-        scanner = Scanner(self.store, self.config, reader=self.reader())
+        scanner = Scanner(self._store, self.config, reader=self.reader())
         self._guard(lambda: scanner.refresh(reread))
         return forgotten
 
     def dirs(self) -> list[RootInfo]:
-        counts = self._guard(self.store.count_by_root)
+        counts = self.counts_by_root()
         return [
             RootInfo(
                 path=r.path,
@@ -179,8 +180,7 @@ class DispatchIndex:
 
     def _save_roots(self) -> None:
         config_mod.save(self.config, self.paths)
-        pairs = [(r.path, r.watch) for r in self.config.roots]
-        self._guard(lambda: self.store.sync_roots(pairs))
+        self._guard(lambda: self._writer.sync_roots(self.config.roots))
 
     # ---- scanning -------------------------------------------------------
 
@@ -195,27 +195,47 @@ class DispatchIndex:
             roots = [config_mod.normalize_root(d) for d in dirs]
         else:
             roots = self.config.root_paths()
-        scanner = Scanner(self.store, self.config, progress=progress, reader=self.reader())
+        scanner = Scanner(self._store, self.config, progress=progress, reader=self.reader())
         summary = self._guard(lambda: scanner.run(roots, self.config.root_paths()))
         if not roots:
             summary.errors.append("no directories registered; add one with: add-dir PATH")
         return summary
 
+    def refresh(
+        self, folder: str | os.PathLike[str], *, source: str = "scan"
+    ) -> DispatchRecord | None:
+        """Read one dispatch folder (under a registered root) now and record
+        it as found by ``source``, without waiting for the file to settle: the
+        caller knows it is whole (Covalent's save has returned). The record
+        shown for that dispatch, or None if the folder changed while it was
+        read (then nothing was recorded)."""
+        path = os.fspath(folder)
+        config = dataclasses.replace(self.config, settle_seconds=0)
+        scanner = Scanner(self._store, config, source=source)
+
+        def read() -> str | None:
+            scanner.refresh([path])
+            known = self._store.known_locations(path).get(path)
+            return None if known is None else known.dispatch_id
+
+        dispatch_id = self._guard(read)
+        return None if dispatch_id is None else self.get(dispatch_id)
+
     def reload_config(self) -> Config:
         """Read the config file again (roots added or removed by other processes)."""
         self.config = config_mod.load(self.paths, db_override=self.db_override)
-        self.store.host = self.config.host_name
+        self._store.host = self.config.host_name
         return self.config
 
     @property
     def host(self) -> str:
         """The host this index's roots and records are found by (``Config.host``)."""
-        return self.store.host
+        return self._store.host
 
     # ---- reading --------------------------------------------------------
 
     def get(self, dispatch_id: str) -> DispatchRecord:
-        record = self._guard(lambda: self.store.get(dispatch_id))
+        record = self._guard(lambda: self._store.get(dispatch_id))
         if record is None:
             raise NotFoundError(f"no dispatch with id {dispatch_id!r} in the index")
         return record
@@ -254,21 +274,26 @@ class DispatchIndex:
             limit=limit,
             cursor=cursor,
         )
-        return self._guard(lambda: self.store.list(query))
+        return self._guard(lambda: self._store.list(query))
 
     def iterate(self, **filters: object) -> Iterator[DispatchRecord]:
         """Every record matching the filters of ``list``, streamed page by page."""
         query = ListQuery.build(**filters)  # type: ignore[arg-type]
-        return self.store.iterate(query)
+        # A generator: a failure may come at any page, long after this returns.
+        return guarded_iteration(self._database, self.url, self._store.iterate(query))
 
     def counts(self) -> dict[str, int]:
         """How many records there are of each status."""
-        return self._guard(self.store.counts)
+        return self._guard(self._store.counts)
+
+    def counts_by_root(self) -> dict[str, int]:
+        """How many records each registered root holds (this host's)."""
+        return self._guard(self._store.count_by_root)
 
     def counts_by_host(self) -> dict[str, int]:
         """How many records each host's copy is shown for (several machines
         can share one index; see ``Config.host``)."""
-        return self._guard(self.store.count_by_host)
+        return self._guard(self._store.count_by_host)
 
     def prune_missing(
         self, older_than_days: float | None = None, *, dry_run: bool = False
@@ -286,7 +311,7 @@ class DispatchIndex:
             if r.missing and (cutoff is None or (r.updated_at and r.updated_at <= cutoff))
         ]
         if not dry_run and ids:
-            self._guard(lambda: self.store.delete(ids))
+            self._guard(lambda: self._store.delete(ids))
         return ids
 
     def load_result(self, dispatch_id: str, *, trust: bool = False) -> object:
@@ -316,7 +341,7 @@ class DispatchIndex:
     def result_bytes(self, dispatch_id: str) -> bytes:
         """The stored result.pkl bytes; never unpickled here."""
         self.get(dispatch_id)
-        data = self._guard(lambda: self.store.result_bytes(dispatch_id))
+        data = self._guard(lambda: self._store.result_bytes(dispatch_id))
         if data is None:
             raise NotFoundError(f"no readable result.pkl was stored for {dispatch_id!r}")
         return data
@@ -327,7 +352,7 @@ class DispatchIndex:
         """The document Covalent's UI shows for a dispatch (the shape of
         Covalent 0.110's ``encode_result``), built without running the pickle."""
         self.get(dispatch_id)
-        document = self._guard(lambda: self.store.result_document(dispatch_id))
+        document = self._guard(lambda: self._store.result_document(dispatch_id))
         if document is None:
             raise NotFoundError(f"no readable result.pkl was stored for {dispatch_id!r}")
         return document
@@ -336,25 +361,16 @@ class DispatchIndex:
         """Hide dispatches from listings and Covalent's UI, as its "delete"
         does; no record, stored bytes or file is deleted. How many were shown."""
         ids = list(dispatch_ids)
-        return self._guard(lambda: self.store.hide(ids))
+        return self._guard(lambda: self._store.hide(ids))
 
-    # ---- database errors become one clear message ------------------------
+    # ---- the connection ---------------------------------------------------
+
+    def connection(self) -> contextlib.AbstractContextManager[None]:
+        """A connection of the calling thread's own for one ``with`` block
+        (opened if it has none, closed after): for threads that answer
+        requests and must leave nothing open (``http.app``)."""
+        return thread_connection(self._database, self.url)
 
     def _guard(self, action: Callable[[], T]) -> T:
-        try:
-            try:
-                return action()
-            except db_mod.engine_errors() as exc:
-                # A connection to a database server that broke (the server
-                # restarted since it was opened) is dropped, and the action
-                # tried once more on a new one: every action here is a read
-                # or an idempotent write.
-                if not db_mod.connection_lost(exc) or self.database.in_transaction():
-                    raise
-                db_mod.discard_connection(self.database)
-                return action()
-        except db_mod.engine_errors() as exc:
-            db_mod.discard_connection(self.database)
-            raise DatabaseError(
-                f"index database error ({db_mod.describe(self.url)}): {exc}"
-            ) from None
+        """Database failures become one clear message: ``DatabaseError``."""
+        return guarded(self._database, self.url, action)

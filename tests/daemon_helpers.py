@@ -15,6 +15,7 @@ from typing import Any
 from dispatch_indexer import DispatchIndex, DispatchRecord
 from dispatch_indexer.corpus import read_template, with_new_id, write_in_place
 from dispatch_indexer.daemon.lock import running_pid
+from dispatch_indexer.errors import NotFoundError
 from dispatch_indexer.paths import resolve
 
 from .conftest import FIXTURES
@@ -38,7 +39,10 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = ""
 
 def get(dispatch_id: str) -> DispatchRecord | None:
     with DispatchIndex() as index:
-        return index.store.get(dispatch_id)
+        try:
+            return index.get(dispatch_id)
+        except NotFoundError:
+            return None
 
 
 class DaemonProcess:

@@ -7,11 +7,13 @@ import json
 import typer
 
 from .. import config as config_mod
-from ..config import LOG_LEVELS
-from ..daemon import control as daemonctl
-from ..daemon import logsetup
-from ..daemon.loop import Daemon, damaged_database, open_index_recovering
+from ..config import DAEMON_LOG_LEVELS, Config
+from ..daemon import control, logsetup
+from ..daemon import status as status_mod
+from ..daemon.database import damaged_database, open_index_recovering
+from ..daemon.loop import Daemon
 from ..errors import DatabaseError
+from ..index import DispatchIndex
 from ..paths import resolve
 from . import app
 from .common import open_index, options
@@ -26,40 +28,35 @@ def start(
         help="Stay attached (for services and debugging); logs to stderr too.",
     ),
     log_level: str = typer.Option(
-        None, "--log-level", help=f"One of {', '.join(LOG_LEVELS)} (default: config, INFO)."
+        None,
+        "--log-level",
+        help=f"One of {', '.join(DAEMON_LOG_LEVELS)} (default: config, INFO).",
     ),
     quiet: bool = typer.Option(False, "--quiet", hidden=True, help="No stderr logging."),
 ) -> None:
     """Start the daemon: watch every registered directory and keep the index current."""
     home, db = options(ctx)
-    if foreground:
-        # A damaged index file is moved aside and rebuilt, not a reason to stop.
-        index, rebuilt = open_index_recovering(db, home)
-    else:
+    if not foreground:
+        paths = resolve(home)
         try:
-            index = open_index(ctx)
+            with DispatchIndex(db, home=home) as index:
+                config = index.config
         except DatabaseError:
             if damaged_database(db, home) is None:
                 raise
             # The daemon itself sets it aside, and says so in status.
-            paths = resolve(home)
-            level = (log_level or config_mod.load(paths, db_override=db).log_level).upper()
-            pid = daemonctl.start_background(paths, home=home, db=db, log_level=level)
-            typer.echo(f"daemon started (pid {pid}); logs in {paths.log_file}")
-            return
-        rebuilt = None
-    level = (log_level or index.config.log_level).upper()
-    if level not in LOG_LEVELS:
-        index.close()
-        raise typer.BadParameter(
-            f"must be one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
-        )
-    if not foreground:
-        paths = index.paths
-        index.close()
-        pid = daemonctl.start_background(paths, home=home, db=db, log_level=level)
+            config = config_mod.load(paths, db_override=db)
+        level = _level(log_level, config)
+        pid = control.start_background(paths, home=home, db=db, log_level=level)
         typer.echo(f"daemon started (pid {pid}); logs in {paths.log_file}")
         return
+    # A damaged index file is moved aside and rebuilt, not a reason to stop.
+    index, rebuilt = open_index_recovering(db, home)
+    try:
+        level = _level(log_level, index.config)
+    except typer.BadParameter:
+        index.close()
+        raise
     logsetup.configure(index.paths, level, foreground=not quiet)
     daemon = Daemon(index)
     if rebuilt is not None:
@@ -67,11 +64,21 @@ def start(
     daemon.run()
 
 
+def _level(given: str | None, config: Config) -> str:
+    """``--log-level``, else the config's, checked."""
+    level = (given or config.log_level).upper()
+    if level not in DAEMON_LOG_LEVELS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(DAEMON_LOG_LEVELS)}", param_hint="--log-level"
+        )
+    return level
+
+
 @app.command("stop")
 def stop(ctx: typer.Context) -> None:
     """Stop the running daemon gracefully."""
     with open_index(ctx) as index:
-        pid = daemonctl.stop(index.paths)
+        pid = control.stop(index.paths)
     typer.echo(f"daemon stopped (pid {pid})")
 
 
@@ -81,25 +88,13 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Say whether the daemon runs, what it watches and how the index looks."""
-    unreachable: DatabaseError | None = None
-    try:
-        index = open_index(ctx)
-    except DatabaseError as exc:
-        # The database server may be down: the daemon's own report still
-        # says what it meets (its degraded entries), and this exits 4.
-        unreachable = exc
-        home, db = options(ctx)
-        paths = resolve(home)
-        config = config_mod.load(paths, db_override=db)
-        report = daemonctl.status_unreachable(
-            paths, config, config.db or paths.default_db_url, str(exc)
-        )
-    else:
-        with index:
-            report = daemonctl.status(index)
-    _print_status(report, as_json)
-    if unreachable is not None:
-        raise typer.Exit(int(unreachable.exit_code))
+    home, db = options(ctx)
+    report = status_mod.collect(db, home)
+    _print_status(status_mod.status_json(report), as_json)
+    if report.error is not None:
+        # The database server may be down or the file damaged: the daemon's
+        # own report above still says what it meets, and this exits 4.
+        raise DatabaseError(report.error)
 
 
 def _print_status(report: dict, as_json: bool) -> None:

@@ -12,7 +12,8 @@ from .common import options
 if TYPE_CHECKING:
     from ..http import ServerSettings
 
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+# uvicorn's log levels, for the HTTP server (the daemon's are config.DAEMON_LOG_LEVELS).
+UVICORN_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 @app.command("serve")
@@ -36,13 +37,13 @@ def serve(
         "Needed to listen beyond loopback.",
     ),
     log_level: str = typer.Option(
-        "warning", "--log-level", help=f"Server log level: {', '.join(LOG_LEVELS)}."
+        "warning", "--log-level", help=f"Server log level: {', '.join(UVICORN_LOG_LEVELS)}."
     ),
 ) -> None:
     """Serve the HTTP API and the status page (http://127.0.0.1:48010/ by default)."""
-    if log_level.lower() not in LOG_LEVELS:
+    if log_level.lower() not in UVICORN_LOG_LEVELS:
         raise typer.BadParameter(
-            f"must be one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
+            f"must be one of {', '.join(UVICORN_LOG_LEVELS)}", param_hint="--log-level"
         )
     from ..http import serve as serve_http  # FastAPI loads only for this command
 

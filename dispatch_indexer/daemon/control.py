@@ -1,21 +1,15 @@
-"""Starting, stopping and asking after the daemon from another process."""
+"""Starting and stopping the daemon from another process (its status: ``status``)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from typing import Any
 
-from ..config import Config
 from ..errors import AlreadyRunningError, IndexerError, NotRunningError
-from ..index import DispatchIndex
 from ..paths import Paths
-from ..store import engine as db_mod
 from .lock import running_pid
 
 START_TIMEOUT = 15.0
@@ -73,83 +67,3 @@ def stop(paths: Paths, timeout: float = STOP_TIMEOUT) -> int:
             return pid
         time.sleep(0.05)
     raise IndexerError(f"the daemon (pid {pid}) did not stop within {timeout:.0f}s")
-
-
-def status(index: DispatchIndex) -> dict[str, Any]:
-    """What ``status`` shows: the daemon's own report plus the index's counts."""
-    return _report(index.paths, index.config, index.url, index=index)
-
-
-def status_unreachable(paths: Paths, config: Config, url: str, error: str) -> dict[str, Any]:
-    """``status`` when the index database cannot be opened (its server is
-    down, say): the daemon's own report, which says what it meets, without
-    counts, and the error as a degraded entry."""
-    return _report(paths, config, url, error=error)
-
-
-def _report(
-    paths: Paths,
-    config: Config,
-    url: str,
-    *,
-    index: DispatchIndex | None = None,
-    error: str | None = None,
-) -> dict[str, Any]:
-    pid = running_pid(paths)
-    report: dict[str, Any] = {}
-    if pid is not None:
-        try:
-            report = json.loads(paths.status_file.read_text())
-        except (OSError, ValueError):
-            report = {}
-    counts = index.store.count_by_root() if index is not None else {}
-    roots = report.get("roots") or [
-        {
-            "path": r.path,
-            "configured": r.watch,
-            "mode": None,
-            "exists": os.path.isdir(r.path),
-            "problem": None,
-        }
-        for r in config.roots
-    ]
-    for root in roots:
-        root["records"] = counts.get(root["path"], 0) if index is not None else None
-    started_at = report.get("started_at") if pid else None
-    uptime = None
-    if started_at:
-        started = dt.datetime.fromisoformat(started_at)
-        uptime = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1)
-    database: dict[str, Any] = {"url": db_mod.describe(url), "host": config.host_name}
-    if db_mod.is_sqlite(url):
-        file = db_mod.sqlite_path(url)
-        database["path"] = str(file)
-        database["size_bytes"] = sum(
-            os.path.getsize(f"{file}{suffix}")
-            for suffix in ("", "-wal", "-shm")
-            if os.path.exists(f"{file}{suffix}")
-        )
-    degraded = list(report.get("degraded", [])) if pid else []
-    if error is not None:
-        database["error"] = error
-        degraded.append(
-            {
-                "key": "database",
-                "what": "database",
-                "since": dt.datetime.now(dt.timezone.utc).isoformat(),
-                "detail": f"cannot reach the index database: {error}",
-            }
-        )
-    return {
-        "running": pid is not None,
-        "pid": pid if pid and pid > 0 else None,
-        "started_at": started_at,
-        "uptime_seconds": uptime,
-        "watches": report.get("watches") if pid else None,
-        "roots": roots,
-        "last_full_scan": report.get("last_full_scan"),
-        "database": database,
-        "records_by_status": index.store.counts() if index is not None else {},
-        "records_by_host": index.store.count_by_host() if index is not None else {},
-        "degraded": degraded,
-    }

@@ -7,17 +7,15 @@ own connection and closes it again.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse, Response
 
-from ..daemon.lock import running_pid
+from ..daemon import status as daemon_status
 from ..errors import BadInputError
 from ..index import DispatchIndex
-from ..store import engine as db_mod
 from ..store.query import DEFAULT_LIMIT, MAX_LIMIT
 from . import statuspage
 from .responses import JSON, MAX_PARAM_CHARS, check_id, check_text, download_name
@@ -131,19 +129,6 @@ def add_routes(app: FastAPI, access: Access) -> None:
         """Records by status and in total, the registered folders, the daemon."""
 
         def gather(ix: DispatchIndex) -> dict[str, Any]:
-            counts = dict(sorted(ix.counts().items()))
-            pid = running_pid(ix.paths)
-            return {
-                "by_status": counts,
-                "by_host": dict(sorted(ix.counts_by_host().items())),
-                "total": sum(counts.values()),
-                "roots": [
-                    {"path": r.path, "watch": r.watch, "exists": r.exists, "records": r.records}
-                    for r in ix.dirs()
-                ],
-                "daemon": {"running": pid is not None, "pid": pid if pid and pid > 0 else None},
-                "database": db_mod.describe(ix.url),
-                "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            }
+            return daemon_status.stats_json(daemon_status.gather(ix))
 
         return JSON(access(gather))

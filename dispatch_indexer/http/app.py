@@ -20,9 +20,8 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 
 from .. import __version__
-from ..errors import BadInputError, DatabaseError, IndexerError
+from ..errors import BadInputError, IndexerError
 from ..index import DispatchIndex
-from ..store import engine as db_mod
 from . import api, covalent
 from .guard import Guard
 from .responses import JSON, error_response
@@ -39,21 +38,8 @@ class _Access:
         self.owned = owned
 
     def __call__(self, action: Callable[[DispatchIndex], T]) -> T:
-        database = self.index.database
-        opened = False
-        if database.is_closed():
-            try:
-                database.connect(reuse_if_open=True)
-            except db_mod.engine_errors() as exc:
-                raise DatabaseError(
-                    f"cannot open the index at {db_mod.describe(self.index.url)}: {exc}"
-                ) from None
-            opened = True
-        try:
+        with self.index.connection():
             return action(self.index)
-        finally:
-            if opened and not database.is_closed():
-                database.close()
 
 
 def create_app(

@@ -11,7 +11,6 @@ Nothing here may break the dispatcher: every failure is logged, never raised.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import os
@@ -22,7 +21,6 @@ from ..index import DispatchIndex
 from ..paths import is_within
 from ..read.reader import RESULT_FILE
 from ..records import DispatchRecord
-from ..scan.scanner import Scanner
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +60,10 @@ def _record(
             index.add_dirs([results_dir])
         # Covalent's save has returned, so the file is whole: waiting for it
         # to settle would only hold up the dispatcher.
-        config = dataclasses.replace(index.config, settle_seconds=0)
-        Scanner(index.store, config, source=SOURCE).refresh([str(path)])
-        known = index.store.known_locations(str(path)).get(str(path))
-        if known is None:
-            log.warning("the dispatch in %s changed while it was read; not recorded", path)
-            return None
-        found = index.get(known.dispatch_id)
+        found = index.refresh(path, source=SOURCE)
+    if found is None:
+        log.warning("the dispatch in %s changed while it was read; not recorded", path)
+        return None
     if found.unreadable and found.path == str(path):
         log.warning("the dispatch in %s is unreadable: %s", path, found.unreadable)
         return None

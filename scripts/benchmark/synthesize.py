@@ -107,14 +107,14 @@ def synthesize_read(home: Path, root: Path, rescan_interval: float) -> None:
         index.add_dirs([root])
         index.config.rescan_interval = rescan_interval
         config_mod.save(index.config, index.paths)
-        index.store.apply([read_dispatch(root / names[0], root=str(root))])
+        index._store.apply([read_dispatch(root / names[0], root=str(root))])
         rows = {}
-        for model in (index.tables.Dispatch, index.tables.Location):
+        for model in (index._tables.Dispatch, index._tables.Location):
             table = model._meta.table_name
-            cursor = index.database.execute_sql(f'SELECT * FROM "{table}"')
+            cursor = index._database.execute_sql(f'SELECT * FROM "{table}"')
             columns = [c[0] for c in cursor.description]
             rows[table] = (columns, dict(zip(columns, cursor.fetchone(), strict=True)))
-        for model in (index.tables.ResultBlob, index.tables.Location, index.tables.Dispatch):
+        for model in (index._tables.ResultBlob, index._tables.Location, index._tables.Dispatch):
             model.delete().execute()
         db = sqlite_path(index.url)
     loads = []
@@ -160,7 +160,7 @@ def bulk_load(
     finally:
         conn.close()
     with DispatchIndex(home=home) as index:
-        index.store.compact_counts()
+        index._store.compact_counts()
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -183,16 +183,16 @@ def synthesize(
         for folder in folders:
             assert folder is not None
             outcome = read_dispatch(folder, root=str(folder.parent))
-            index.store.apply([outcome])
-            cursor = index.database.execute_sql(
+            index._store.apply([outcome])
+            cursor = index._database.execute_sql(
                 "SELECT * FROM dispatch WHERE dispatch_id = ?", (outcome.record.dispatch_id,)
             )
             names = [c[0] for c in cursor.description]
             row = dict(zip(names, cursor.fetchone(), strict=True))
             rows_by_status.setdefault(row["status"], []).append(row)
-            for model in (index.tables.ResultBlob, index.tables.Location, index.tables.Dispatch):
+            for model in (index._tables.ResultBlob, index._tables.Location, index._tables.Dispatch):
                 model.delete().execute()
-        table = index.tables.Dispatch._meta.table_name
+        table = index._tables.Dispatch._meta.table_name
         db = sqlite_path(index.url)
     rows_by_status.setdefault(RARE_STATUS, [dict(r) for r in rows_by_status["COMPLETED"]])
     columns = list(rows_by_status["COMPLETED"][0])

@@ -35,7 +35,7 @@ def test_a_new_root_is_listed_from_result_info_before_any_read(
 ) -> None:
     root = corpus / "results"
     index.add_dirs([root])
-    listed = listing.list_root(index.store, index.config, str(root), frozenset())
+    listed = listing.list_root(index._store, index.config, str(root), frozenset())
     on_disk = {p.name for p in root.iterdir() if (p / "result.pkl").exists()}
     assert listed.count == len(on_disk)
     records = _records(index)
@@ -81,7 +81,7 @@ def test_a_listed_folder_that_vanishes_before_its_read_is_dropped(
 ) -> None:
     root = corpus / "results"
     index.add_dirs([root])
-    listing.list_root(index.store, index.config, str(root), frozenset())
+    listing.list_root(index._store, index.config, str(root), frozenset())
     assert index.get(ARITH).source == "listing"
     shutil.rmtree(root / ARITH)
     summary = index.scan()
@@ -95,7 +95,7 @@ def test_a_folder_not_named_by_its_id_is_listed_only_once_read(
     root = corpus / "results"
     os.rename(root / ARITH, root / "renamed-folder")
     index.add_dirs([root])
-    listing.list_root(index.store, index.config, str(root), frozenset())
+    listing.list_root(index._store, index.config, str(root), frozenset())
     # result_info.yaml names the dispatch, not the folder: left for the read.
     assert "renamed-folder" not in _records(index)
     assert ARITH not in _records(index)
@@ -114,7 +114,7 @@ def test_a_provisional_record_under_the_wrong_name_goes_when_read(
     info = (fake / "result_info.yaml").read_text().replace(ARITH, fake.name)
     (fake / "result_info.yaml").write_text(info)
     index.add_dirs([root])
-    listing.list_root(index.store, index.config, str(root), frozenset())
+    listing.list_root(index._store, index.config, str(root), frozenset())
     assert index.get(fake.name).source == "listing"
     index.scan()
     assert fake.name not in _records(index)
@@ -127,7 +127,7 @@ def test_a_listing_stopped_half_way_is_finished_by_the_next_scan(
     root = corpus / "results"
     index.add_dirs([root])
     calls = iter(range(1000))
-    scanner = Scanner(index.store, index.config, should_stop=lambda: next(calls) >= 3)
+    scanner = Scanner(index._store, index.config, should_stop=lambda: next(calls) >= 3)
     with pytest.raises(ScanInterrupted):
         scanner.run([str(root)])
     assert 0 < len(_records(index)) < len(list(root.iterdir()))
@@ -143,7 +143,7 @@ def test_a_root_with_known_folders_is_not_listed_again(index: DispatchIndex, cor
     index.scan()
     extra = root / "99999999-8888-7777-6666-555555555555"
     shutil.copytree(root / ARITH, extra)
-    listed = listing.list_root(index.store, index.config, str(root), frozenset())
+    listed = listing.list_root(index._store, index.config, str(root), frozenset())
     assert listed.count == 0
 
 
@@ -190,7 +190,7 @@ def test_a_rescan_of_a_tricky_tree_finds_every_change(
     os.utime(pkl, (pkl.stat().st_atime, pkl.stat().st_mtime + 5))
     summary = index.scan()
     assert (summary.unchanged, summary.updated) == (8, 2)  # a/w: the same dispatch id
-    locations = set(index.store.known_locations(str(root)))
+    locations = set(index._store.known_locations(str(root)))
     assert locations == {
         str(root / n) for n in ["a/w", "a/x", "a/y", "a.b", "a0", "b/c-e", "b-c", "B", "é", "z"]
     }
@@ -199,10 +199,10 @@ def test_a_rescan_of_a_tricky_tree_finds_every_change(
 def test_the_stored_stats_come_in_path_order_across_chunks(
     indexed: DispatchIndex, corpus: Path
 ) -> None:
-    rows = list(indexed.store.stored_stats(str(corpus), chunk=2))
+    rows = list(indexed._store.stored_stats(str(corpus), chunk=2))
     paths = [row[0] for row in rows]
     assert paths == sorted(paths)
-    assert set(paths) == set(indexed.store.known_locations(str(corpus)))
+    assert set(paths) == set(indexed._store.known_locations(str(corpus)))
     for path, size, mtime_ns, inode in rows:
         st = os.stat(os.path.join(path, "result.pkl"))
         assert (size, mtime_ns, inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
@@ -215,18 +215,18 @@ def test_a_registered_root_inside_another_keeps_its_locations(
     inner = outer / "nested"
     index.add_dirs([outer, inner])
     index.scan()
-    before = set(index.store.known_locations(str(outer)))
+    before = set(index._store.known_locations(str(outer)))
     assert before
     summary = index.scan()
     assert summary.missing == 0
-    assert set(index.store.known_locations(str(outer))) == before
+    assert set(index._store.known_locations(str(outer))) == before
     assert not [r for r in index.list(include_missing=True) if r.missing]
 
 
 def test_listed_records_serialise_like_read_ones(index: DispatchIndex, corpus: Path) -> None:
     root = corpus / "results"
     index.add_dirs([root])
-    listing.list_root(index.store, index.config, str(root), frozenset())
+    listing.list_root(index._store, index.config, str(root), frozenset())
     record = index.get(ARITH)
     json.dumps(record.to_json())
     assert record.to_json()["source"] == "listing"
@@ -252,7 +252,7 @@ def _listing_row(dispatch_id: str, **values: object) -> dict[str, object]:
 def test_a_batch_in_one_statement_stores_what_row_by_row_does(index: DispatchIndex) -> None:
     """On SQLite a batch of provisional records goes over as one JSON array
     (statements.Batch); every value must land as the row-by-row form lands it."""
-    store = index.store
+    store = index._store
     now = dt.datetime(2026, 11, 25, 4, 52, 58, 946415, tzinfo=dt.timezone.utc)
     shared: dict[str, object] = {
         "root": "/r", "source": listing.SOURCE, "first_seen": now, "updated_at": now,
@@ -294,7 +294,7 @@ def test_a_batch_in_one_statement_stores_what_row_by_row_does(index: DispatchInd
 
 
 def test_a_batch_json_cannot_carry_goes_row_by_row(index: DispatchIndex) -> None:
-    store = index.store
+    store = index._store
     statement = store._statement("blob")
     batch = statement.batch([{"dispatch_id": "x", "data": b"\x00\xff", "sha256": "0" * 64}])
     assert batch.as_json is None

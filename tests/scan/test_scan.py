@@ -167,7 +167,7 @@ def test_a_file_caught_mid_write_is_retried_after_it_settles(
     index.add_dirs([corpus / "results"])
     from dispatch_indexer.scan.scanner import Scanner
 
-    summary = Scanner(index.store, index.config, sleep=finish_writing).run(
+    summary = Scanner(index._store, index.config, sleep=finish_writing).run(
         [str(corpus / "results")]
     )
     assert slept and slept[0] <= 0.3

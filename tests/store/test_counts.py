@@ -29,7 +29,7 @@ FLAGS = [(m, h) for m in (True, False) for h in (True, False)]
 
 def truth(index: DispatchIndex, include_missing: bool, include_hidden: bool) -> dict[str, int]:
     """Records by status, counted from the records themselves."""
-    D = index.tables.Dispatch
+    D = index._tables.Dispatch
     query = D.select(D.status, pw.fn.COUNT(D.dispatch_id)).group_by(D.status)
     if not include_missing:
         query = query.where(D.missing == False)  # noqa: E712
@@ -39,18 +39,18 @@ def truth(index: DispatchIndex, include_missing: bool, include_hidden: bool) -> 
 
 
 def truth_by_host(index: DispatchIndex) -> dict[str, int]:
-    D = index.tables.Dispatch
+    D = index._tables.Dispatch
     return dict(D.select(D.host, pw.fn.COUNT(D.dispatch_id)).group_by(D.host).tuples())
 
 
 def truth_by_root(index: DispatchIndex) -> dict[str, int]:
-    D = index.tables.Dispatch
-    query = D.select(D.root, pw.fn.COUNT(D.dispatch_id)).where(D.host == index.store.host)
+    D = index._tables.Dispatch
+    query = D.select(D.root, pw.fn.COUNT(D.dispatch_id)).where(D.host == index._store.host)
     return {root: n for root, n in query.group_by(D.root).tuples() if root is not None}
 
 
 def log_rows(index: DispatchIndex) -> int:
-    return index.tables.DispatchCount.select().count()
+    return index._tables.DispatchCount.select().count()
 
 
 def assert_right(index: DispatchIndex) -> None:
@@ -58,16 +58,16 @@ def assert_right(index: DispatchIndex) -> None:
     assert index.counts() == truth(index, True, False)
     for include_missing, include_hidden in FLAGS:
         q = ListQuery(include_missing=include_missing, include_hidden=include_hidden)
-        assert index.store.counts(q) == truth(index, include_missing, include_hidden), q
+        assert index._store.counts(q) == truth(index, include_missing, include_hidden), q
     assert index.counts_by_host() == truth_by_host(index)
-    assert index.store.count_by_root() == truth_by_root(index)
+    assert index._store.count_by_root() == truth_by_root(index)
 
 
 def assert_right_folded(index: DispatchIndex) -> None:
     assert_right(index)
-    assert index.store.compact_counts(threshold=0)
+    assert index._store.compact_counts(threshold=0)
     assert_right(index)
-    C = index.tables.DispatchCount
+    C = index._tables.DispatchCount
     keys = C.select(C.host, C.root, C.status, C.hidden, C.missing).distinct().count()
     assert log_rows(index) == keys  # one row per key
     assert not C.select().where(C.n == 0).exists()
@@ -75,13 +75,13 @@ def assert_right_folded(index: DispatchIndex) -> None:
 
 def test_counts_come_from_the_table(indexed: DispatchIndex) -> None:
     assert indexed.counts() == {"COMPLETED": 9, "FAILED": 1, "NEW_OBJECT": 1}
-    C = indexed.tables.DispatchCount
+    C = indexed._tables.DispatchCount
     C.insert(host="elsewhere", status="", hidden=False, missing=False, n=2).execute()
     assert indexed.counts()["UNKNOWN"] == 2
     assert indexed.counts_by_host()["elsewhere"] == 2
     # ... but a filter is counted from the records.
-    assert "UNKNOWN" not in indexed.store.counts(ListQuery(status=("COMPLETED",)))
-    assert indexed.store.counts(ListQuery(lattice_name="broken")) == {"FAILED": 1}
+    assert "UNKNOWN" not in indexed._store.counts(ListQuery(status=("COMPLETED",)))
+    assert indexed._store.counts(ListQuery(lattice_name="broken")) == {"FAILED": 1}
 
 
 def test_after_scans_and_rescans(indexed: DispatchIndex, corpus: Path) -> None:
@@ -131,7 +131,7 @@ def test_after_folders_go_missing_and_come_back(
     shutil.move(corpus / "results" / ARITH, tmp_path / "aside")
     shutil.rmtree(corpus / "results" / FAILED)
     assert indexed.scan().missing == 2
-    assert indexed.store.counts(ListQuery(include_missing=False)) == {
+    assert indexed._store.counts(ListQuery(include_missing=False)) == {
         "COMPLETED": 8,
         "NEW_OBJECT": 1,
     }
@@ -149,12 +149,12 @@ def test_after_hide_delete_and_forget(indexed: DispatchIndex, corpus: Path) -> N
     assert indexed.hide([ARITH, FAILED]) == 2
     assert "FAILED" not in indexed.counts()
     assert_right(indexed)
-    assert indexed.store.delete([ARITH, SLEEPY]) == 2
+    assert indexed._store.delete([ARITH, SLEEPY]) == 2
     assert_right_folded(indexed)
     indexed.remove_dir(corpus / "results", forget=True)
     assert_right(indexed)
-    assert indexed.store.delete([r.dispatch_id for r in indexed.list(limit=None)]) > 0
-    indexed.store.delete([FAILED])
+    assert indexed._store.delete([r.dispatch_id for r in indexed.list(limit=None)]) > 0
+    indexed._store.delete([FAILED])
     assert indexed.counts() == {} and indexed.counts_by_host() == {}
     assert_right_folded(indexed)
     assert log_rows(indexed) == 0
@@ -175,9 +175,9 @@ def test_after_covalents_ui_deletes_through_the_view(indexed: DispatchIndex) -> 
 def test_folding_waits_for_a_long_log(indexed: DispatchIndex) -> None:
     rows = log_rows(indexed)
     assert 0 < rows < 1000
-    assert not indexed.store.compact_counts()
+    assert not indexed._store.compact_counts()
     assert log_rows(indexed) == rows
-    assert indexed.store.compact_counts(threshold=rows - 1)
+    assert indexed._store.compact_counts(threshold=rows - 1)
     assert log_rows(indexed) < rows
     assert_right(indexed)
 
@@ -199,7 +199,7 @@ def downgrade_to_v4(database: pw.Database) -> None:
 
 def _schema(index: DispatchIndex) -> list[tuple[object, ...]]:
     """The count table's columns and the triggers on the dispatch table."""
-    database = index.database
+    database = index._database
     if db_mod.is_postgres(database):
         columns = database.execute_sql(
             "SELECT column_name, data_type, is_nullable, column_default"
@@ -225,17 +225,17 @@ def test_an_index_of_version_4_is_counted_as_it_upgrades(
     indexed.scan()
     fresh = _schema(indexed)
     expected = {flags: truth(indexed, *flags) for flags in FLAGS}
-    with indexed.database.atomic():
-        downgrade_to_v4(indexed.database)
+    with indexed._database.atomic():
+        downgrade_to_v4(indexed._database)
     indexed.close()
     with DispatchIndex() as upgraded:
-        assert upgraded.tables.MetaEntry.get_by_id("schema_version").value == str(LATEST)
+        assert upgraded._tables.MetaEntry.get_by_id("schema_version").value == str(LATEST)
         assert _schema(upgraded) == fresh
         # One row per key, seeded from the records.
         assert log_rows(upgraded) == len(
             {
                 (r.host, r.root, r.status, r.hidden, r.missing)
-                for r in upgraded.store.iterate(
+                for r in upgraded._store.iterate(
                     ListQuery(include_missing=True, include_hidden=True)
                 )
             }

@@ -100,7 +100,7 @@ def _files(root: Path) -> dict[str, str]:
 
 
 def _hidden(index: DispatchIndex, dispatch_id: str) -> bool:
-    D = index.tables.Dispatch
+    D = index._tables.Dispatch
     return bool(D.select(D.hidden).where(D.dispatch_id == dispatch_id).scalar())
 
 
@@ -326,7 +326,7 @@ def test_an_upgraded_index_equals_a_new_one_and_gets_its_documents(
     _downgrade_to_v1(path)
     with DispatchIndex() as upgraded:
         assert _schema(path) == fresh
-        version = upgraded.tables.MetaEntry.get_by_id("schema_version").value
+        version = upgraded._tables.MetaEntry.get_by_id("schema_version").value
         assert version == str(LATEST)
         # Nothing hidden; no document until result.pkl is read again, which
         # the next scan does for every copy.

@@ -136,7 +136,7 @@ def test_hosts_with_the_same_root_path_keep_to_their_own(
     assert all(not shown[i].missing and shown[i].host == "alpha" for i in alphas)
     assert {(d.path, d.records) for d in alpha.dirs()} == {(str(root), len(alphas))}
     assert {(d.path, d.records) for d in beta.dirs()} == {(str(root), 3)}
-    roots = alpha.tables.Root
+    roots = alpha._tables.Root
     assert sorted(roots.select(roots.host).where(roots.path == str(root)).tuples()) == [
         ("alpha",),
         ("beta",),
@@ -184,8 +184,8 @@ def test_the_newest_copy_wins_across_hosts_and_a_lost_copy_falls_back(
     shutil.rmtree(final / SLEEPY)
     assert beta.scan().missing == 1
     assert alpha.get(SLEEPY).missing
-    assert alpha.store.reread_requests() == [str(running / SLEEPY)]
-    assert beta.store.reread_requests() == []
+    assert alpha._store.reread_requests() == [str(running / SLEEPY)]
+    assert beta._store.reread_requests() == []
     # alpha's daemon picks the request up within seconds...
     daemon = Daemon(alpha)
     daemon._sync_roots(scan=False)
@@ -195,7 +195,7 @@ def test_the_newest_copy_wins_across_hosts_and_a_lost_copy_falls_back(
     assert alpha.scan().updated == 1
     record = alpha.get(SLEEPY)
     assert (record.status, record.host, record.missing) == ("RUNNING", "alpha", False)
-    assert alpha.store.reread_requests() == []
+    assert alpha._store.reread_requests() == []
     alpha.close()
     beta.close()
 
@@ -244,7 +244,7 @@ def test_writers_racing_on_the_same_dispatches_give_what_one_writer_would(
     shown = records(indexes["alpha"])
     assert set(shown) == set(ids)
     assert {(r.status, r.host, r.missing) for r in shown.values()} == {("COMPLETED", "beta", False)}
-    blobs = indexes["alpha"].tables.ResultBlob
+    blobs = indexes["alpha"]._tables.ResultBlob
     stored = dict(blobs.select(blobs.dispatch_id, blobs.sha256).tuples())
     assert {i: shown[i].sha256 for i in ids} == {i: stored[i] for i in ids}
     for index in indexes.values():
@@ -292,7 +292,7 @@ def test_writers_and_folds_at_once_keep_the_counts(postgres_url: str, tmp_path: 
         try:
             start.wait()
             while not done.is_set():
-                folds[host] += indexes[host].store.compact_counts(threshold=0)
+                folds[host] += indexes[host]._store.compact_counts(threshold=0)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
@@ -328,7 +328,7 @@ def test_processes_opening_a_new_index_at_once_all_succeed(postgres_url: str) ->
     errors = [p.communicate(timeout=60)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, errors
     with DispatchIndex(postgres_url) as index:
-        assert index.tables.MetaEntry.get_by_id("schema_version").value == str(LATEST)
+        assert index._tables.MetaEntry.get_by_id("schema_version").value == str(LATEST)
 
 
 def test_path_columns_compare_byte_by_byte(postgres_url: str, tmp_path: Path) -> None:
@@ -343,8 +343,8 @@ def test_path_columns_compare_byte_by_byte(postgres_url: str, tmp_path: Path) ->
         assert index.scan().new == 6
         found = {r.dispatch_id for r in index.list(results_dir=tmp_path / "r/a", limit=None)}
         assert found == inside
-        assert len(index.store.known_locations(str(tmp_path / "r/a"))) == 2
-        with index.database.connection().cursor() as cur:
+        assert len(index._store.known_locations(str(tmp_path / "r/a"))) == 2
+        with index._database.connection().cursor() as cur:
             cur.execute(
                 "SELECT table_name, column_name, collation_name FROM information_schema.columns"
                 " WHERE column_name IN ('path', 'results_dir') ORDER BY 1, 2"
@@ -357,17 +357,17 @@ def test_an_index_of_version_2_gets_hosts_and_keeps_its_rows(
     indexed: DispatchIndex, db_engine: str
 ) -> None:
     before = {r.dispatch_id: (r.status, r.path) for r in indexed.list(limit=None)}
-    known = {root: indexed.store.known_locations(root) for root in indexed.config.root_paths()}
+    known = {root: indexed._store.known_locations(root) for root in indexed.config.root_paths()}
     _downgrade_to_v2(indexed)
     indexed.close()
     with DispatchIndex() as upgraded:
-        meta = upgraded.tables.MetaEntry
+        meta = upgraded._tables.MetaEntry
         assert meta.get_by_id("schema_version").value == str(LATEST)
         shown = records(upgraded)
         assert {i: (r.status, r.path) for i, r in shown.items()} == before
         assert {r.host for r in shown.values()} == {default_host()}
         for root, locations in known.items():
-            assert upgraded.store.known_locations(root) == locations
+            assert upgraded._store.known_locations(root) == locations
         # Nothing to read again: the locations were kept, with their host.
         summary = upgraded.scan()
         assert (summary.new, summary.updated, summary.missing) == (0, 0, 0)
@@ -378,7 +378,7 @@ def test_an_index_of_version_2_gets_hosts_and_keeps_its_rows(
 
 def _downgrade_to_v2(index: DispatchIndex) -> None:
     """What version 2 had: no host anywhere, roots and locations keyed by path."""
-    database, tables = index.database, index.tables
+    database, tables = index._database, index._tables
     with database.atomic():
         downgrade_to_v4(database)
         database.execute_sql('DROP INDEX "dispatch_host_root"')
@@ -401,7 +401,7 @@ def test_text_the_server_cannot_hold_is_stored_escaped(index: DispatchIndex) -> 
     outcome = read_dispatch(FIXTURES / "results" / ARITH)
     outcome.record.error = "bad\x00thing"
     outcome.record.lattice_name = "nul\x00led"
-    assert index.store.apply([outcome]).new == 1
+    assert index._store.apply([outcome]).new == 1
     assert index.get(ARITH).error == "bad\\x00thing"
     assert [r.dispatch_id for r in index.list(lattice_name="nul\x00led")] == [ARITH]
 
@@ -508,7 +508,7 @@ def test_three_hosts_write_one_index(
     reader = DispatchIndex(url, home=host_home(tmp_path / "reader", "reader"))
 
     def by_host() -> dict[str, int]:
-        return reader.store.count_by_host()
+        return reader._store.count_by_host()
 
     def status(host: str) -> dict[str, Any]:
         return json.loads(_cli(homes[host], url, "status", "--json").stdout)

@@ -1,0 +1,184 @@
+"""Capture: the folders the daemon says are due, read and recorded.
+
+Live reads go through the reader processes in one batch and their outcomes
+to the index's writer in one transaction; a new folder without a result.pkl
+(a dispatch about to be written, a tree moved in) and whole roots are
+scanned. What is still being written is watched, and read again when it
+changes. The capture decides nothing about time beyond its retries: those it
+puts in the daemon's ``Schedule``, which never calls back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+from ..index import DispatchIndex
+from ..read.pool import ReadTask
+from ..read.reader import RESULT_FILE, ReadOutcome, stat_of
+from ..records import FINAL_STATUSES, ScanSummary
+from ..scan.scanner import ScanInterrupted, Scanner
+from .roots import Roots, RootState
+from .schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+
+class Capture:
+    """Reads and records for one daemon (on its one thread)."""
+
+    def __init__(
+        self,
+        index: DispatchIndex,
+        roots: Roots,
+        schedule: Schedule,
+        stop_requested: threading.Event,
+        clock: Callable[[], float],
+    ) -> None:
+        self.index = index
+        self.writer = index.writer()
+        self.roots = roots
+        self.schedule = schedule
+        self.stop_requested = stop_requested
+        self.clock = clock
+
+    # ---- live reads ---------------------------------------------------------
+
+    def read(self, ready: list[str], now: float) -> None:
+        """Read these folders and record what they hold: one batch through
+        the reader processes, a scan for a folder with no result.pkl yet."""
+        tasks: list[ReadTask] = []
+        config = self.index.config
+        for folder in ready:
+            root = self.roots.root_of(folder)
+            if root is None:
+                continue
+            if not os.path.isdir(folder):
+                self.schedule.gone_at(folder, now)
+            elif not os.path.exists(os.path.join(folder, RESULT_FILE)):
+                self._new_folder(folder, root, now)
+            else:
+                tasks.append(
+                    ReadTask(
+                        folder, root.path, "watch", config.settle_seconds, config.max_pickle_bytes
+                    )
+                )
+        outcomes = [o for o in self.index.reader().read_many(tasks) if self._settled(o, now)]
+        if outcomes:
+            self.writer.apply(outcomes)
+            for outcome in outcomes:
+                self._settle_watch(outcome)
+
+    def _settled(self, outcome: ReadOutcome, now: float) -> bool:
+        """False for a file caught mid-write, which is then read again later."""
+        folder = outcome.record.path
+        if not outcome.transient:
+            self.schedule.attempts.pop(folder, None)
+            return True
+        # The writer's close will bring us back; this retry is the backstop
+        # for writers that never close.
+        attempts = self.schedule.attempts.get(folder, 0) + 1
+        self.schedule.attempts[folder] = attempts
+        root = self.roots.root_of(folder)
+        if root is not None:
+            self.roots.ensure_watched(folder, root)
+        delay = min(self.index.config.settle_seconds, 0.05 * 2**attempts)
+        self.schedule.read_at(folder, now + delay)
+        return False
+
+    def _new_folder(self, folder: str, root: RootState, now: float) -> None:
+        """A folder without result.pkl appeared: a dispatch folder about to be
+        written, or a whole tree moved or copied in. Watch it, then scan it."""
+        if self.roots.too_deep(folder, root, self.index.config.max_depth):
+            return
+        scanner = self._scanner(root)
+        try:
+            scanner.scan_subtree(folder, root.path, self.roots.paths())
+        except ScanInterrupted:
+            return
+        self._watch_unsettled(root, under=folder)
+
+    def _settle_watch(self, outcome: ReadOutcome) -> None:
+        record = outcome.record
+        root = self.roots.root_of(record.path)
+        if root is None:
+            return
+        if record.status in FINAL_STATUSES and record.unreadable is None:
+            # Finished: nothing will change here, so free the watch. A later
+            # rewrite is caught by the parent's events or the rescan.
+            self.roots.release(record.path)
+            return
+        self.roots.ensure_watched(record.path, root)
+        # Written again between our read and the watch: read it again.
+        with contextlib.suppress(OSError):
+            st = os.stat(os.path.join(record.path, RESULT_FILE))
+            if (st.st_size, st.st_mtime_ns, st.st_ino) != (
+                record.size,
+                record.mtime_ns,
+                record.inode,
+            ):
+                self.schedule.read_at(record.path, self.clock())
+
+    def forget(self, folders: list[str]) -> None:
+        """These folders are gone (unless they came back): their records
+        are missing now, or show another copy, which is read again."""
+        paths: list[str] = []
+        for folder in folders:
+            if os.path.isdir(folder) and os.path.exists(os.path.join(folder, RESULT_FILE)):
+                continue  # it came back (a rename back, a rewrite)
+            paths.extend(self.writer.known_locations(folder))
+        if not paths:
+            return
+        missing, reread = self.writer.forget_locations(paths)
+        if missing:
+            log.info("%d dispatch(es) no longer on disk, marked missing", missing)
+        for folder in reread:
+            self.schedule.read_at(folder, self.clock())
+
+    # ---- scans --------------------------------------------------------------
+
+    def scan(self, roots: list[RootState]) -> ScanSummary:
+        """Scan whole roots, then watch what is still being written there.
+        Raises ``ScanInterrupted`` if the daemon is asked to stop."""
+        summary = self._scanner().run([r.path for r in roots], self.roots.paths())
+        for root in roots:
+            self._watch_unsettled(root)
+        return summary
+
+    def _scanner(self, root: RootState | None = None) -> Scanner:
+        def on_folder(folder: str) -> None:
+            self.roots.watch_found(folder, root)
+
+        return self.writer.scanner(
+            self.index.config,
+            source="scan",
+            should_stop=self.stop_requested.is_set,
+            on_folder=on_folder,
+            sleep=self.stop_requested.wait,
+            # Scans read in the worker processes too, bounded like every
+            # other read: a hostile file found by a scan must not cost the
+            # daemon, and a startup scan parses on every core.
+            reader=self.index.reader(),
+        )
+
+    def _watch_unsettled(self, root: RootState, under: str | None = None) -> None:
+        if root.mode != "native":
+            return
+        unsettled = self.writer.unsettled_paths(under or root.path)
+        # A scan reads a dispatch folder before it is watched (a finished one
+        # never is): one rewritten in between (RUNNING, then COMPLETED) sent
+        # its events to no watch. Now that the watch is up, compare.
+        for folder in self.roots.watch_unsettled(root, unsettled):
+            self._read_if_changed(folder)
+
+    def _read_if_changed(self, folder: str) -> None:
+        try:
+            current = stat_of(os.stat(os.path.join(folder, RESULT_FILE)))
+        except OSError:
+            return
+        known = self.writer.known_locations(folder).get(folder)
+        if known is None or known.stat != current:
+            self.schedule.read_at(folder, self.clock())
