@@ -49,8 +49,6 @@ MAX_NODES = 20_000
 # (characters per value, characters per text) for each attempt: a document
 # over MAX_DOCUMENT_BYTES is rendered again with the next, tighter, limits.
 _LIMITS = ((16_384, 65_536), (2_048, 8_192), (256, 1_024))
-# Base64 characters of the nodes' pickled functions decoded (for their doc).
-MAX_INNER_PICKLES = 16 * 1024 * 1024
 
 
 def build_document(root: Any) -> dict[str, Any] | None:
@@ -77,7 +75,7 @@ def _build(root: Any) -> tuple[dict[str, Any], str] | None:
         return None
     # Shared by the attempts: a retry with tighter limits neither decodes the
     # nodes' pickled functions again nor gets a fresh allowance for them.
-    budget = InnerBudget(MAX_INNER_PICKLES)
+    budget = InnerBudget(values.MAX_INNER_PICKLES)
     docs: dict[str, Any] = {}
     document: dict[str, Any] = {}
     for value_chars, text_chars in _LIMITS:

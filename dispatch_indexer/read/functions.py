@@ -11,13 +11,12 @@ first constant), or else the function's source text, parsed and never run.
 from __future__ import annotations
 
 import ast
-import base64
 import textwrap
 from typing import Any
 
 from . import values
 from .mirror import Shown
-from .safepickle import Ghost, GhostClass, as_ghost, loads
+from .safepickle import Ghost, GhostClass, as_ghost
 
 # Source text parsed (never run) to find the workflow's parameter names.
 MAX_SOURCE_CHARS = 256 * 1024
@@ -65,8 +64,8 @@ def pickled_doc(function: Any, budget: InnerBudget) -> Any:
         return _DOC_CACHE[key]
     budget.left -= len(encoded)
     try:
-        inner = loads(base64.b64decode(encoded, validate=True))
-    except Exception:  # noqa: BLE001 - any failure means "cannot show it"
+        inner = values.load_embedded(encoded)
+    except ValueError:
         return Shown(values.placeholder("doc", "unreadable"))
     doc = _doc_of(inner, version)
     if len(_DOC_CACHE) >= _DOC_CACHE_SIZE:

@@ -16,9 +16,7 @@ from typing import Any
 
 from . import values
 from .safepickle import Ghost, GhostClass, as_ghost
-
-MAX_DEPTH = 32
-TRUNCATED = values.TRUNCATED
+from .tree import MAX_DEPTH, TRUNCATED, TreeWalk
 
 # Real values whose str()/repr() is fixed by the standard library.
 _PLAIN = (str, int, float, complex, bytes, bytearray, dt.datetime, dt.date, dt.time, dt.timedelta)
@@ -49,15 +47,12 @@ def ghost_placeholder(ghost: Ghost) -> str:
     return values.placeholder(ghost.type_name)
 
 
-class Mirror:
+class Mirror(TreeWalk):
     """A copy of plain containers whose str() is the original's, with every
-    object we only hold as a ghost replaced by its placeholder."""
+    object we only hold as a ghost replaced by its placeholder; its budget
+    is about ``chars`` characters of that str()."""
 
-    def __init__(self, chars: int) -> None:
-        self.left = chars
-        self.active: set[int] = set()
-
-    def mirror(self, value: Any, depth: int) -> Any:
+    def visit(self, value: Any, depth: int) -> Any:
         self.left -= 1
         if value is None or isinstance(value, bool):
             return value
@@ -83,34 +78,36 @@ class Mirror:
         ghost = as_ghost(value)
         if ghost is not None:
             return Shown(ghost_placeholder(ghost))
-        if not isinstance(value, (dict, list, tuple, set, frozenset)):
-            return Shown(values.placeholder(type(value).__name__))
-        key = id(value)
-        if key in self.active:
-            return Shown("{...}" if isinstance(value, dict) else "[...]")
-        self.active.add(key)
-        try:
-            if isinstance(value, dict):
-                items = []
-                for index, (k, v) in enumerate(value.items()):
-                    if index >= values.MAX_ITEMS or self.left <= 0:
-                        items.append((Shown(TRUNCATED), Shown(f"{len(value) - index:,} more")))
-                        break
-                    items.append((self.mirror(k, depth + 1), self.mirror(v, depth + 1)))
-                return OrderedDict(items) if isinstance(value, OrderedDict) else dict(items)
-            out = []
-            for index, item in enumerate(value):
-                if index >= values.MAX_ITEMS or self.left <= 0:
-                    out.append(Shown(f"{TRUNCATED} {len(value) - index:,} more"))
-                    break
-                out.append(self.mirror(item, depth + 1))
-            if isinstance(value, list):
-                return out
+        # The containers rebuilt as what they were, for their str(); a cycle
+        # marker (a Shown) stays as it is.
+        if isinstance(value, list):
+            return self.sequence(value, depth)
+        if isinstance(value, dict):
+            out = self.mapping(value, depth)
+            if isinstance(value, OrderedDict) and isinstance(out, dict):
+                return OrderedDict(out)
+            return out
+        if isinstance(value, (tuple, set, frozenset)):
+            items = self.sequence(value, depth)
+            if isinstance(items, Shown):
+                return items
             if isinstance(value, tuple):
-                return tuple(out)
+                return tuple(items)
             try:
-                return type(value)(out)
+                return type(value)(items)
             except TypeError:  # an item that cannot be hashed
                 return Shown(values.placeholder(type(value).__name__))
-        finally:
-            self.active.discard(key)
+        return Shown(values.placeholder(type(value).__name__))
+
+    # A key is shown like any value (str() of a dict shows its keys' repr).
+    visit_key = visit
+
+    def cycle(self, value: Any) -> Shown:
+        # What str() itself writes for a container inside itself.
+        return Shown("{...}" if isinstance(value, dict) else "[...]")
+
+    def cut_pair(self, left_out: int) -> tuple[Any, Any]:
+        return Shown(TRUNCATED), Shown(f"{left_out:,} more")
+
+    def cut_item(self, left_out: int) -> Any:
+        return Shown(f"{TRUNCATED} {left_out:,} more")

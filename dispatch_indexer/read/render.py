@@ -19,9 +19,8 @@ from . import values
 from .covalent_result import graph_nodes, status_text
 from .mirror import Mirror, ghost_placeholder
 from .safepickle import Ghost, GhostClass, as_ghost
+from .tree import MAX_DEPTH, TRUNCATED, TreeWalk
 
-MAX_DEPTH = 32
-TRUNCATED = values.TRUNCATED
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Iteration")
 
 
@@ -67,7 +66,7 @@ class Renderer:
             return value
         if kind is dt.datetime:
             return value.isoformat()
-        return _Json(self, limit).convert(value, 0)
+        return _Json(self, limit).visit(value, 0)
 
     def mapping(self, value: dict[Any, Any], chars: int) -> dict[str, Any]:
         converted = _Json(self, chars).mapping(value, 0)
@@ -81,7 +80,7 @@ class Renderer:
         ghost = as_ghost(value)
         if ghost is not None or isinstance(value, GhostClass):
             return values.shorten_text(self.ghost_str(value), limit)
-        mirrored = Mirror(limit).mirror(value, 0)
+        mirrored = Mirror(limit).visit(value, 0)
         try:
             text = str(mirrored)
         except (ValueError, RecursionError, TypeError):
@@ -92,16 +91,7 @@ class Renderer:
         """``encode_dict``: a dict's values as their ``str()``."""
         if not isinstance(value, dict):
             return self.json(value)
-        out: dict[str, Any] = {}
-        left = self.value_chars
-        for index, (key, item) in enumerate(value.items()):
-            if index >= values.MAX_ITEMS or left <= 0:
-                out[TRUNCATED] = f"{len(value) - index:,} more"
-                break
-            text = self.text(item, max(64, left))
-            left -= len(text) + 8
-            out[self.key(key)] = text
-        return out
+        return _StrValues(self).mapping(value, 0)
 
     # ---- objects only a live process could show: str(obj) ---------------
 
@@ -171,22 +161,21 @@ class Renderer:
         return values.shorten_text("".join(parts), self.text_chars)
 
 
-class _Json:
+class _Json(TreeWalk):
     """``simplejson.dumps(value, default=result_encoder, ignore_nan=True)``
     as data, within a budget of about ``chars`` characters."""
 
     def __init__(self, renderer: Renderer, chars: int) -> None:
+        super().__init__(chars)
         self.renderer = renderer
-        self.left = chars
         self.limit = chars
-        self.active: set[int] = set()
 
     def text(self, text: str) -> str:
         shown = values.shorten_text(text, max(16, min(self.left, self.limit)))
         self.left -= len(shown) + 2
         return shown
 
-    def convert(self, value: Any, depth: int) -> Any:
+    def visit(self, value: Any, depth: int) -> Any:
         self.left -= 1
         if value is None or isinstance(value, bool):
             return value
@@ -210,17 +199,10 @@ class _Json:
             return self.text(value.isoformat())
         if self.left <= 0 or depth >= MAX_DEPTH:
             return TRUNCATED
-        if isinstance(value, (dict, list, tuple)):
-            key = id(value)
-            if key in self.active:
-                return "<cycle>"
-            self.active.add(key)
-            try:
-                if isinstance(value, dict):
-                    return self.mapping(value, depth)
-                return self.sequence(value, depth)
-            finally:
-                self.active.discard(key)
+        if isinstance(value, dict):
+            return self.mapping(value, depth)
+        if isinstance(value, (list, tuple)):
+            return self.sequence(value, depth)
         ghost = as_ghost(value)
         if ghost is not None:
             if ghost.type_name == "collections.defaultdict":
@@ -232,25 +214,27 @@ class _Json:
         # Everything else goes through result_encoder: str(obj).
         return self.text(self.renderer.text(value, max(16, min(self.left, self.limit))))
 
-    def mapping(self, value: dict[Any, Any], depth: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for index, (key, item) in enumerate(value.items()):
-            if index >= values.MAX_ITEMS or self.left <= 0:
-                out[TRUNCATED] = f"{len(value) - index:,} more"
-                break
-            name = self.renderer.key(key)
-            self.left -= len(name) + 4
-            out[name] = self.convert(item, depth + 1)
-        return out
+    def visit_key(self, key: Any, depth: int) -> str:
+        name = self.renderer.key(key)
+        self.left -= len(name) + 4
+        return name
 
-    def sequence(self, value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
-        out = []
-        for index, item in enumerate(value):
-            if index >= values.MAX_ITEMS or self.left <= 0:
-                out.append(f"{TRUNCATED} {len(value) - index:,} more")
-                break
-            out.append(self.convert(item, depth + 1))
-        return out
+
+class _StrValues(TreeWalk):
+    """``encode_dict``'s values: each one's ``str()``, all of them within
+    about ``value_chars`` characters."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        super().__init__(renderer.value_chars)
+        self.renderer = renderer
+
+    def visit(self, value: Any, depth: int) -> str:
+        text = self.renderer.text(value, max(64, self.left))
+        self.left -= len(text) + 8
+        return text
+
+    def visit_key(self, key: Any, depth: int) -> str:
+        return self.renderer.key(key)
 
 
 def numpy_scalar(ghost: Ghost) -> tuple[str, Any] | None:
