@@ -37,7 +37,7 @@ from typing import Any
 
 from ..text import storable_json
 from . import values
-from .covalent_result import graph_edges, graph_nodes
+from .covalent_result import attrs_of, graph_edges, graph_nodes
 from .functions import InnerBudget, named_params, pickled_doc, signature
 from .mirror import Shown
 from .render import Renderer
@@ -157,7 +157,7 @@ class _Document:
         state = self.state
         r = self.render
         lattice = state.get("_lattice")
-        lattice_attrs = _attrs(lattice)
+        lattice_attrs = attrs_of(lattice)
         return {
             "dispatch_id": r.json(state.get("_dispatch_id")),
             "status": r.json(state.get("_status")),
@@ -276,10 +276,3 @@ def _ident(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float)):
         return value
     return json.dumps(value, sort_keys=True, default=str)
-
-
-def _attrs(value: Any) -> dict[Any, Any]:
-    ghost = as_ghost(value)
-    if ghost is not None:
-        return ghost.state_dict
-    return value if isinstance(value, dict) else {}
