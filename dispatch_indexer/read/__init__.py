@@ -1,7 +1,17 @@
 """Files to records: everything a reader process needs, and nothing more.
 
-Nothing here imports the store, the daemon, the CLI or the HTTP app (nor
-peewee, psycopg, watchdog, fastapi or typer): reader processes import this
+Nothing here imports the store, the scanner, the daemon, the index, the
+integrations, the CLI or the HTTP app (nor peewee, psycopg, watchdog,
+fastapi, starlette, uvicorn, typer or click): reader processes import this
 package alone, so that each starts in about 0.1 s and 25 MB
 (``tests/read/test_boundary.py`` keeps it so).
+
+The path of a file through it: ``pool`` hands folders to ``worker``
+processes, which call ``reader.read_dispatch``; that loads ``result.pkl``
+with ``safepickle`` (real objects only from ``constructors``), takes the
+record's fields with ``covalent_result`` (the result's value as JSON through
+``values``; the status from ``resultinfo`` when the pickle is unreadable)
+and builds Covalent's UI document with ``document`` (``render``, ``mirror``,
+``functions``). Every walk over what a pickle held is a ``tree.TreeWalk``,
+bounded in depth, width and size.
 """

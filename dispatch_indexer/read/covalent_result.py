@@ -101,7 +101,8 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _attrs(value: Any) -> dict[Any, Any]:
+def attrs_of(value: Any) -> dict[Any, Any]:
+    """An object's attributes (a ghost's state dict, or a plain dict), else {}."""
     ghost = as_ghost(value)
     if ghost is not None:
         return ghost.state_dict
@@ -110,15 +111,15 @@ def _attrs(value: Any) -> dict[Any, Any]:
 
 def graph_nodes(lattice: Any) -> dict[Any, dict[Any, Any]]:
     """The node attribute dicts of a lattice's transport graph, by node id."""
-    graph = _attrs(_attrs(lattice).get("transport_graph")).get("_graph")
-    nodes = _attrs(graph).get("_node")
+    graph = attrs_of(attrs_of(lattice).get("transport_graph")).get("_graph")
+    nodes = attrs_of(graph).get("_node")
     return nodes if isinstance(nodes, dict) else {}
 
 
 def graph_edges(lattice: Any) -> list[tuple[Any, Any, Any, dict[Any, Any]]]:
     """(source, target, key, attributes) for each edge of the transport graph."""
-    graph = _attrs(_attrs(lattice).get("transport_graph")).get("_graph")
-    adjacency = _attrs(graph).get("_adj")
+    graph = attrs_of(attrs_of(lattice).get("transport_graph")).get("_graph")
+    adjacency = attrs_of(graph).get("_adj")
     edges = []
     if isinstance(adjacency, dict):
         for source, targets in adjacency.items():
@@ -154,7 +155,7 @@ def interpret(root: Any) -> ResultFields:
         kind = ghost.type_name if ghost is not None else type(root).__name__
         raise NotAResultError(f"the pickle holds a {kind}, not a Covalent Result")
     lattice = state.get("_lattice")
-    lattice_attrs = _attrs(lattice)
+    lattice_attrs = attrs_of(lattice)
     name = lattice_attrs.get("__name__")
     dispatch_id = state.get("_dispatch_id")
     results_dir = state.get("_results_dir")

@@ -12,23 +12,21 @@ exponentially) always gives a small document.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import math
 import struct
 from typing import Any
 
-from .safepickle import Ghost, GhostClass, as_ghost
+from .safepickle import Ghost, GhostClass, as_ghost, loads
+from .tree import MAX_DEPTH, TRUNCATED, TreeWalk
 
 MAX_STRING = 4096
 MAX_BYTES_SHOWN = 32
-MAX_ITEMS = 1000
-MAX_DEPTH = 32
 DEFAULT_BUDGET = 20_000
 # Characters of base64 decoded for Covalent's TransportableObjects in one
-# conversion: memo references can repeat one 4 MB object thousands of times.
+# conversion (or one document): memo references can repeat one 4 MB object
+# thousands of times.
 MAX_INNER_PICKLES = 16 * 1024 * 1024
-TRUNCATED = "…"
 
 # numpy dtype codes we can decode without numpy, for scalars.
 _STRUCT_CODES = {
@@ -88,15 +86,16 @@ def placeholder(type_name: str, detail: str = "") -> str:
     return f"<{type_name}{' ' + detail if detail else ''}>"
 
 
-class _Converter:
+class _Converter(TreeWalk):
+    """``to_json``'s walk; its budget is counted in values visited."""
+
     def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.active: set[int] = set()
+        super().__init__(budget)
         self.inner_left = MAX_INNER_PICKLES
 
-    def convert(self, value: Any, depth: int) -> Any:
-        self.budget -= 1
-        if self.budget < 0:
+    def visit(self, value: Any, depth: int) -> Any:
+        self.left -= 1
+        if self.left < 0:
             return TRUNCATED
         if value is None or isinstance(value, (bool, int)):
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63:
@@ -121,37 +120,14 @@ class _Converter:
             return self.ghost(ghost, depth)
         if depth >= MAX_DEPTH:
             return TRUNCATED
-        key = id(value)
-        if key in self.active:
-            return "<cycle>"
-        self.active.add(key)
-        try:
-            if isinstance(value, dict):
-                return self.mapping(value, depth)
-            if isinstance(value, (list, tuple, set, frozenset)):
-                return self.sequence(value, depth)
-        finally:
-            self.active.discard(key)
+        if isinstance(value, dict):
+            return self.mapping(value, depth)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return self.sequence(value, depth)
         return placeholder(type(value).__name__)
 
-    def mapping(self, value: dict[Any, Any], depth: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for index, (key, item) in enumerate(value.items()):
-            if index >= MAX_ITEMS or self.budget <= 0:
-                out[TRUNCATED] = f"{len(value) - index:,} more"
-                break
-            out[key_text(key)] = self.convert(item, depth + 1)
-        return out
-
-    def sequence(self, value: Any, depth: int) -> list[Any]:
-        items = value if isinstance(value, (list, tuple)) else list(value)
-        out = []
-        for index, item in enumerate(items):
-            if index >= MAX_ITEMS or self.budget <= 0:
-                out.append(f"{TRUNCATED} {len(items) - index:,} more")
-                break
-            out.append(self.convert(item, depth + 1))
-        return out
+    def visit_key(self, key: Any, depth: int) -> str:
+        return key_text(key)
 
     def ghost(self, ghost: Ghost, depth: int) -> Any:
         name = ghost.type_name
@@ -159,16 +135,10 @@ class _Converter:
         # A special ghost is converted through what it holds, which can be
         # nested or hold the ghost itself: bound it like a container.
         if special is not None and depth < MAX_DEPTH:
-            key = id(ghost)
-            if key in self.active:
-                return "<cycle>"
-            self.active.add(key)
             try:
-                return special(self, ghost, depth)
+                return self.guarded(ghost, depth, lambda g, d: special(self, g, d))
             except (TypeError, ValueError, IndexError, KeyError, struct.error):
                 pass  # not the shape we expected: fall back to the placeholder
-            finally:
-                self.active.discard(key)
         return placeholder(name)
 
 
@@ -223,7 +193,7 @@ def _numpy_scalar(conv: _Converter, ghost: Ghost, depth: int) -> Any:
     fmt = _STRUCT_CODES.get(code)
     if fmt is None or not isinstance(raw, (bytes, bytearray)):
         return placeholder(f"numpy.{_DTYPE_NAMES.get(code, code)}")
-    return conv.convert(struct.unpack(order + fmt, raw)[0], depth)
+    return conv.visit(struct.unpack(order + fmt, raw)[0], depth)
 
 
 def _transportable(conv: _Converter, ghost: Ghost, depth: int) -> Any:
@@ -234,13 +204,16 @@ def _transportable(conv: _Converter, ghost: Ghost, depth: int) -> Any:
     if len(encoded) > conv.inner_left:
         raise ValueError("inner pickles over budget")
     conv.inner_left -= len(encoded)
-    from .safepickle import loads
+    return conv.visit(load_embedded(encoded), depth + 1)
 
+
+def load_embedded(encoded: str) -> Any:
+    """What a pickle embedded as base64 text holds (Covalent wraps values and
+    functions so), loaded by ``safepickle``; ValueError if it cannot be."""
     try:
-        inner = loads(base64.b64decode(encoded, validate=True))
-    except (binascii.Error, Exception):  # noqa: BLE001 - any failure means "cannot show it"
+        return loads(base64.b64decode(encoded, validate=True))
+    except Exception:  # noqa: BLE001 - any failure means "cannot show it"
         raise ValueError("unreadable object") from None
-    return conv.convert(inner, depth + 1)
 
 
 def _ordered_dict_like(conv: _Converter, ghost: Ghost, depth: int) -> Any:
@@ -260,4 +233,4 @@ _SPECIAL = {
 
 def to_json(value: Any, budget: int = DEFAULT_BUDGET) -> Any:
     """``value`` as JSON-ready data, bounded by ``budget`` values visited."""
-    return _Converter(budget).convert(value, 0)
+    return _Converter(budget).visit(value, 0)

@@ -1,5 +1,5 @@
 """Entry point of a reader process: ``python -m dispatch_indexer.read.worker
-MEMORY_BYTES FD``. See ``readpool`` for why reading happens out of process."""
+MEMORY_BYTES FD``. See ``pool`` for why reading happens out of process."""
 
 from __future__ import annotations
 
