@@ -103,10 +103,6 @@ class DispatchRecord:
         "updated_at",
     )
 
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
     def to_json(self, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
         """A JSON-ready dict; all fields unless ``keys`` narrows it."""
         names = keys or tuple(f.name for f in dataclasses.fields(self))
@@ -149,13 +145,6 @@ class ScanSummary:
     listed_seconds: float = 0.0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
-
-    def merge(self, other: ScanSummary) -> None:
-        for f in dataclasses.fields(self):
-            if f.name == "errors":
-                self.errors.extend(other.errors)
-            else:
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def line(self) -> str:
         text = (

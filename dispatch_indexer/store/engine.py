@@ -273,7 +273,7 @@ def discard_connection(database: pw.Database) -> None:
         database.close()
 
 
-def in_transaction(database: pw.Database, action: Callable[[], T]) -> T:
+def retrying_transaction(database: pw.Database, action: Callable[[], T]) -> T:
     """Run ``action`` in a transaction; run it again (a few times) if it lost
     a deadlock or serialization conflict with a concurrent writer."""
     for attempt in range(RETRIES):

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import peewee as pw
 
+from ..config import HOST_MAX_LENGTH
 from ..text import storable, storable_json
 
 
@@ -108,8 +109,8 @@ class MetaEntry(BaseModel):
 # The host (machine) that indexed a row: ``Config.host``, the hostname by
 # default. Several machines can share one index (on PostgreSQL); each owns
 # the roots and the locations it found, and the same path on two hosts is
-# two different folders.
-HOST_MAX_LENGTH = 255
+# two different folders. Its longest, HOST_MAX_LENGTH, is config's: the
+# config checks a host name against it, and config imports no peewee.
 
 
 class Root(BaseModel):

@@ -219,7 +219,7 @@ class Store:
         order, its own locations by path and then dispatches by id, so
         writers queue rather than deadlock; a transaction that loses a
         deadlock anyway (with ``forget_locations`` of another host) is run
-        again (``db.in_transaction``). SQLite has one writer at a time and
+        again (``engine.retrying_transaction``). SQLite has one writer at a time and
         takes the very same path.
         """
         now = now or utcnow()
@@ -228,7 +228,7 @@ class Store:
             return ApplyResult()
         # Copies of one dispatch keep their order: the sort is stable.
         outcomes.sort(key=lambda o: o.record.dispatch_id)
-        return db_mod.in_transaction(self.database, lambda: self._apply(outcomes, now))
+        return db_mod.retrying_transaction(self.database, lambda: self._apply(outcomes, now))
 
     def _apply(self, outcomes: list[ReadOutcome], now: dt.datetime) -> ApplyResult:
         result = ApplyResult()
@@ -431,7 +431,7 @@ class Store:
             self.compact_counts()
             return written
 
-        return db_mod.in_transaction(self.database, write)
+        return db_mod.retrying_transaction(self.database, write)
 
     def _build_listing(self) -> tuple[type[pw.Model], pw.Query]:
         D = self.Dispatch
@@ -495,7 +495,7 @@ class Store:
             self.compact_counts()
             return fallback.missing, fallback.reread
 
-        return db_mod.in_transaction(self.database, forget)
+        return db_mod.retrying_transaction(self.database, forget)
 
     def _fall_back(
         self, shown: dict[str, str], now: dt.datetime, delete_orphans: bool
@@ -591,7 +591,7 @@ class Store:
             self.compact_counts()
             return fallback.deleted, fallback.reread
 
-        return db_mod.in_transaction(self.database, forget)
+        return db_mod.retrying_transaction(self.database, forget)
 
     def _best_location(self, dispatch_id: str, host: str | None = None) -> tuple[str, str] | None:
         """(host, folder) of the most advanced remaining copy of a dispatch
