@@ -25,7 +25,8 @@ from ..paths import depth_below, is_within
 from ..read.pool import InProcessReader, Reader, ReadTask
 from ..read.reader import ReadOutcome
 from ..records import ScanSummary
-from ..store.store import Store, StoredStat
+from ..store.read import StoredStat
+from ..store.store import Store
 from ..text import storable
 from . import listing
 from .walk import WalkReport, find_dispatches
