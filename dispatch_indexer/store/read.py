@@ -276,6 +276,15 @@ def unsettled_paths(scope: Scope, root: str) -> list[str]:
 # ---- rows to records ----------------------------------------------------------
 
 
+# The record's fields kept in a column of the same name, as they are (the
+# others are converted by ``_record``).
+_AS_STORED = [
+    f.name
+    for f in dataclasses.fields(DispatchRecord)
+    if f.name not in ("nodes", "missing", "hidden")
+]
+
+
 def _record(row: Dispatch) -> DispatchRecord:
     nodes = [
         NodeSummary(
@@ -289,32 +298,10 @@ def _record(row: Dispatch) -> DispatchRecord:
         for n in (row.nodes or [])
     ]
     return DispatchRecord(
-        dispatch_id=row.dispatch_id,
-        status=row.status,
-        lattice_name=row.lattice_name,
-        start_time=row.start_time,
-        end_time=row.end_time,
-        error=row.error,
-        num_nodes=row.num_nodes,
-        path=row.path,
-        results_dir=row.results_dir,
-        pickled_results_dir=row.pickled_results_dir,
+        **{name: getattr(row, name) for name in _AS_STORED},
         nodes=nodes,
-        result=row.result,
-        size=row.size,
-        mtime_ns=row.mtime_ns,
-        inode=row.inode,
-        sha256=row.sha256,
-        unreadable=row.unreadable,
         missing=bool(row.missing),
-        source=row.source,
-        root=row.root,
-        first_seen=row.first_seen,
-        updated_at=row.updated_at,
-        last_event=row.last_event,
-        sort_time=row.sort_time,
         hidden=bool(row.hidden),
-        host=row.host,
     )
 
 

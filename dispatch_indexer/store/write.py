@@ -14,13 +14,14 @@ import datetime as dt
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import peewee as pw
 
 from ..read.reader import ReadOutcome
 from ..records import DispatchRecord
 from . import engine, provisional
-from .models import EncodedJSON
+from .models import Dispatch, EncodedJSON, Location
 from .scope import Scope, chunks, utcnow
 from .statements import slots
 
@@ -44,16 +45,16 @@ _DATA_COLUMNS = frozenset(
         "read_at",
     }
 )
-# The columns each read writes, in the order of the compiled statements.
-_LOCATION_COLUMNS = [
-    "host", "path", "dispatch_id", "root", "size", "mtime_ns", "inode",
-    "last_event", "unreadable", "seen_at",
-]  # fmt: skip
-_DISPATCH_COLUMNS = [
-    "dispatch_id", "host", "path", "results_dir", "root", "size", "mtime_ns",
-    "inode", "unreadable", "missing", "source", "updated_at", "first_seen",
-    *sorted(_DATA_COLUMNS),
-]  # fmt: skip
+# The columns each read writes: all of the table's (the models are the one
+# list of them), but for ``hidden``, which only hiding sets (``forget.hide``).
+_LOCATION_COLUMNS = [f.name for f in Location._meta.sorted_fields]
+_DISPATCH_COLUMNS = [f.name for f in Dispatch._meta.sorted_fields if f.name != "hidden"]
+# The dispatch columns a read does not copy from its record's field of the
+# same name (``_dispatch_row``); it copies every other one.
+_COMPUTED = frozenset(
+    {"host", "missing", "updated_at", "first_seen", "nodes", "document", "sort_time", "read_at"}
+)
+_COPIED = [name for name in _DISPATCH_COLUMNS if name not in _COMPUTED]
 
 
 @dataclass
@@ -212,38 +213,7 @@ def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
     """Upsert the record of one read, if it is the copy to show; whether
     it was written."""
     record = outcome.record
-    mtime = _from_ns(record.mtime_ns) or now
-    row = {
-        "dispatch_id": record.dispatch_id,
-        "host": scope.host,
-        "path": record.path,
-        "results_dir": record.results_dir,
-        "root": record.root,
-        "size": record.size,
-        "mtime_ns": record.mtime_ns,
-        "inode": record.inode,
-        "unreadable": record.unreadable,
-        "missing": False,
-        "source": record.source,
-        "updated_at": now,
-        "first_seen": now,
-        # _DATA_COLUMNS:
-        "status": record.status,
-        "lattice_name": record.lattice_name,
-        "start_time": record.start_time,
-        "end_time": record.end_time,
-        "error": record.error,
-        "num_nodes": record.num_nodes,
-        "pickled_results_dir": record.pickled_results_dir,
-        "nodes": [n.to_json() for n in record.nodes],
-        "result": record.result,
-        "document": _encoded(outcome.document_json),
-        "sha256": record.sha256,
-        "last_event": record.last_event,
-        "sort_time": record.start_time or mtime,
-        "read_at": now if record.unreadable is None else None,
-    }
-    written = scope.statement(build_dispatch).run(row)
+    written = scope.statement(build_dispatch).run(_dispatch_row(scope, outcome, now))
     if written and record.unreadable is None and outcome.data is not None:
         blob = {
             "dispatch_id": record.dispatch_id,
@@ -252,6 +222,20 @@ def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
         }
         scope.statement(build_blob).run(blob)
     return bool(written)
+
+
+def _dispatch_row(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> dict[str, Any]:
+    record = outcome.record
+    row = {name: getattr(record, name) for name in _COPIED}
+    # _COMPUTED:
+    row["host"] = scope.host
+    row["missing"] = False
+    row["updated_at"] = row["first_seen"] = now
+    row["nodes"] = [n.to_json() for n in record.nodes]
+    row["document"] = _encoded(outcome.document_json)
+    row["sort_time"] = record.start_time or _from_ns(record.mtime_ns) or now
+    row["read_at"] = now if record.unreadable is None else None
+    return row
 
 
 def _encoded(text: str | None) -> EncodedJSON | None:
