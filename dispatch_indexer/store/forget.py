@@ -181,14 +181,20 @@ def sync_roots(scope: Scope, roots: list[tuple[str, str]], now: dt.datetime | No
 def delete(scope: Scope, dispatch_ids: list[str]) -> int:
     """Remove records (and their stored bytes and copies); how many."""
     D, L, B = scope.tables.Dispatch, scope.tables.Location, scope.tables.ResultBlob
-    deleted = 0
-    with scope.database.atomic():
+
+    def remove() -> int:
+        deleted = 0
         for chunk in chunks(dispatch_ids):
             B.delete().where(B.dispatch_id.in_(chunk)).execute()
             L.delete().where(L.dispatch_id.in_(chunk)).execute()
             deleted += D.delete().where(D.dispatch_id.in_(chunk)).execute()
         scope.compact_counts()
-    return deleted
+        return deleted
+
+    # A statement over many rows takes their locks in the order it meets
+    # them, not by id as writers do (see write.apply): it can lose a
+    # deadlock with another host's writer, and is then run again.
+    return engine.retrying_transaction(scope.database, remove)
 
 
 def hide(scope: Scope, dispatch_ids: Iterable[str]) -> int:
@@ -200,13 +206,18 @@ def hide(scope: Scope, dispatch_ids: Iterable[str]) -> int:
     reads the SQLite ``dispatches`` view, which already does.
     """
     D = scope.tables.Dispatch
-    hidden = 0
-    with scope.database.atomic():
-        for chunk in chunks(sorted(set(dispatch_ids))):
+    ids = sorted(set(dispatch_ids))
+
+    def flag() -> int:
+        hidden = 0
+        for chunk in chunks(ids):
             hidden += (
                 D.update(hidden=True)
                 .where(D.dispatch_id.in_(chunk) & (D.hidden == False))  # noqa: E712
                 .execute()
             )
         scope.compact_counts()
-    return hidden
+        return hidden
+
+    # Run again if it loses a deadlock, as ``delete``.
+    return engine.retrying_transaction(scope.database, flag)
