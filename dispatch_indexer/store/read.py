@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -276,17 +277,14 @@ def unsettled_paths(scope: Scope, root: str) -> list[str]:
 # ---- rows to records ----------------------------------------------------------
 
 
-# The record's fields kept in a column of the same name, as they are (the
-# others are converted by ``_record``).
-_AS_STORED = [
-    f.name
-    for f in dataclasses.fields(DispatchRecord)
-    if f.name not in ("nodes", "missing", "hidden")
-]
+# A record's fields from a row's columns of the same name, in the record's
+# order; ``_record`` then converts the few that are not kept as they are.
+_COLUMNS_AS_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(DispatchRecord)))
 
 
 def _record(row: Dispatch) -> DispatchRecord:
-    nodes = [
+    record = DispatchRecord(*_COLUMNS_AS_FIELDS(row))
+    record.nodes = [
         NodeSummary(
             node_id=n.get("node_id"),
             name=n.get("name"),
@@ -297,12 +295,9 @@ def _record(row: Dispatch) -> DispatchRecord:
         )
         for n in (row.nodes or [])
     ]
-    return DispatchRecord(
-        **{name: getattr(row, name) for name in _AS_STORED},
-        nodes=nodes,
-        missing=bool(row.missing),
-        hidden=bool(row.hidden),
-    )
+    record.missing = bool(row.missing)
+    record.hidden = bool(row.hidden)
+    return record
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:
