@@ -140,7 +140,7 @@ class ScanSummary:
     # Folders the walk could not enter.
     inaccessible: int = 0
     # Dispatches listed with provisional records before any was read (on a
-    # root scanned for the first time: listing.py), and how long that took.
+    # root scanned for the first time: ``scan.listing``), and how long that took.
     listed: int = 0
     listed_seconds: float = 0.0
     seconds: float = 0.0

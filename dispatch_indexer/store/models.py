@@ -159,7 +159,7 @@ class Dispatch(BaseModel):
     # dispatches that never started or could not be read.
     sort_time = UTCDateTimeField()
     # -- added by migration step 2 (see migrations.py) --
-    # Covalent's UI document of the dispatch (document.py), as JSON text.
+    # Covalent's UI document of the dispatch (``read.document``), as JSON text.
     # Only result_document() needs it; listings select other columns.
     document = JSONTextField(null=True)
     # Hidden from listings (Covalent's UI "delete"); nothing is deleted. The
@@ -210,7 +210,7 @@ class Location(BaseModel):
 
 
 # A location's mtime_ns that no real file has: its host is to read that
-# folder again (store.Store.reread_requests). A partial index finds those
+# folder again (``forget.reread_requests``). A partial index finds those
 # few rows however many locations there are.
 REREAD_MTIME_NS = -1
 Location.add_index(
@@ -235,14 +235,14 @@ class DispatchCount(BaseModel):
     step 5), so that counting a million records reads a few rows.
 
     A model like the others, although only triggers write it: reading it is
-    then an ordinary portable query (``Store.counts``), and the table is made
+    then an ordinary portable query (``read.counts``), and the table is made
     by the same DDL as the rest. The triggers and the folding of the log are
     SQL of each engine, in ``counters``.
     """
 
     host = CharField(max_length=HOST_MAX_LENGTH)
     # The root the shown copy was found under, for the record counts of a
-    # host's roots (Store.count_by_root); None as in Dispatch.root.
+    # host's roots (``read.count_by_root``); None as in Dispatch.root.
     root = TextField(null=True)
     # "" for a dispatch without a status (counted as "UNKNOWN").
     status = CharField(max_length=64)

@@ -1,4 +1,4 @@
-"""The listing pass (listing.py) and the rescan's merge of the walk with the
+"""The listing pass (``scan.listing``) and the rescan's merge of the walk with the
 stored locations (scanner._Stored, walk.find_dispatches, Store.stored_stats)."""
 
 from __future__ import annotations
