@@ -103,10 +103,6 @@ class DispatchRecord:
         "updated_at",
     )
 
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
     def to_json(self, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
         """A JSON-ready dict; all fields unless ``keys`` narrows it."""
         names = keys or tuple(f.name for f in dataclasses.fields(self))
@@ -144,18 +140,11 @@ class ScanSummary:
     # Folders the walk could not enter.
     inaccessible: int = 0
     # Dispatches listed with provisional records before any was read (on a
-    # root scanned for the first time: listing.py), and how long that took.
+    # root scanned for the first time: ``scan.listing``), and how long that took.
     listed: int = 0
     listed_seconds: float = 0.0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
-
-    def merge(self, other: ScanSummary) -> None:
-        for f in dataclasses.fields(self):
-            if f.name == "errors":
-                self.errors.extend(other.errors)
-            else:
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def line(self) -> str:
         text = (

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from ..config import Config
 from ..read.reader import INFO_FILE, RESULT_FILE
 from ..read.resultinfo import read_info
-from ..store.store import Store, utcnow
+from ..store.provisional import SOURCE
+from ..store.scope import utcnow
+from ..store.store import Store
 from ..text import storable
 from .walk import find_dispatches
 
-SOURCE = "listing"
 # Rows written per statement: enough to amortise, small enough to commit often.
 BATCH = 2000
 

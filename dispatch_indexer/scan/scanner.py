@@ -6,7 +6,7 @@ transaction each; folders that vanished are forgotten and their dispatches
 marked missing. A result.pkl caught mid-write is retried once it settles.
 
 Reading and writing overlap: while this process writes one batch, the
-reader processes (``readpool``) already read the next, so neither the
+reader processes (``read.pool``) already read the next, so neither the
 cores reading nor the one writing sits idle. Only this process writes.
 """
 
@@ -25,7 +25,8 @@ from ..paths import depth_below, is_within
 from ..read.pool import InProcessReader, Reader, ReadTask
 from ..read.reader import ReadOutcome
 from ..records import ScanSummary
-from ..store.store import Store, StoredStat
+from ..store.read import StoredStat
+from ..store.store import Store
 from ..text import storable
 from . import listing
 from .walk import WalkReport, find_dispatches

@@ -2,8 +2,8 @@
 the ``dispatch_count`` table (``models.DispatchCount``) and the fold that
 keeps it small.
 
-**Engine-specific code (SQLite and PostgreSQL), like db.py.** Installed by
-migration step 5; read by ``Store.counts``, ``count_by_host`` and
+**Engine-specific code (SQLite and PostgreSQL), like ``engine``.** Installed by
+migration step 5; read by ``read.counts``, ``count_by_host`` and
 ``count_by_root``.
 
 Counting a million dispatches by status (or by host, or a host's by root)
@@ -11,7 +11,7 @@ means reading every row of the ``dispatch`` table, whose rows are wide
 (nodes, result and document inline): seconds. Triggers on that table append
 what each change does to the counts instead, so every writer is covered
 without knowing it: the store, the ``dispatches`` view's triggers on SQLite
-(``sqlite_compat``), Covalent's UI and other daemons on the same PostgreSQL
+(``sqlite.compat``), Covalent's UI and other daemons on the same PostgreSQL
 server, migrations. A change is
 logged as rows of deltas (+1 under the key a row came to have, -1 under the
 key it left), never as an update of one counter row per key: several writers

@@ -1,8 +1,8 @@
 """Open the index database from a URL.
 
-**This is the one module with engine-specific code** (with ``sqlite_compat``,
-the SQLite-only view Covalent's own UI reads, and ``counters``, the triggers
-that count dispatches). Everything else talks to
+**This is the one module with engine-specific code** (with ``sqlite/``,
+what only an SQLite file has, and ``counters``, the triggers that count
+dispatches). Everything else talks to
 peewee's portable API through the models; what differs between the engines
 (opening, locking migrations, byte-ordered path columns, telling a lost
 connection from a failed statement) is a function here.
@@ -202,7 +202,7 @@ def lock_for_migration(database: pw.Database) -> None:
 def byte_ordered(database: pw.Database, table: str, columns: tuple[str, ...]) -> None:
     """Make text columns compare byte by byte, as path prefixes need.
 
-    Paths under a folder are looked up as a range (``store._under_range``:
+    Paths under a folder are looked up as a range (``scope.under_range``:
     between "folder/" and "folder0"), which holds only in byte order.
     SQLite's default collation (BINARY) is byte order already; PostgreSQL
     compares with the database's collation, which for most locales ignores
@@ -273,7 +273,7 @@ def discard_connection(database: pw.Database) -> None:
         database.close()
 
 
-def in_transaction(database: pw.Database, action: Callable[[], T]) -> T:
+def retrying_transaction(database: pw.Database, action: Callable[[], T]) -> T:
     """Run ``action`` in a transaction; run it again (a few times) if it lost
     a deadlock or serialization conflict with a concurrent writer."""
     for attempt in range(RETRIES):

@@ -86,7 +86,7 @@ def _create_v1(database: pw.Database, tables: Tables, host: str) -> None:
 
 def _add_document_and_hidden(database: pw.Database, tables: Tables, host: str) -> None:
     """Covalent's UI document of each dispatch and the hidden flag; on
-    SQLite, the ``dispatches`` view Covalent's own UI reads (sqlite_compat)."""
+    SQLite, the ``dispatches`` view Covalent's own UI reads (``sqlite.compat``)."""
     dispatch = tables.Dispatch
     table = dispatch._meta.table_name
     migrator = schema.SchemaMigrator.from_database(database)
@@ -155,7 +155,7 @@ def _add_dispatch_count(database: pw.Database, tables: Tables, host: str) -> Non
 
 
 def _add_listing_index(database: pw.Database, tables: Tables, host: str) -> None:
-    """Provisional records (listing.py) are looked for after every full scan:
+    """Provisional records (``scan.listing``) are looked for after every full scan:
     a partial index finds them however many records there are, and costs
     nothing once they are read."""
     database.execute_sql(

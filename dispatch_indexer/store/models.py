@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import peewee as pw
 
+from ..config import HOST_MAX_LENGTH
 from ..text import storable, storable_json
 
 
@@ -108,8 +109,8 @@ class MetaEntry(BaseModel):
 # The host (machine) that indexed a row: ``Config.host``, the hostname by
 # default. Several machines can share one index (on PostgreSQL); each owns
 # the roots and the locations it found, and the same path on two hosts is
-# two different folders.
-HOST_MAX_LENGTH = 255
+# two different folders. Its longest, HOST_MAX_LENGTH, is config's: the
+# config checks a host name against it, and config imports no peewee.
 
 
 class Root(BaseModel):
@@ -158,7 +159,7 @@ class Dispatch(BaseModel):
     # dispatches that never started or could not be read.
     sort_time = UTCDateTimeField()
     # -- added by migration step 2 (see migrations.py) --
-    # Covalent's UI document of the dispatch (document.py), as JSON text.
+    # Covalent's UI document of the dispatch (``read.document``), as JSON text.
     # Only result_document() needs it; listings select other columns.
     document = JSONTextField(null=True)
     # Hidden from listings (Covalent's UI "delete"); nothing is deleted. The
@@ -209,7 +210,7 @@ class Location(BaseModel):
 
 
 # A location's mtime_ns that no real file has: its host is to read that
-# folder again (store.Store.reread_requests). A partial index finds those
+# folder again (``forget.reread_requests``). A partial index finds those
 # few rows however many locations there are.
 REREAD_MTIME_NS = -1
 Location.add_index(
@@ -234,14 +235,14 @@ class DispatchCount(BaseModel):
     step 5), so that counting a million records reads a few rows.
 
     A model like the others, although only triggers write it: reading it is
-    then an ordinary portable query (``Store.counts``), and the table is made
+    then an ordinary portable query (``read.counts``), and the table is made
     by the same DDL as the rest. The triggers and the folding of the log are
     SQL of each engine, in ``counters``.
     """
 
     host = CharField(max_length=HOST_MAX_LENGTH)
     # The root the shown copy was found under, for the record counts of a
-    # host's roots (Store.count_by_root); None as in Dispatch.root.
+    # host's roots (``read.count_by_root``); None as in Dispatch.root.
     root = TextField(null=True)
     # "" for a dispatch without a status (counted as "UNKNOWN").
     status = CharField(max_length=64)

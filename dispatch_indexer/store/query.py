@@ -14,7 +14,7 @@ import binascii
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import BadInputError
 from ..records import DispatchRecord
@@ -111,14 +111,6 @@ class Page(list[DispatchRecord]):
     def __init__(self, records: list[DispatchRecord], next_cursor: str | None = None) -> None:
         super().__init__(records)
         self.next_cursor = next_cursor
-
-
-@dataclass
-class Counts:
-    by_status: dict[str, int] = field(default_factory=dict)
-    total: int = 0
-    missing: int = 0
-    unreadable: int = 0
 
 
 def parse_time(value: dt.datetime | str | None, name: str) -> dt.datetime | None:

@@ -1,4 +1,4 @@
-"""The listing pass (listing.py) and the rescan's merge of the walk with the
+"""The listing pass (``scan.listing``) and the rescan's merge of the walk with the
 stored locations (scanner._Stored, walk.find_dispatches, Store.stored_stats)."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dispatch_indexer import DispatchIndex
 from dispatch_indexer.scan import listing
 from dispatch_indexer.scan.scanner import ScanInterrupted, Scanner
 from dispatch_indexer.scan.walk import find_dispatches
+from dispatch_indexer.store import provisional, write
 from dispatch_indexer.text import storable
 
 from ..conftest import ROOT_NAMES
@@ -265,7 +266,7 @@ def test_a_batch_in_one_statement_stores_what_row_by_row_does(index: DispatchInd
         ("é\U0001f600", {"status": 'NUL\x00, \ud800, "quotes" and \\'}),
         ("", {"size": 0, "mtime_ns": -1, "inode": 2**63 - 1}),
     ]
-    statement = store._statement("listing")
+    statement = store.scope.statement(provisional.build_listing)
     for i, (suffix, values) in enumerate(variants):
         batch = store.listing_batch([_listing_row(f"b{i}{suffix}", **values)], shared)
         assert batch.as_json is not None or store.database.param != "?"
@@ -273,7 +274,7 @@ def test_a_batch_in_one_statement_stores_what_row_by_row_does(index: DispatchInd
         with store.database.atomic():
             single = {**_listing_row(f"s{i}{suffix}", **values), **shared, "host": store.host}
             assert statement.run(single) == 1
-    D = store.Dispatch
+    D = store.tables.Dispatch
     columns = [f for f in D._meta.sorted_fields if f.name not in ("dispatch_id", "path")]
     stored = {
         row[0]: row[1:]
@@ -295,12 +296,12 @@ def test_a_batch_in_one_statement_stores_what_row_by_row_does(index: DispatchInd
 
 def test_a_batch_json_cannot_carry_goes_row_by_row(index: DispatchIndex) -> None:
     store = index._store
-    statement = store._statement("blob")
+    statement = store.scope.statement(write.build_blob)
     batch = statement.batch([{"dispatch_id": "x", "data": b"\x00\xff", "sha256": "0" * 64}])
     assert batch.as_json is None
     with store.database.atomic():
         assert statement.run_batch(batch) == 1
-    assert bytes(store.ResultBlob.get_by_id("x").data) == b"\x00\xff"
+    assert bytes(store.tables.ResultBlob.get_by_id("x").data) == b"\x00\xff"
 
 
 def test_the_walk_closes_every_folder_it_opened(tmp_path: Path, corpus: Path) -> None:

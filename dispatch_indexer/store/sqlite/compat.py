@@ -1,6 +1,6 @@
 """Covalent 0.110's own UI reads a SQLite index directly.
 
-**Engine-specific code (SQLite only), like db.py.** Called from migration
+**Engine-specific code (SQLite only), like ``store.engine``.** Called from migration
 step 2; on any other engine ``install`` does nothing.
 
 Covalent 0.110's UI server lists, shows and deletes dispatches through

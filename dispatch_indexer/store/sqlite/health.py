@@ -1,7 +1,7 @@
 """The health of a SQLite index file: what a database error means, a cheap
 look at the file, ``PRAGMA quick_check``, and moving a corrupt file aside.
 
-**Engine-specific (SQLite only), like db.py.** The daemon uses it to tell a
+**Engine-specific (SQLite only), like ``store.engine``.** The daemon uses it to tell a
 file that is broken (truncated, overwritten, not a database) from one that is
 only busy (another process holding a lock): the first is moved aside, never
 deleted, and the index is rebuilt from the results directories; the second

@@ -1,0 +1,248 @@
+"""Writing reads: each read's location, its dispatch row (if it is the copy
+to show) and its bytes, a batch in one transaction, through statements
+compiled once (``statements``).
+
+Every write is an upsert that decides for itself, against the row as
+committed, whether it replaces what is shown (``_supersedes``), so that
+several writers at once (daemons of several hosts on one PostgreSQL
+server) give the result one writer would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import peewee as pw
+
+from ..read.reader import ReadOutcome
+from ..records import DispatchRecord
+from . import engine, provisional
+from .models import Dispatch, EncodedJSON, Location
+from .scope import Scope, chunks, utcnow
+from .statements import slots
+
+# The columns a read's data fills in. A failed read of a dispatch read well
+# before leaves them as they are (and the dispatch's place in the listing).
+_DATA_COLUMNS = frozenset(
+    {
+        "status",
+        "lattice_name",
+        "start_time",
+        "end_time",
+        "error",
+        "num_nodes",
+        "pickled_results_dir",
+        "nodes",
+        "result",
+        "document",
+        "sha256",
+        "last_event",
+        "sort_time",
+        "read_at",
+    }
+)
+# The columns each read writes: all of the table's (the models are the one
+# list of them), but for ``hidden``, which only hiding sets (``forget.hide``).
+_LOCATION_COLUMNS = [f.name for f in Location._meta.sorted_fields]
+_DISPATCH_COLUMNS = [f.name for f in Dispatch._meta.sorted_fields if f.name != "hidden"]
+# The dispatch columns a read does not copy from its record's field of the
+# same name (``_dispatch_row``); it copies every other one.
+_COMPUTED = frozenset(
+    {"host", "missing", "updated_at", "first_seen", "nodes", "document", "sort_time", "read_at"}
+)
+_COPIED = [name for name in _DISPATCH_COLUMNS if name not in _COMPUTED]
+
+
+@dataclass
+class ApplyResult:
+    new: int = 0
+    updated: int = 0
+    unreadable: int = 0
+
+
+def apply(
+    scope: Scope, outcomes: Iterable[ReadOutcome], now: dt.datetime | None = None
+) -> ApplyResult:
+    """Write one batch of reads in one transaction.
+
+    Correct with other writers at once (the daemons of several hosts on
+    one PostgreSQL server): whether a read replaces the copy shown is
+    decided inside its upsert, against the row as committed
+    (``_supersedes``), never from an earlier SELECT that another writer
+    could have made stale; the server locks the row for the upsert, so
+    the stored bytes written next in the same transaction always go with
+    the row that was written. Every writer takes its row locks in one
+    order, its own locations by path and then dispatches by id, so
+    writers queue rather than deadlock; a transaction that loses a
+    deadlock anyway (with ``forget.forget_locations`` of another host) is
+    run again (``engine.retrying_transaction``). SQLite has one writer at a
+    time and takes the very same path.
+    """
+    now = now or utcnow()
+    outcomes = [o for o in outcomes if not o.transient]
+    if not outcomes:
+        return ApplyResult()
+    # Copies of one dispatch keep their order: the sort is stable.
+    outcomes.sort(key=lambda o: o.record.dispatch_id)
+    return engine.retrying_transaction(scope.database, lambda: _apply(scope, outcomes, now))
+
+
+def _apply(scope: Scope, outcomes: list[ReadOutcome], now: dt.datetime) -> ApplyResult:
+    result = ApplyResult()
+    for record in sorted((o.record for o in outcomes), key=lambda r: r.path):
+        _put_location(scope, record, now)
+    known = _existing(scope, sorted({o.record.dispatch_id for o in outcomes}))
+    for outcome in outcomes:
+        record = outcome.record
+        if record.dispatch_id != os.path.basename(record.path):
+            provisional.drop_misnamed(scope, record.path)
+        if not _put_dispatch(scope, outcome, now):
+            continue  # the copy shown stays: it is further along
+        if record.dispatch_id in known:
+            result.updated += 1
+        else:
+            result.new += 1
+            known.add(record.dispatch_id)
+        if record.unreadable:
+            result.unreadable += 1
+    scope.compact_counts()
+    return result
+
+
+def _existing(scope: Scope, ids: list[str]) -> set[str]:
+    """Which of these dispatches have a record (for counting new ones)."""
+    D = scope.tables.Dispatch
+    found: set[str] = set()
+    for chunk in chunks(ids):
+        # A provisional record is not a record yet.
+        query = D.select(D.dispatch_id).where(
+            D.dispatch_id.in_(chunk) & ~provisional.listing_only(D)
+        )
+        found.update(row[0] for row in query.tuples())
+    return found
+
+
+def _supersedes(scope: Scope) -> pw.Expression:
+    """Whether the copy being written (``EXCLUDED``) is the one to show
+    rather than the stored one (``dispatch``), in the upsert's WHERE:
+
+    - it is a new read of the very folder shown (same host and path);
+    - the copy shown is missing;
+    - it is further along: later times recorded inside the result, or
+      with equal (or unknown) times a newer file; an exact tie goes to
+      the writer only on the host already shown, so two hosts holding
+      identical copies never take a record from each other;
+    - the folder shown is gone without a scan having said so yet (no
+      location row: that host forgot it).
+    """
+    D, L, E = scope.tables.Dispatch, scope.tables.Location, pw.EXCLUDED
+    same = (E.host == D.host) & (E.path == D.path)
+    both_times = (
+        E.last_event.is_null(False) & D.last_event.is_null(False) & (E.last_event != D.last_event)
+    )
+    new_mtime, old_mtime = pw.fn.COALESCE(E.mtime_ns, 0), pw.fn.COALESCE(D.mtime_ns, 0)
+    newer = pw.Case(
+        None,
+        [(both_times, E.last_event > D.last_event)],
+        (new_mtime > old_mtime) | ((new_mtime == old_mtime) & (E.host == D.host)),
+    )
+    shown_gone = ~pw.fn.EXISTS(L.select(pw.SQL("1")).where((L.host == D.host) & (L.path == D.path)))
+    return same | (D.missing == True) | newer | shown_gone  # noqa: E712
+
+
+def build_location(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
+    L = scope.tables.Location
+    row = slots(_LOCATION_COLUMNS)
+    keys = ("host", "path")
+    query = L.insert(row).on_conflict(
+        conflict_target=[getattr(L, k) for k in keys],
+        preserve=[getattr(L, c) for c in _LOCATION_COLUMNS if c not in keys],
+    )
+    return L, query
+
+
+def build_blob(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
+    B = scope.tables.ResultBlob
+    query = B.insert(slots(["dispatch_id", "data", "sha256"])).on_conflict(
+        conflict_target=[B.dispatch_id], preserve=[B.data, B.sha256]
+    )
+    return B, query
+
+
+def build_dispatch(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
+    D, E = scope.tables.Dispatch, pw.EXCLUDED
+    # A good read, or nothing good to keep: take the data. A failed read
+    # of a dispatch read well before keeps its data and its place in the
+    # listing. first_seen (and hidden) never change.
+    take_data = E.unreadable.is_null() | D.read_at.is_null()
+    update = {}
+    for name in _DISPATCH_COLUMNS:
+        if name in ("dispatch_id", "first_seen"):
+            continue
+        column, value = getattr(D, name), getattr(E, name)
+        update[column] = (
+            pw.Case(None, [(take_data, value)], column) if name in _DATA_COLUMNS else value
+        )
+    query = D.insert(slots(_DISPATCH_COLUMNS)).on_conflict(
+        conflict_target=[D.dispatch_id], update=update, where=_supersedes(scope)
+    )
+    return D, query
+
+
+def _put_location(scope: Scope, record: DispatchRecord, now: dt.datetime) -> None:
+    row = {
+        "host": scope.host,
+        "path": record.path,
+        "dispatch_id": record.dispatch_id,
+        "root": record.root,
+        "size": record.size or 0,
+        "mtime_ns": record.mtime_ns or 0,
+        "inode": record.inode or 0,
+        "last_event": record.last_event,
+        "unreadable": record.unreadable,
+        "seen_at": now,
+    }
+    scope.statement(build_location).run(row)
+
+
+def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
+    """Upsert the record of one read, if it is the copy to show; whether
+    it was written."""
+    record = outcome.record
+    written = scope.statement(build_dispatch).run(_dispatch_row(scope, outcome, now))
+    if written and record.unreadable is None and outcome.data is not None:
+        blob = {
+            "dispatch_id": record.dispatch_id,
+            "data": outcome.data,
+            "sha256": record.sha256 or "",
+        }
+        scope.statement(build_blob).run(blob)
+    return bool(written)
+
+
+def _dispatch_row(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> dict[str, Any]:
+    record = outcome.record
+    row = {name: getattr(record, name) for name in _COPIED}
+    # _COMPUTED:
+    row["host"] = scope.host
+    row["missing"] = False
+    row["updated_at"] = row["first_seen"] = now
+    row["nodes"] = [n.to_json() for n in record.nodes]
+    row["document"] = _encoded(outcome.document_json)
+    row["sort_time"] = record.start_time or _from_ns(record.mtime_ns) or now
+    row["read_at"] = now if record.unreadable is None else None
+    return row
+
+
+def _encoded(text: str | None) -> EncodedJSON | None:
+    return EncodedJSON(text) if text is not None else None
+
+
+def _from_ns(mtime_ns: int | None) -> dt.datetime | None:
+    if mtime_ns is None:
+        return None
+    return dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc)
