@@ -27,7 +27,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 WATCH_MODES = ("auto", "native", "polling")
-HOST_MAX_LENGTH = 255  # models.HOST_MAX_LENGTH
+HOST_MAX_LENGTH = 255  # the width of every host column (store.models)
 # The daemon's log levels (Python logging's names); ``serve`` has its own.
 DAEMON_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
