@@ -31,13 +31,7 @@ from dispatch_indexer import DispatchIndex
 from dispatch_indexer.cli import app
 
 from .postgres_server import HOW_TO_GET, PostgresServer, find_bindir
-
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(
-    os.environ.get("COVALENT_INDEXER_FIXTURES", REPO.parent / "shared/fixtures/covalent-0.110")
-)
-ROOT_NAMES = ("results", "results-alt", "snapshots")
-
+from .realdata import FIXTURES, ROOT_NAMES
 
 ENGINES = ("sqlite", "postgresql")
 ENGINE_ENV = "COVALENT_INDEXER_TEST_ENGINE"

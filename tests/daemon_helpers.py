@@ -18,11 +18,7 @@ from dispatch_indexer.daemon.lock import running_pid
 from dispatch_indexer.errors import NotFoundError
 from dispatch_indexer.paths import resolve
 
-from .conftest import FIXTURES
-
-SLEEPY = "42b32010-da33-432a-bafb-238e0a43bc78"
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
-FAILED = "4ab0cfe3-f39a-4d95-8a19-0bb2b49f379d"
+from .realdata import FIXTURES, SLEEPY
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:

@@ -17,13 +17,10 @@ from dispatch_indexer.corpus import clone
 from dispatch_indexer.errors import BadInputError, MissingDependencyError, UntrustedDataError
 from dispatch_indexer.records import DispatchRecord
 
-from .conftest import FIXTURES
+from .realdata import ARITH, ARITH_AGAIN, FAILED, FIXTURES, INNER
 
 # Run on both engines (see conftest); tests that open the SQLite file stay on it.
 pytestmark = pytest.mark.engines
-
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
-FAILED = "4ab0cfe3-f39a-4d95-8a19-0bb2b49f379d"
 
 
 def cli(*args: str, code: int = 0, input: str | None = None) -> str:
@@ -53,7 +50,7 @@ def test_filters(indexed: DispatchIndex, corpus: Path) -> None:
     }
     assert {r.dispatch_id for r in indexed.list(lattice_name="arith")} == {
         ARITH,
-        "62a15c2b-266f-4d44-8664-afbb941f0634",
+        ARITH_AGAIN,
         "never-dispatched-shared",
     }
     nested = indexed.list(results_dir=corpus / "results-alt")
@@ -98,7 +95,7 @@ def test_pages_are_stable_while_dispatches_arrive(index: DispatchIndex, tmp_path
         page = index.list(limit=7, cursor=cursor)
         seen += [r.dispatch_id for r in page]
         for _ in range(3):  # new arrivals between every two pages
-            clone(FIXTURES / "results/8b37c9ed-329a-460b-8267-0eeb31596ab9", results)
+            clone(FIXTURES / f"results/{INNER}", results)
         index.scan()
         cursor = page.next_cursor
         if cursor is None:

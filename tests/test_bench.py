@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .realdata import REPO
 
 MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint")
 

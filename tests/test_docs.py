@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from dispatch_indexer.cli import app
 
-from .conftest import REPO
+from .realdata import REPO
 
 COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 

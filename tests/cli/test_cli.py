@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT_NAMES
+from ..realdata import ARITH, ARITH_AGAIN, ROOT_NAMES, SLEEPY
 
 # Run on both engines (see conftest); tests that open the SQLite file stay on it.
 pytestmark = pytest.mark.engines
 
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
 LIST_KEYS = [
     "dispatch_id",
     "status",
@@ -90,7 +89,7 @@ def test_list_marks_missing_and_unreadable(cli, registered: Path) -> None:
     import shutil
 
     shutil.rmtree(registered / "results" / ARITH)
-    pkl = registered / "results/62a15c2b-266f-4d44-8664-afbb941f0634/result.pkl"
+    pkl = registered / f"results/{ARITH_AGAIN}/result.pkl"
     pkl.write_bytes(b"not a pickle")
     os.utime(pkl, (1, 1))
     cli("scan")
@@ -99,7 +98,7 @@ def test_list_marks_missing_and_unreadable(cli, registered: Path) -> None:
     assert "(unreadable)" in table
     records = {r["dispatch_id"]: r for r in json.loads(cli("list", "--json").output)}
     assert records[ARITH]["missing"] is True
-    assert "not a readable pickle" in records["62a15c2b-266f-4d44-8664-afbb941f0634"]["unreadable"]
+    assert "not a readable pickle" in records[ARITH_AGAIN]["unreadable"]
 
 
 def test_show(cli, registered: Path) -> None:
@@ -127,7 +126,7 @@ def test_remove_dir(cli, registered: Path) -> None:
     records = {r["dispatch_id"]: r for r in json.loads(cli("list", "--json").output)}
     # The sleepy dispatch has a copy under a root still registered: it stays.
     assert len(records) == 2
-    sleepy = records["42b32010-da33-432a-bafb-238e0a43bc78"]
+    sleepy = records[SLEEPY]
     assert sleepy["status"] == "RUNNING" and "snapshots" in sleepy["path"]
     cli("remove-dir", str(registered / "results"), code=2)
 

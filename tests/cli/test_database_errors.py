@@ -22,7 +22,7 @@ from dispatch_indexer.errors import DatabaseError, ExitCode
 from dispatch_indexer.paths import resolve
 from dispatch_indexer.store.engine import sqlite_path
 
-from ..conftest import ROOT_NAMES
+from ..realdata import ROOT_NAMES
 
 DATABASE = int(ExitCode.DATABASE)
 # The tables every listing and count reads; their root pages are overwritten.

@@ -19,16 +19,14 @@ from dispatch_indexer import DispatchIndex
 from dispatch_indexer.cli import app
 from dispatch_indexer.daemon.watcher import inotify_watch_count
 
-from ..conftest import FIXTURES
 from ..daemon_helpers import (
-    ARITH,
-    FAILED,
     CovalentWriter,
     DaemonProcess,
     env_pid_alive,
     get,
     wait_for,
 )
+from ..realdata import ARITH, FAILED, FIXTURES
 
 
 @pytest.fixture

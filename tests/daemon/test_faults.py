@@ -31,8 +31,7 @@ from dispatch_indexer.daemon.loop import Daemon as InProcessDaemon
 from dispatch_indexer.paths import resolve
 from dispatch_indexer.store import engine as db_mod
 
-from ..conftest import FIXTURES
-from ..daemon_helpers import ARITH, CovalentWriter, wait_for
+from ..daemon_helpers import CovalentWriter, wait_for
 from ..fault_helpers import (
     Daemon,
     configure,
@@ -44,6 +43,7 @@ from ..fault_helpers import (
     rows_if_readable,
     running,
 )
+from ..realdata import ARITH, FIXTURES
 
 
 @pytest.fixture

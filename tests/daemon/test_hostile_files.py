@@ -26,10 +26,10 @@ import pytest
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.read.pool import ReadPool, ReadTask
 
-from ..conftest import FIXTURES
-from ..daemon_helpers import SLEEPY, wait_for
+from ..daemon_helpers import wait_for
 from ..fault_helpers import Daemon, configure, rows, running
 from ..read.test_safety import Named, Reduce, result_pickle
+from ..realdata import FIXTURES, SLEEPY
 
 MEMORY_MB = 160
 TIMEOUT = 2.0

@@ -33,9 +33,8 @@ from dispatch_indexer.records import DispatchRecord
 from dispatch_indexer.store.query import MAX_LIMIT
 
 from ..http_helpers import live_server
+from ..realdata import ARITH, ARITH_AGAIN, FAILED
 
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
-FAILED = "4ab0cfe3-f39a-4d95-8a19-0bb2b49f379d"
 TOKEN = "s3cret-token"
 
 
@@ -77,7 +76,7 @@ def test_filters(client: TestClient, corpus: Path) -> None:
     assert {d["status"] for d in both.json()["dispatches"]} == {"FAILED", "NEW_OBJECT"}
     assert set(ids(get("/api/v1/dispatches", params={"lattice_name": "arith"}))) == {
         ARITH,
-        "62a15c2b-266f-4d44-8664-afbb941f0634",
+        ARITH_AGAIN,
         "never-dispatched-shared",
     }
     nested = get("/api/v1/dispatches", params={"results_dir": str(corpus / "results-alt")})

@@ -31,10 +31,10 @@ from schemathesis.checks import not_a_server_error
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.http import create_app
 
-from ..conftest import FIXTURES, ROOT_NAMES, copy_fixtures
-from ..daemon_helpers import SLEEPY
+from ..conftest import copy_fixtures
 from ..http_helpers import live_server
 from ..read.test_safety import result_pickle
+from ..realdata import FIXTURES, ROOT_NAMES, SLEEPY
 
 TOKEN = "fuzz-token"
 EXAMPLES = 50

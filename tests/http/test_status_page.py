@@ -23,12 +23,10 @@ from dispatch_indexer import DispatchIndex
 from dispatch_indexer.corpus import clone
 from dispatch_indexer.http import create_app
 
-from ..conftest import FIXTURES
 from ..http_helpers import live_server
+from ..realdata import ARITH, FAILED, FIXTURES
 
 CHROMIUM = "/usr/bin/chromium"
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
-FAILED = "4ab0cfe3-f39a-4d95-8a19-0bb2b49f379d"
 TOKEN = "page-token"
 T = TypeVar("T")
 

@@ -16,9 +16,8 @@ import pytest
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.integrations import hook
 
-from ..conftest import FIXTURES
+from ..realdata import ARITH, FIXTURES
 
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
 FIXTURE_PKL = FIXTURES / "results" / ARITH / "result.pkl"
 
 

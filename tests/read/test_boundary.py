@@ -17,7 +17,7 @@ import dispatch_indexer.read
 from dispatch_indexer.read.pool import ReadTask
 from dispatch_indexer.read.reader import ReadOutcome
 
-from ..conftest import FIXTURES
+from ..realdata import FIXTURES
 
 # The project's rooms a reader has no business in, and the third-party
 # packages they bring (each costs a reader ~0.1 s and megabytes to start).

@@ -15,11 +15,8 @@ from dispatch_indexer.read.document import MAX_DOCUMENT_BYTES, build_document
 from dispatch_indexer.read.reader import read_dispatch
 from dispatch_indexer.read.safepickle import loads
 
-from ..conftest import FIXTURES
+from ..realdata import CUSTOM, FIXTURES, HEAVY, NUMERIC
 
-NUMERIC = "8da86192-56a7-4368-b7e6-2706f31cfdca"
-CUSTOM = "594ec3b1-896a-4b15-be5f-3bf672513aaf"
-HEAVY = "e7e2d776-ed5f-43f9-946b-a447177914df"
 ANY = "*"
 
 # The only places where our document may differ from Covalent's: there

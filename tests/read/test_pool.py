@@ -12,9 +12,7 @@ import pytest
 
 from dispatch_indexer.read.pool import ReadPool, ReadTask
 
-from ..conftest import FIXTURES
-
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
+from ..realdata import ARITH, FIXTURES
 
 
 def _task(folder: Path) -> ReadTask:

@@ -13,7 +13,7 @@ import pytest
 from dispatch_indexer.read.reader import read_dispatch
 from dispatch_indexer.read.values import to_json
 
-from ..conftest import FIXTURES
+from ..realdata import ARITH, CUSTOM, ELSEWHERE, FAILED, FIXTURES, HEAVY, NUMERIC
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -60,7 +60,7 @@ def test_record_matches_manifest(entry: dict[str, Any]) -> None:
 
 
 def test_nodes_are_summarised() -> None:
-    record = read_dispatch(FIXTURES / "results/4ab0cfe3-f39a-4d95-8a19-0bb2b49f379d").record
+    record = read_dispatch(FIXTURES / f"results/{FAILED}").record
     assert [(n.node_id, n.name, n.status) for n in record.nodes] == [
         (0, "fail", "FAILED"),
         (1, ":parameter:the task failed", "COMPLETED"),
@@ -73,10 +73,10 @@ def test_nodes_are_summarised() -> None:
 @pytest.mark.parametrize(
     ("dispatch_id", "expected"),
     [
-        ("0eca0b3a-7ac9-491c-9e55-d822e064a9b5", 6),
-        ("4ab0cfe3-f39a-4d95-8a19-0bb2b49f379d", None),
-        ("8da86192-56a7-4368-b7e6-2706f31cfdca", "<numpy.ndarray shape=(1000,) dtype=float64>"),
-        ("594ec3b1-896a-4b15-be5f-3bf672513aaf", "<__main__.Measurement>"),
+        (ARITH, 6),
+        (FAILED, None),
+        (NUMERIC, "<numpy.ndarray shape=(1000,) dtype=float64>"),
+        (CUSTOM, "<__main__.Measurement>"),
     ],
 )
 def test_result_values(dispatch_id: str, expected: Any) -> None:
@@ -84,12 +84,12 @@ def test_result_values(dispatch_id: str, expected: Any) -> None:
 
 
 def test_plain_dict_result() -> None:
-    folder = FIXTURES / "results-alt/nested/deeper/2d5e6b91-bad0-405f-b6c9-60c418b20ddc"
+    folder = FIXTURES / f"results-alt/nested/deeper/{ELSEWHERE}"
     assert read_dispatch(folder).record.result == {"alpha": "1", "beta": "two"}
 
 
 def test_huge_bytes_result_is_shortened() -> None:
-    record = read_dispatch(FIXTURES / "results/e7e2d776-ed5f-43f9-946b-a447177914df").record
+    record = read_dispatch(FIXTURES / f"results/{HEAVY}").record
     assert isinstance(record.result, str)
     assert len(record.result) < 300
     assert "bytes)" in record.result
@@ -131,17 +131,17 @@ print('ok')
 
 
 def test_info_yaml_is_the_fallback_for_an_unreadable_pickle(corpus: Path) -> None:
-    folder = corpus / "results/0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
+    folder = corpus / f"results/{ARITH}"
     (folder / "result.pkl").write_bytes(b"\x80\x05garbage")
     outcome = read_dispatch(folder, settle_seconds=0)
     assert outcome.record.unreadable
     assert not outcome.transient
     assert outcome.record.status == "COMPLETED"  # from result_info.yaml
-    assert outcome.record.dispatch_id == "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
+    assert outcome.record.dispatch_id == ARITH
 
 
 def test_a_fresh_truncated_pickle_is_transient(corpus: Path) -> None:
-    folder = corpus / "results/0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
+    folder = corpus / f"results/{ARITH}"
     pkl = folder / "result.pkl"
     pkl.write_bytes(pkl.read_bytes()[:1000])
     outcome = read_dispatch(folder, settle_seconds=5)

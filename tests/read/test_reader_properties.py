@@ -30,7 +30,6 @@ from hypothesis import strategies as st
 
 from dispatch_indexer.read import safepickle, values
 from dispatch_indexer.read.reader import RESULT_FILE, ReadOutcome, read_dispatch
-from tests.conftest import FIXTURES
 from tests.read.test_safety import (
     FAR_FUTURE,
     RESULT,
@@ -43,6 +42,8 @@ from tests.read.test_safety import (
     result_pickle,
     transportable,
 )
+
+from ..realdata import FIXTURES
 
 LATTICE = Named("covalent._workflow.lattice", "Lattice")
 GRAPH = Named("covalent._workflow.transport", "_TransportGraph")

@@ -57,13 +57,12 @@ from dispatch_indexer.cli import app
 from dispatch_indexer.read import safepickle, values
 from dispatch_indexer.read.reader import INFO_FILE, RESULT_FILE, ReadOutcome, read_dispatch
 from dispatch_indexer.read.resultinfo import read_info
-from tests.conftest import FIXTURES
+
+from ..realdata import CUSTOM, FIXTURES, INNER
 
 # Far enough ahead that no file counts as just written.
 FAR_FUTURE = time.time() + 10 * 365 * 86400
-SMALL_ID = "8b37c9ed-329a-460b-8267-0eeb31596ab9"
-SMALL_FIXTURE = FIXTURES / "results" / SMALL_ID
-MEASUREMENT_ID = "594ec3b1-896a-4b15-be5f-3bf672513aaf"
+SMALL_FIXTURE = FIXTURES / "results" / INNER
 # Modules a payload might try to import; none is imported by the test run.
 FORBIDDEN_MODULES = ("antigravity", "this", "webbrowser", "turtle", "tkinter", "smtplib")
 
@@ -246,7 +245,7 @@ def _warm(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Read a real result once, so that what the reader imports lazily
     (codecs, yaml's C loader...) is imported before modules are counted."""
     root = tmp_path_factory.mktemp("warm")
-    folder = root / "results" / SMALL_ID
+    folder = root / "results" / INNER
     shutil.copytree(SMALL_FIXTURE, folder)
     assert read(folder).ok
     read(write_dispatch(root, pickle.dumps(b"bytes", protocol=2)))  # _codecs.encode(, latin1)
@@ -477,11 +476,11 @@ def test_result_pkl_over_max_bytes(tmp_path: Path) -> None:
 
 def test_truncated_at_every_offset(tmp_path: Path) -> None:
     data = SMALL_FIXTURE.joinpath(RESULT_FILE).read_bytes()
-    folder = tmp_path / "results" / SMALL_ID
+    folder = tmp_path / "results" / INNER
     folder.mkdir(parents=True)
     shutil.copy(SMALL_FIXTURE / INFO_FILE, folder / INFO_FILE)
     info = read_info(folder / INFO_FILE)
-    assert (info["dispatch_id"], info["status"]) == (SMALL_ID, "COMPLETED")
+    assert (info["dispatch_id"], info["status"]) == (INNER, "COMPLETED")
     pkl = folder / RESULT_FILE
     reasons = set()
     for end in range(len(data)):
@@ -490,7 +489,7 @@ def test_truncated_at_every_offset(tmp_path: Path) -> None:
         reasons.add(assert_unreadable(outcome))
         # Only the result_info.yaml fallback fills anything in.
         assert outcome.record.status == info["status"]
-        assert outcome.record.dispatch_id == SMALL_ID
+        assert outcome.record.dispatch_id == INNER
         assert outcome.record.result is None and outcome.record.nodes == []
     assert f"{RESULT_FILE} is empty" in reasons
     assert f"{RESULT_FILE} is truncated" in reasons
@@ -752,7 +751,7 @@ def test_an_unforeseen_error_is_recorded_not_raised(
         raise RuntimeError("surprise\nsecond line")
 
     monkeypatch.setattr("dispatch_indexer.read.reader.interpret", interpret)
-    folder = tmp_path / "results" / SMALL_ID
+    folder = tmp_path / "results" / INNER
     shutil.copytree(SMALL_FIXTURE, folder)
     outcome = read(folder)
     assert_unreadable(outcome, contains="RuntimeError: surprise")
@@ -764,8 +763,8 @@ def test_reads_in_threads_do_not_mix(tmp_path: Path) -> None:
     """Ghost calls find their loader per thread: concurrent reads of a plain
     and a class-defining pickle each give their own answer."""
     # This one defines a class (__main__.Measurement): it loads in class mode.
-    real = tmp_path / "results" / MEASUREMENT_ID
-    shutil.copytree(FIXTURES / "results" / MEASUREMENT_ID, real)
+    real = tmp_path / "results" / CUSTOM
+    shutil.copytree(FIXTURES / "results" / CUSTOM, real)
     expected = read(real).record.to_json()
     assert expected["result"] == "<__main__.Measurement>"
     # A call's result used as a class: class mode too, and not a Result.

@@ -19,12 +19,9 @@ from dispatch_indexer.scan.walk import find_dispatches
 from dispatch_indexer.store import provisional, write
 from dispatch_indexer.text import storable
 
-from ..conftest import ROOT_NAMES
+from ..realdata import ARITH, ROOT_NAMES
 
 pytestmark = pytest.mark.engines
-
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
-SLEEPY = "42b32010-da33-432a-bafb-238e0a43bc78"
 
 
 def _records(index: DispatchIndex) -> dict[str, object]:

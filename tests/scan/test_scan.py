@@ -16,13 +16,10 @@ import pytest
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.read.reader import read_dispatch
 
-from ..conftest import ROOT_NAMES
+from ..realdata import ARITH, ELSEWHERE, ROOT_NAMES, SLEEPY
 
 # Run on both engines (see conftest); tests that open the SQLite file stay on it.
 pytestmark = pytest.mark.engines
-
-SLEEPY = "42b32010-da33-432a-bafb-238e0a43bc78"
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
 
 
 def _ids(index: DispatchIndex) -> set[str]:
@@ -237,7 +234,7 @@ def test_an_unreadable_folder_is_reported_not_fatal(indexed: DispatchIndex, corp
     assert summary["inaccessible"] == 1
     assert summary["missing"] == 0  # unknown is not gone
     assert any("cannot read folder" in e for e in summary["errors"])
-    assert not indexed.get("2d5e6b91-bad0-405f-b6c9-60c418b20ddc").missing
+    assert not indexed.get(ELSEWHERE).missing
 
 
 def test_a_vanished_root_marks_its_records_missing(indexed: DispatchIndex, corpus: Path) -> None:

@@ -16,14 +16,12 @@ from dispatch_indexer.store import engine as db_mod
 from dispatch_indexer.store.migrations import LATEST
 from dispatch_indexer.store.query import ListQuery
 
+from ..realdata import ARITH, FAILED, SLEEPY
 from ..store.test_covalent_ui_compat import DispatchDB, _dbpath
 
 # Run on both engines (see conftest); tests that open the SQLite file stay on it.
 pytestmark = pytest.mark.engines
 
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
-FAILED = "4ab0cfe3-f39a-4d95-8a19-0bb2b49f379d"
-SLEEPY = "42b32010-da33-432a-bafb-238e0a43bc78"
 FLAGS = [(m, h) for m in (True, False) for h in (True, False)]
 
 

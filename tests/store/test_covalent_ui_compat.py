@@ -19,9 +19,7 @@ from dispatch_indexer.errors import NotFoundError
 from dispatch_indexer.store.engine import sqlite_path
 from dispatch_indexer.store.migrations import LATEST
 
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
-BROKEN = "4ab0cfe3-f39a-4d95-8a19-0bb2b49f379d"
-SLEEPY = "42b32010-da33-432a-bafb-238e0a43bc78"
+from ..realdata import ARITH, FAILED, SLEEPY
 
 
 class DispatchDB:
@@ -141,9 +139,9 @@ def test_deleting_in_covalents_ui_hides_and_keeps_everything(
     files = _files(corpus)
     raw = indexed.result_bytes(ARITH)
     with DispatchDB(_dbpath(indexed)) as db:
-        db.delete([ARITH, BROKEN, "not-indexed"])
-    assert ARITH not in _shown(indexed) and BROKEN not in _shown(indexed)
-    assert _hidden(indexed, ARITH) and _hidden(indexed, BROKEN)
+        db.delete([ARITH, FAILED, "not-indexed"])
+    assert ARITH not in _shown(indexed) and FAILED not in _shown(indexed)
+    assert _hidden(indexed, ARITH) and _hidden(indexed, FAILED)
     # Nothing deleted: the record, its document and bytes, and every file.
     assert indexed.get(ARITH).status == "COMPLETED"
     assert indexed.result_document(ARITH)["result"] == 6
@@ -158,10 +156,10 @@ def test_deleting_in_covalents_ui_hides_and_keeps_everything(
 
 @pytest.mark.sqlite_only
 def test_hide_from_the_library(indexed: DispatchIndex) -> None:
-    assert indexed.hide([ARITH, BROKEN, ARITH, "not-indexed"]) == 2
+    assert indexed.hide([ARITH, FAILED, ARITH, "not-indexed"]) == 2
     assert indexed.hide([ARITH]) == 0  # already hidden
     assert indexed.hide([]) == 0
-    assert ARITH not in _shown(indexed) and BROKEN not in _shown(indexed)
+    assert ARITH not in _shown(indexed) and FAILED not in _shown(indexed)
     assert indexed.get(ARITH).lattice_name == "arith"
 
 

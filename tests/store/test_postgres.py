@@ -38,14 +38,11 @@ from dispatch_indexer.read.reader import read_dispatch
 from dispatch_indexer.store import engine as db_mod
 from dispatch_indexer.store.migrations import LATEST, _as_of_v1
 
-from ..conftest import FIXTURES
 from ..daemon_helpers import DaemonProcess, wait_for
 from ..postgres_server import PostgresServer
+from ..realdata import ARITH, FIXTURES, SLEEPY
 from .test_counts import assert_right as assert_counts_right
 from .test_counts import downgrade_to_v4
-
-SLEEPY = "42b32010-da33-432a-bafb-238e0a43bc78"
-ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"
 
 
 def host_home(home: Path, host: str | None, **settings: Any) -> Path:

@@ -1,0 +1,31 @@
+"""The real Covalent fixtures the tests read: where they are, and the dispatches in them.
+
+The fixtures (``../shared/fixtures/covalent-0.110``, or
+``$COVALENT_INDEXER_FIXTURES``) were written by the real Covalent 0.110.2;
+``manifest.json`` beside them says what Covalent's own API reported for each.
+Tests copy them before changing anything (``conftest.corpus``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(
+    os.environ.get("COVALENT_INDEXER_FIXTURES", REPO.parent / "shared/fixtures/covalent-0.110")
+)
+# The fixtures' results folders, each registered as a root by the tests.
+ROOT_NAMES = ("results", "results-alt", "snapshots")
+
+# Dispatch ids, named for their workflow (manifest.json).
+ARITH = "0eca0b3a-7ac9-491c-9e55-d822e064a9b5"  # COMPLETED, 5 nodes, result 6
+ARITH_AGAIN = "62a15c2b-266f-4d44-8664-afbb941f0634"  # the same workflow dispatched again
+FAILED = "4ab0cfe3-f39a-4d95-8a19-0bb2b49f379d"  # "broken": FAILED, with an error
+OUTER = "b7d7ed9a-d825-474c-9704-6e24e01447f4"  # a workflow with a sublattice...
+INNER = "8b37c9ed-329a-460b-8267-0eeb31596ab9"  # ...which Covalent dispatched on its own
+HEAVY = "e7e2d776-ed5f-43f9-946b-a447177914df"  # a 3 MB result
+NUMERIC = "8da86192-56a7-4368-b7e6-2706f31cfdca"  # a numpy array result
+CUSTOM = "594ec3b1-896a-4b15-be5f-3bf672513aaf"  # an instance of the user's own class
+ELSEWHERE = "2d5e6b91-bad0-405f-b6c9-60c418b20ddc"  # in results-alt/nested/deeper
+SLEEPY = "42b32010-da33-432a-bafb-238e0a43bc78"  # also in snapshots/running, RUNNING
