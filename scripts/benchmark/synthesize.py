@@ -4,6 +4,7 @@ store; and folders of hard links to one result.pkl to go with them."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import random
@@ -107,16 +108,14 @@ def synthesize_read(home: Path, root: Path, rescan_interval: float) -> None:
         index.add_dirs([root])
         index.config.rescan_interval = rescan_interval
         config_mod.save(index.config, index.paths)
-        index._store.apply([read_dispatch(root / names[0], root=str(root))])
-        rows = {}
-        for model in (index._tables.Dispatch, index._tables.Location):
-            table = model._meta.table_name
-            cursor = index._database.execute_sql(f'SELECT * FROM "{table}"')
+        index.writer().apply([read_dispatch(root / names[0], root=str(root))])
+        db = sqlite_path(index.url)
+    rows = {}
+    with _rows_taken(db) as conn:
+        for table in ("dispatch", "location"):
+            cursor = conn.execute(f'SELECT * FROM "{table}"')
             columns = [c[0] for c in cursor.description]
             rows[table] = (columns, dict(zip(columns, cursor.fetchone(), strict=True)))
-        for model in (index._tables.ResultBlob, index._tables.Location, index._tables.Dispatch):
-            model.delete().execute()
-        db = sqlite_path(index.url)
     loads = []
     for table, (columns, template) in rows.items():
 
@@ -140,6 +139,22 @@ def synthesize_read(home: Path, root: Path, rescan_interval: float) -> None:
     bulk_load(home, db, loads)
 
 
+@contextlib.contextmanager
+def _rows_taken(db: Path) -> Iterator[sqlite3.Connection]:
+    """A connection of the bench's own to the index file, whose rows are
+    deleted when the block ends: the bench reads the rows the indexer wrote
+    for a template, then writes its copies of them around the store."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        yield conn
+        conn.execute("BEGIN")
+        for table in ("result_blob", "location", "dispatch"):
+            conn.execute(f'DELETE FROM "{table}"')
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
 def bulk_load(
     home: Path, db: Path, loads: list[tuple[str, list[str], Iterable[tuple[Any, ...]]]]
 ) -> None:
@@ -160,7 +175,7 @@ def bulk_load(
     finally:
         conn.close()
     with DispatchIndex(home=home) as index:
-        index._store.compact_counts()
+        index.writer().compact_counts()
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -180,20 +195,19 @@ def synthesize(
         folders = [*templates.finished, templates.running]
         if templates.new_object is not None:
             folders.append(templates.new_object)
+        db = sqlite_path(index.url)
         for folder in folders:
             assert folder is not None
             outcome = read_dispatch(folder, root=str(folder.parent))
-            index._store.apply([outcome])
-            cursor = index._database.execute_sql(
-                "SELECT * FROM dispatch WHERE dispatch_id = ?", (outcome.record.dispatch_id,)
-            )
-            names = [c[0] for c in cursor.description]
-            row = dict(zip(names, cursor.fetchone(), strict=True))
+            index.writer().apply([outcome])
+            with _rows_taken(db) as conn:
+                cursor = conn.execute(
+                    "SELECT * FROM dispatch WHERE dispatch_id = ?", (outcome.record.dispatch_id,)
+                )
+                names = [c[0] for c in cursor.description]
+                row = dict(zip(names, cursor.fetchone(), strict=True))
             rows_by_status.setdefault(row["status"], []).append(row)
-            for model in (index._tables.ResultBlob, index._tables.Location, index._tables.Dispatch):
-                model.delete().execute()
-        table = index._tables.Dispatch._meta.table_name
-        db = sqlite_path(index.url)
+    table = "dispatch"
     rows_by_status.setdefault(RARE_STATUS, [dict(r) for r in rows_by_status["COMPLETED"]])
     columns = list(rows_by_status["COMPLETED"][0])
     sample_time = rows_by_status["COMPLETED"][0]["sort_time"]
