@@ -113,7 +113,7 @@ class CovalentDb:
             ids = None if dispatch_ids is None else list(dict.fromkeys(dispatch_ids))
             if since is not None:
                 changed = _changed_ids(conn, schema, since_text(since))
-                ids = changed if ids is None else [i for i in ids if i in set(changed)]
+                ids = list(changed) if ids is None else [i for i in ids if i in changed]
             lattices = _chunked(ids, lambda chunk: lattice_rows(conn, schema, chunk))
             by_row = {row.row_id: row for row in lattices}
             electrons = _chunked(
@@ -222,7 +222,7 @@ def _ident(name: str) -> str:
     return name.replace('"', '""')
 
 
-def _changed_ids(conn: sqlite3.Connection, schema: Schema, since: str) -> list[str]:
+def _changed_ids(conn: sqlite3.Connection, schema: Schema, since: str) -> dict[str, None]:
     # A task's write need not touch its dispatch's row, so both count.
     ids: dict[str, None] = {}
     if schema.has("lattices", "updated_at"):
@@ -235,7 +235,7 @@ def _changed_ids(conn: sqlite3.Connection, schema: Schema, since: str) -> list[s
             (since,),
         ):
             ids[row[0]] = None
-    return list(ids)
+    return ids
 
 
 def _chunked(ids: list[Any] | None, query: Any) -> list[Any]:

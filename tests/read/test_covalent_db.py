@@ -193,3 +193,15 @@ def test_a_short_lock_is_waited_out(db_copy: Path) -> None:
 )
 def test_times(text: object, expected: dt.datetime | None) -> None:
     assert parse_time(text) == expected
+
+
+def test_named_dispatches_and_the_full_list() -> None:
+    db = CovalentDb(SERVER_DB_240)
+    assert len(db.dispatch_ids()) == 11
+    named = db.snapshot(dispatch_ids=[FAILED_240, "no-such-id"])
+    assert [row.dispatch_id for row in named.lattices] == [FAILED_240]
+    assert {e.node_id for e in named.electrons} == {0, 1, 2}
+    since = dt.datetime(2026, 11, 30, 9, 46, 57, tzinfo=UTC)
+    assert (
+        db.snapshot(since=since, dispatch_ids=[FAILED_240, INNER_240]).lattices[0].name == "inner"
+    )
