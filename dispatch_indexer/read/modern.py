@@ -91,6 +91,9 @@ def dispatches_from_snapshot(snapshot: Snapshot, data_dir: Path) -> list[ServerD
     for lattice in snapshot.lattices:
         if lattice.parent_dispatch_id and lattice.parent_node_id is not None:
             children[lattice.parent_dispatch_id][lattice.parent_node_id] = lattice.dispatch_id
+    # Before the asset tables (Covalent < 0.22x) a row's own storage_path
+    # and *_filename columns say where its files are.
+    by_filename = not snapshot.schema.has("assets")
     return [
         _dispatch(
             lattice,
@@ -98,6 +101,7 @@ def dispatches_from_snapshot(snapshot: Snapshot, data_dir: Path) -> list[ServerD
             assets[lattice.dispatch_id],
             children[lattice.dispatch_id],
             data_dir,
+            by_filename,
         )
         for lattice in snapshot.lattices
     ]
@@ -109,6 +113,7 @@ def _dispatch(
     assets: list[AssetRow],
     sub_dispatches: dict[int, str],
     data_dir: Path,
+    by_filename: bool,
 ) -> ServerDispatch:
     dispatch_id = lattice.dispatch_id
     root = recorded_root(lattice.storage_path, dispatch_id, lattice.results_dir)
@@ -124,8 +129,7 @@ def _dispatch(
             own[asset.key] = path
         else:
             node_assets[asset.node_id][asset.key] = path
-    if not assets:
-        # Before the asset tables (Covalent < 0.22x): storage_path + filename.
+    if by_filename:
         own = _legacy_own(lattice, data_dir, root)
         for electron in electrons:
             if electron.node_id is not None:
