@@ -14,4 +14,10 @@ record's fields with ``covalent_result`` (the result's value as JSON through
 and builds Covalent's UI document with ``document`` (``render``, ``mirror``,
 ``functions``). Every walk over what a pickle held is a ``tree.TreeWalk``,
 bounded in depth, width and size.
+
+Modern Covalent (0.136 on) keeps no result.pkl: ``covalent_db`` reads the
+dispatcher's database read-only (rows as ``dbrows`` dataclasses), ``modern``
+joins it with the data dir (paths through ``relocate``, asset previews
+through ``tobj``) into records; ``client`` reads the client's caches and
+``detect`` says which of these a folder is.
 """

@@ -1,0 +1,279 @@
+"""A modern Covalent server's state (0.136 on) as the index's records.
+
+The database (``covalent_db``) says each dispatch's status, times and tasks;
+the data dir holds what the rows point to: the result asset, each task's
+``stderr.log``. This module joins the two into one ``DispatchRecord`` per
+dispatch, with every recorded path relocated onto the data dir as it is now
+(``relocate``), and the result read only for its preview (``tobj``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..records import DispatchRecord, NodeSummary
+from .covalent_db import CovalentDb, Snapshot
+from .dbrows import AssetRow, ElectronRow, LatticeRow
+from .relocate import recorded_root, relocate
+from .tobj import MAX_PREVIEW, UnreadableAssetError, read_asset, read_bounded
+
+__all__ = [
+    "SOURCE",
+    "ServerDispatch",
+    "ServerRead",
+    "dispatches_from_snapshot",
+    "last_error_line",
+    "read_result_bytes",
+    "read_server",
+]
+
+# Until the store knows a source for a server's database, its records go in
+# as scanned ones (records.SOURCES); a later step may add "covalent-db".
+SOURCE = "scan"
+# The bytes of a log's tail read to find its last line.
+_LOG_TAIL = 64 * 1024
+_ERROR_TEXT = 4096
+# The serialized result kept with a record, as for result.pkl today.
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class ServerDispatch:
+    """One dispatch of a server: its record, and what the record cannot say."""
+
+    record: DispatchRecord
+    lattice: LatticeRow
+    # A sub-workflow's parent: the dispatch and the task (node id) that ran it.
+    parent_dispatch_id: str | None
+    parent_node_id: int | None
+    # The sub-workflows this dispatch ran, by the node id of the task that ran each.
+    sub_dispatches: dict[int, str]
+    # Where the result asset is now (None when there is none yet).
+    result_path: Path | None
+    # Each task's relocated assets by key (``stdout``, ``stderr``, ``output``...).
+    node_assets: dict[int, dict[str, Path]]
+
+
+@dataclass
+class ServerRead:
+    dispatches: list[ServerDispatch]
+    # The next incremental read's ``since``.
+    high_water: datetime | None
+    revision: str | None
+
+
+def read_server(
+    database: str | Path, data_dir: str | Path, since: datetime | None = None
+) -> ServerRead:
+    """Every dispatch of the server whose database and data dir are given
+    (or those changed at or after ``since``). Raises ``CovalentDbBusyError``
+    while Covalent holds the database, ``CovalentDbError`` if unreadable."""
+    snapshot = CovalentDb(database).snapshot(since=since)
+    return ServerRead(
+        dispatches=dispatches_from_snapshot(snapshot, Path(data_dir)),
+        high_water=snapshot.high_water,
+        revision=snapshot.schema.revision,
+    )
+
+
+def dispatches_from_snapshot(snapshot: Snapshot, data_dir: Path) -> list[ServerDispatch]:
+    electrons: dict[str, list[ElectronRow]] = defaultdict(list)
+    for electron in snapshot.electrons:
+        electrons[electron.dispatch_id].append(electron)
+    assets: dict[str, list[AssetRow]] = defaultdict(list)
+    for asset in snapshot.assets:
+        assets[asset.dispatch_id].append(asset)
+    children: dict[str, dict[int, str]] = defaultdict(dict)
+    for lattice in snapshot.lattices:
+        if lattice.parent_dispatch_id and lattice.parent_node_id is not None:
+            children[lattice.parent_dispatch_id][lattice.parent_node_id] = lattice.dispatch_id
+    # Before the asset tables (Covalent < 0.22x) a row's own storage_path
+    # and *_filename columns say where its files are.
+    by_filename = not snapshot.schema.has("assets")
+    return [
+        _dispatch(
+            lattice,
+            electrons[lattice.dispatch_id],
+            assets[lattice.dispatch_id],
+            children[lattice.dispatch_id],
+            data_dir,
+            by_filename,
+        )
+        for lattice in snapshot.lattices
+    ]
+
+
+def _dispatch(
+    lattice: LatticeRow,
+    electrons: list[ElectronRow],
+    assets: list[AssetRow],
+    sub_dispatches: dict[int, str],
+    data_dir: Path,
+    by_filename: bool,
+) -> ServerDispatch:
+    dispatch_id = lattice.dispatch_id
+    root = recorded_root(lattice.storage_path, dispatch_id, lattice.results_dir)
+    own: dict[str, Path] = {}
+    node_assets: dict[int, dict[str, Path]] = defaultdict(dict)
+    for asset in assets:
+        path = relocate(
+            asset.storage_path, data_dir, root=root, dispatch_id=dispatch_id, tail=asset.object_key
+        )
+        if path is None:
+            continue
+        if asset.node_id is None:
+            own[asset.key] = path
+        else:
+            node_assets[asset.node_id][asset.key] = path
+    if by_filename:
+        own = _legacy_own(lattice, data_dir, root)
+        for electron in electrons:
+            if electron.node_id is not None:
+                node_assets[electron.node_id] = _legacy_node(electron, data_dir, root)
+    electrons = sorted(electrons, key=lambda e: (e.node_id is None, e.node_id or 0))
+    nodes = [
+        _node(e, node_assets.get(e.node_id, {}) if e.node_id is not None else {}) for e in electrons
+    ]
+    result_path = own.get("result")
+    preview, unreadable = _preview(result_path)
+    times = [lattice.started_at, lattice.completed_at]
+    times += [t for e in electrons for t in (e.started_at, e.completed_at)]
+    present = [t for t in times if t is not None]
+    record = DispatchRecord(
+        dispatch_id=dispatch_id,
+        status=lattice.status,
+        lattice_name=lattice.name,
+        start_time=lattice.started_at,
+        end_time=lattice.completed_at,
+        error=_dispatch_error(lattice, own.get("error"), nodes),
+        num_nodes=lattice.electron_num,
+        path=str(data_dir / dispatch_id),
+        results_dir=str(data_dir),
+        pickled_results_dir=root,
+        nodes=nodes,
+        result=preview,
+        unreadable=unreadable,
+        source=SOURCE,
+        last_event=max(present) if present else None,
+        sort_time=lattice.started_at or lattice.created_at,
+        # Deleted in Covalent's UI: kept, left out of listings (records.py).
+        hidden=lattice.is_active is False,
+    )
+    return ServerDispatch(
+        record=record,
+        lattice=lattice,
+        parent_dispatch_id=lattice.parent_dispatch_id,
+        parent_node_id=lattice.parent_node_id,
+        sub_dispatches=dict(sub_dispatches),
+        result_path=result_path,
+        node_assets=dict(node_assets),
+    )
+
+
+def _legacy_own(lattice: LatticeRow, data_dir: Path, root: str | None) -> dict[str, Path]:
+    out = {}
+    for key, name in (("result", lattice.results_filename), ("error", lattice.error_filename)):
+        path = relocate(
+            lattice.storage_path, data_dir, root=root, dispatch_id=lattice.dispatch_id, tail=name
+        )
+        if path is not None and name:
+            out[key] = path
+    return out
+
+
+def _legacy_node(electron: ElectronRow, data_dir: Path, root: str | None) -> dict[str, Path]:
+    out = {}
+    for key, name in electron.filenames.items():
+        path = relocate(
+            electron.storage_path, data_dir, root=root, dispatch_id=electron.dispatch_id, tail=name
+        )
+        if path is not None:
+            # The asset tables' names for the same files.
+            out["output" if key == "results" else key] = path
+    return out
+
+
+def _node(electron: ElectronRow, assets: dict[str, Path]) -> NodeSummary:
+    error = _read_text(assets.get("error"))
+    if not error and electron.status == "FAILED":
+        error = last_error_line(assets.get("stderr"))
+    return NodeSummary(
+        node_id=electron.node_id if electron.node_id is not None else electron.row_id,
+        name=electron.name,
+        status=electron.status,
+        start_time=electron.started_at,
+        end_time=electron.completed_at,
+        error=error or None,
+    )
+
+
+def _dispatch_error(
+    lattice: LatticeRow, error_path: Path | None, nodes: list[NodeSummary]
+) -> str | None:
+    """Covalent's own error (often just "The following tasks failed: 0: fail"),
+    then each failed task with its exception line, which names the cause."""
+    own = _read_text(error_path)
+    failed = [n for n in nodes if n.status == "FAILED"]
+    if not own and not failed:
+        return None
+    lines = [own] if own else ["The following tasks failed:"]
+    for node in failed:
+        lines.append(f"{node.node_id}: {node.name}" + (f": {node.error}" if node.error else ""))
+    return "\n".join(lines)
+
+
+def last_error_line(path: Path | None) -> str | None:
+    """The last meaningful line of a task's log: a traceback's exception line
+    (the caret markers Python 3.11 prints under code are skipped)."""
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - _LOG_TAIL))
+            tail = handle.read(_LOG_TAIL).decode("utf-8", "replace")
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        text = line.strip()
+        if text and set(text) - set("^~ "):
+            return text[:_ERROR_TEXT]
+    return None
+
+
+def _read_text(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(_ERROR_TEXT).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def _preview(path: Path | None) -> tuple[str | None, str | None]:
+    """The result's string form, or the reason it cannot be read. A result
+    asset not written (yet, or ever: failed, cancelled) is no error."""
+    if path is None or not path.exists():
+        return None, None
+    try:
+        if path.stat().st_size == 0:
+            return None, None
+        return read_asset(path, max_preview=MAX_PREVIEW).preview, None
+    except (UnreadableAssetError, OSError) as exc:
+        return None, f"result asset {path.name}: {exc}"
+
+
+def read_result_bytes(dispatch: ServerDispatch, max_size: int = MAX_RESULT_BYTES) -> bytes | None:
+    """The result asset's bytes (the serialized result, stored as today's
+    result.pkl bytes are), or None when there is none. UnreadableAssetError
+    when it is over ``max_size`` or cannot be read."""
+    path = dispatch.result_path
+    if path is None or not path.exists():
+        return None
+    return read_bounded(path, max_size)
