@@ -227,6 +227,8 @@ _SPECIAL = {
     "numpy._core.multiarray.scalar": _numpy_scalar,
     "numpy.core.multiarray.scalar": _numpy_scalar,
     "covalent._workflow.transport.TransportableObject": _transportable,
+    # Renamed in 0.220 (docs/covalent-generations.md); the state keeps `_object`.
+    "covalent._workflow.transportable_object.TransportableObject": _transportable,
     "collections.defaultdict": _ordered_dict_like,
 }
 

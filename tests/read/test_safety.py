@@ -355,6 +355,23 @@ def test_real_constructors_cannot_be_changed_by_a_pickle(tmp_path: Path) -> None
     assert safepickle.loads(b"\x80\x02cbuiltins\nset\n)R.") == set()
 
 
+@pytest.mark.parametrize(
+    "module",
+    # Covalent moved the class in 0.220 (docs/covalent-generations.md).
+    ["covalent._workflow.transport", "covalent._workflow.transportable_object"],
+)
+def test_a_transportable_result_shows_its_value_under_either_class_name(
+    tmp_path: Path, module: str
+) -> None:
+    wrapped = Obj(
+        Named(module, "TransportableObject"),
+        {"_object": base64.b64encode(pickle.dumps({"answer": 42})).decode(), "_header": {}},
+    )
+    outcome = read(write_dispatch(tmp_path, result_pickle("wrapped", _result=wrapped)))
+    assert outcome.ok, outcome.record.unreadable
+    assert outcome.record.result == {"answer": 42}
+
+
 @pytest.mark.parametrize("protocol", [0, 2, 4, 5])
 def test_payload_inside_a_transportable_result_is_shown_not_run(
     tmp_path: Path, canary: Canary, protocol: int
