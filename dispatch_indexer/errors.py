@@ -71,3 +71,13 @@ class MissingDependencyError(IndexerError):
     """An optional package this operation needs is not installed."""
 
     exit_code = ExitCode.FAILURE
+
+
+class CovalentDbError(IndexerError):
+    """Covalent's own database cannot be read: missing, not SQLite, or damaged."""
+
+    exit_code = ExitCode.FAILURE
+
+
+class CovalentDbBusyError(CovalentDbError):
+    """Covalent's own database is locked by its writer: try again later."""

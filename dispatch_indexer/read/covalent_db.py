@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import IndexerError
+from ..errors import CovalentDbBusyError, CovalentDbError
 from .dbrows import (
     AssetRow,
     EdgeRow,
@@ -59,14 +59,6 @@ BUSY_TIMEOUT = 0.25
 BUSY_WAIT = 2.0
 # Dispatch ids per IN (...) query: under SQLite's old 999-variable limit.
 _CHUNK = 500
-
-
-class CovalentDbError(IndexerError):
-    """Covalent's database cannot be read: missing, not SQLite, or damaged."""
-
-
-class CovalentDbBusyError(CovalentDbError):
-    """Covalent's database is locked by its writer: try again later."""
 
 
 @dataclass
