@@ -175,10 +175,17 @@ class IndexWriter:
         all_roots: list[str],
         make_scanner: Callable[[], Scanner],
         should_stop: Callable[[], bool] | None = None,
+        on_server: Callable[[RootConfig, ScanSummary], None] | None = None,
     ) -> ScanSummary:
         """Scan roots, each by its kind (``scan.kinds.scan_roots``)."""
         return kinds.scan_roots(
-            self._store, config, roots, all_roots, make_scanner, should_stop=should_stop
+            self._store,
+            config,
+            roots,
+            all_roots,
+            make_scanner,
+            should_stop=should_stop,
+            on_server=on_server,
         )
 
     # ---- what the index knows ---------------------------------------------

@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Callable
 
+from ..config import RootConfig
 from ..index import DispatchIndex
 from ..read.pool import ReadTask
 from ..read.reader import RESULT_FILE, ReadOutcome, stat_of
@@ -154,10 +155,22 @@ class Capture:
             self.roots.paths(),
             self._scanner,
             should_stop=self.stop_requested.is_set,
+            on_server=self._server_synced,
         )
         for root in roots:
             self._watch_unsettled(root)
         return summary
+
+    def _server_synced(self, root: RootConfig, summary: ScanSummary) -> None:
+        """A server's database that cannot be read is reported once (in
+        status and the log) until it can again; a busy one is no fault."""
+        key = f"covalent-db:{root.path}"
+        if summary.errors:
+            if key not in self.roots.degraded:
+                log.warning("%s", "; ".join(summary.errors))
+            self.roots.degraded.set(key, "; ".join(summary.errors))
+        elif self.roots.degraded.clear(key):
+            log.info("%s: its Covalent database is readable again", root.path)
 
     def _scanner(self, root: RootState | None = None) -> Scanner:
         def on_folder(folder: str) -> None:

@@ -67,11 +67,13 @@ def scan_roots(
     all_roots: Iterable[str],
     make_scanner: Callable[[], Scanner],
     should_stop: Callable[[], bool] | None = None,
+    on_server: Callable[[RootConfig, ScanSummary], None] | None = None,
 ) -> ScanSummary:
     """Scan ``roots`` (paths; an unregistered one is a results folder),
     each by its kind; one summary. ``all_roots`` keeps the walk of a
-    results root out of every other root inside it. Raises
-    ``ScanInterrupted`` if asked to stop."""
+    results root out of every other root inside it; ``on_server`` hears
+    each server sync's own summary (the daemon reports its problems by
+    root). Raises ``ScanInterrupted`` if asked to stop."""
     roots = list(dict.fromkeys(roots))
     servers = [r for r in (config.root(p) for p in roots) if r and r.kind == "covalent-data"]
     server_paths = {r.path for r in servers}
@@ -84,6 +86,8 @@ def scan_roots(
             part = sync_server(store, root, batch_size=config.batch_size, should_stop=should_stop)
         except SyncInterrupted:
             raise ScanInterrupted from None
+        if on_server is not None:
+            on_server(root, part)
         _add(summary, part)
     return summary
 

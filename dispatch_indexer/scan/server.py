@@ -88,7 +88,9 @@ def _sync_rows(
         summary.busy += 1
         return
     except CovalentDbError as exc:
-        summary.errors.append(f"{root.path}: Covalent database unreadable, nothing changed: {exc}")
+        summary.errors.append(
+            f"{root.path}: Covalent database not read, records kept as they were: {exc}"
+        )
         return
     batch: list[ReadOutcome] = []
     for dispatch in read.dispatches:
