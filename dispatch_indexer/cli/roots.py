@@ -44,8 +44,10 @@ def add_dir(
         else:
             added = index.add_dirs(paths, watch=watch, covalent_db=covalent_db)
         for path in added:
+            # Results folders are said as before kinds; another kind is named.
             root = index.config.root(path)
-            typer.echo(f"registered {path}" + (f" ({root.describe()})" if root else ""))
+            said = f" ({root.describe()})" if root and root.kind != "results" else ""
+            typer.echo(f"registered {path}{said}")
 
 
 @app.command("remove-dir")
