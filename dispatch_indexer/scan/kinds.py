@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from ..config import Config, RootConfig, normalize_root
 from ..errors import BadInputError
+from ..paths import is_within
 from ..read.detect import FolderKind, detect
 from ..records import ScanSummary
 from ..store.store import Store
@@ -74,14 +75,20 @@ def scan_roots(
     results root out of every other root inside it; ``on_server`` hears
     each server sync's own summary (the daemon reports its problems by
     root). Raises ``ScanInterrupted`` if asked to stop."""
-    roots = list(dict.fromkeys(roots))
-    servers = [r for r in (config.root(p) for p in roots) if r and r.kind == "covalent-data"]
-    server_paths = {r.path for r in servers}
-    legacy = [p for p in roots if p not in server_paths]
+    servers: dict[str, RootConfig] = {}
+    legacy: list[str] = []
+    for path in dict.fromkeys(roots):
+        server = _server_holding(config, path)
+        if server is None:
+            legacy.append(path)
+        else:
+            # A folder inside a data dir is synced as its whole server:
+            # walked for result.pkl files, its dispatches would go missing.
+            servers.setdefault(server.path, server)
     summary = ScanSummary()
     if legacy or not servers:
         summary = make_scanner().run(legacy, all_roots)
-    for root in servers:
+    for root in servers.values():
         try:
             part = sync_server(store, root, batch_size=config.batch_size, should_stop=should_stop)
         except SyncInterrupted:
@@ -90,6 +97,18 @@ def scan_roots(
             on_server(root, part)
         _add(summary, part)
     return summary
+
+
+def results_folders(config: Config, folders: Iterable[str]) -> list[str]:
+    """The folders the Scanner may read: none inside a server's data dir
+    (its copy there is the server sync's to write)."""
+    return [f for f in folders if _server_holding(config, f) is None]
+
+
+def _server_holding(config: Config, path: str) -> RootConfig | None:
+    return next(
+        (r for r in config.roots if r.kind == "covalent-data" and is_within(path, r.path)), None
+    )
 
 
 def _add(total: ScanSummary, part: ScanSummary) -> None:

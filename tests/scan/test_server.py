@@ -222,3 +222,11 @@ def test_a_results_root_around_a_data_dir_never_walks_it(
     summary = index.scan()
     assert summary.missing == 0
     assert not any(r.missing for r in index.iterate())
+
+
+def test_scanning_a_folder_inside_a_data_dir_syncs_its_server(
+    index: DispatchIndex, server: Path
+) -> None:
+    summary = index.scan([server / ARITH_240])
+    assert summary.missing == 0 and summary.unchanged == len(MANIFEST)
+    assert not index.get(ARITH_240).missing
