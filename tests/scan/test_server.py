@@ -28,6 +28,9 @@ from ..realdata import (
     SLEEPY_240,
 )
 
+# Run on both engines (see conftest).
+pytestmark = pytest.mark.engines
+
 UTC = dt.timezone.utc
 MANIFEST: list[dict[str, Any]] = json.loads((FIXTURES_240 / "manifest.json").read_text())
 DB_NAME = "dispatcher_db.sqlite"
