@@ -94,13 +94,13 @@ def _sync_rows(
         return
     batch: list[ReadOutcome] = []
     for dispatch in read.dispatches:
-        outcome = _outcome(dispatch, root.path, known)
-        if outcome is None:
-            continue
-        if outcome is _UNCHANGED:
+        mark = _mark(dispatch, root.path)
+        if mark is None:
+            continue  # its folder left the data dir: forgotten, not revived
+        if known.get(dispatch.record.path) == mark:
             summary.unchanged += 1
             continue
-        batch.append(outcome)
+        batch.append(_outcome(dispatch))
         if len(batch) >= batch_size:
             _apply(store, batch, summary)
             batch = []
@@ -109,15 +109,10 @@ def _sync_rows(
     _apply(store, batch, summary)
 
 
-# A dispatch whose stat and last event are as stored.
-_UNCHANGED = object()
-
-
-def _outcome(
-    dispatch: ServerDispatch, data_dir: str, known: dict[str, tuple[FileStat, datetime | None]]
-) -> ReadOutcome | object | None:
-    """The read to write for one dispatch, ``_UNCHANGED``, or None when its
-    folder is not in the data dir (removed: it is forgotten, not revived)."""
+def _mark(dispatch: ServerDispatch, data_dir: str) -> tuple[FileStat, datetime | None] | None:
+    """Fill in the record's root, stat and last event; those two, as a
+    rescan compares them with the stored ones (None when the dispatch's
+    folder is not in the data dir)."""
     record = dispatch.record
     stat = _stat(dispatch)
     if stat is None:
@@ -132,8 +127,12 @@ def _outcome(
     events = [record.last_event, lattice.updated_at, lattice.completed_at]
     present = [t for t in events if t is not None]
     record.last_event = max(present) if present else None
-    if known.get(record.path) == (stat, record.last_event):
-        return _UNCHANGED
+    return stat, record.last_event
+
+
+def _outcome(dispatch: ServerDispatch) -> ReadOutcome:
+    """The read to write: the record and the result asset's bytes."""
+    record = dispatch.record
     data: bytes | None = None
     try:
         data = read_result_bytes(dispatch)
