@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dispatch_indexer import DispatchIndex
-from dispatch_indexer.errors import BadInputError
+from dispatch_indexer.errors import BadInputError, ConfigError
 
 from ..realdata import (
     ARITH_240,
@@ -233,3 +233,16 @@ def test_scanning_a_folder_inside_a_data_dir_syncs_its_server(
     summary = index.scan([server / ARITH_240])
     assert summary.missing == 0 and summary.unchanged == len(MANIFEST)
     assert not index.get(ARITH_240).missing
+
+
+def test_an_old_config_file_loads_its_roots_as_results(home: Path, corpus: Path) -> None:
+    config = home / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[[roots]]\npath = "{corpus / "results"}"\nwatch = "auto"\n')
+    with DispatchIndex() as index:
+        (root,) = index.config.roots
+        assert (root.kind, root.covalent_db) == ("results", None)
+        assert index.scan().new > 0
+    config.write_text(f'[[roots]]\npath = "{corpus / "results"}"\nkind = "client"\n')
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        DispatchIndex()
