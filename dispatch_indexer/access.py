@@ -27,6 +27,8 @@ import peewee as pw
 from .config import Config, RootConfig
 from .errors import DatabaseError
 from .read.pool import ReadOutcome
+from .records import ScanSummary
+from .scan import kinds
 from .scan.scanner import Scanner
 from .store import engine as db_mod
 from .store.migrations import migrate
@@ -165,6 +167,26 @@ class IndexWriter:
     def scanner(self, config: Config, **options: object) -> Scanner:
         """A scanner writing to this index (``Scanner``'s options)."""
         return Scanner(self._store, config, **options)  # type: ignore[arg-type]
+
+    def scan_roots(
+        self,
+        config: Config,
+        roots: list[str],
+        all_roots: list[str],
+        make_scanner: Callable[[], Scanner],
+        should_stop: Callable[[], bool] | None = None,
+        on_server: Callable[[RootConfig, ScanSummary], None] | None = None,
+    ) -> ScanSummary:
+        """Scan roots, each by its kind (``scan.kinds.scan_roots``)."""
+        return kinds.scan_roots(
+            self._store,
+            config,
+            roots,
+            all_roots,
+            make_scanner,
+            should_stop=should_stop,
+            on_server=on_server,
+        )
 
     # ---- what the index knows ---------------------------------------------
 

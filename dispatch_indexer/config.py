@@ -27,6 +27,11 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 WATCH_MODES = ("auto", "native", "polling")
+# What a root holds, and so which sync keeps it current (``scan.kinds``):
+# "results" is the result.pkl layout (Covalent up to 0.135), "covalent-data"
+# a modern server's data dir read through its dispatcher database. An open
+# set: the client's caches come as kinds of their own later.
+ROOT_KINDS = ("results", "covalent-data")
 HOST_MAX_LENGTH = 255  # the width of every host column (store.models)
 # The daemon's log levels (Python logging's names); ``serve`` has its own.
 DAEMON_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -36,6 +41,16 @@ DAEMON_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 class RootConfig:
     path: str
     watch: str = "auto"
+    kind: str = "results"
+    # A covalent-data root's dispatcher database (Covalent's ``db_path``).
+    covalent_db: str | None = None
+
+    def describe(self) -> str:
+        """What the root is, for a person: "results folders", or the server
+        data dir with its database."""
+        if self.kind == "covalent-data":
+            return f"Covalent server data, database {self.covalent_db}"
+        return "results folders"
 
 
 @dataclass
@@ -91,6 +106,15 @@ class Config:
                     f"root {root.path}: watch must be one of {', '.join(WATCH_MODES)}, "
                     f"not {root.watch!r}"
                 )
+            if root.kind not in ROOT_KINDS:
+                raise ConfigError(
+                    f"root {root.path}: kind must be one of {', '.join(ROOT_KINDS)}, "
+                    f"not {root.kind!r}"
+                )
+            if root.covalent_db is not None and (
+                not isinstance(root.covalent_db, str) or not root.covalent_db
+            ):
+                raise ConfigError(f"root {root.path}: covalent_db must be a non-empty path")
         _check_number("max_depth", self.max_depth, minimum=1, integer=True)
         _check_number("settle_seconds", self.settle_seconds, minimum=0)
         _check_number("max_pickle_bytes", self.max_pickle_bytes, minimum=1, integer=True)
@@ -140,10 +164,19 @@ class Config:
     def root_paths(self) -> list[str]:
         return [root.path for root in self.roots]
 
+    def root(self, path: str) -> RootConfig | None:
+        """The registered root at exactly ``path``, if any."""
+        return next((r for r in self.roots if r.path == path), None)
+
     def to_toml(self) -> dict[str, Any]:
         """The settings that differ from the defaults, and the roots."""
         defaults = dataclasses.asdict(Config())
         data = dataclasses.asdict(self)
+        # TOML has no null: a root's unset keys are left out.
+        data["roots"] = [
+            {key: value for key, value in root.items() if value is not None}
+            for root in data["roots"]
+        ]
         return {
             key: value
             for key, value in data.items()

@@ -24,7 +24,7 @@ from typing import TypeVar
 from . import config as config_mod
 from . import paths as paths_mod
 from .access import IndexWriter, Opened, guarded, guarded_iteration, thread_connection
-from .config import Config, RootConfig
+from .config import Config
 from .errors import (
     BadInputError,
     MissingDependencyError,
@@ -35,6 +35,7 @@ from .integrations import covalent_config
 from .integrations.covalent_config import CovalentResultsDir
 from .read.pool import Reader, make_reader
 from .records import DispatchRecord, RootInfo, ScanSummary
+from .scan import kinds
 from .scan.scanner import Progress, Scanner
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
 
@@ -116,22 +117,33 @@ class DispatchIndex:
 
     # ---- roots ----------------------------------------------------------
 
-    def add_dirs(self, dirs: Iterable[str | os.PathLike[str]], watch: str = "auto") -> list[str]:
-        """Register results directories; their absolute paths. All or nothing."""
+    def add_dirs(
+        self,
+        dirs: Iterable[str | os.PathLike[str]],
+        watch: str = "auto",
+        *,
+        covalent_db: str | os.PathLike[str] | None = None,
+    ) -> list[str]:
+        """Register folders, each as the kind found in it (``scan.kinds``:
+        results folders, or a Covalent server's data dir with its database,
+        found beside it or named by ``covalent_db``); their absolute paths,
+        described by ``config.root(path).describe()``. All or nothing."""
         if watch not in config_mod.WATCH_MODES:
             raise BadInputError(
                 f"watch must be one of {', '.join(config_mod.WATCH_MODES)}, not {watch!r}"
             )
-        added = [config_mod.normalize_root(d) for d in dirs]
-        if not added:
+        found = [kinds.root_for(d, watch, covalent_db) for d in dirs]
+        if not found:
             raise BadInputError("no directory given")
-        known = set(self.config.root_paths())
-        for path in added:
-            if path not in known:
-                self.config.roots.append(RootConfig(path=path, watch=watch))
-                known.add(path)
+        for root in found:
+            known = self.config.root(root.path)
+            if known is None:
+                self.config.roots.append(root)
+            else:
+                # Registered again: what it holds may have been found anew.
+                known.kind, known.covalent_db = root.kind, root.covalent_db
         self._save_roots()
-        return added
+        return list(dict.fromkeys(r.path for r in found))
 
     def add_from_covalent(
         self, watch: str = "auto", *, also: Iterable[str | os.PathLike[str]] = ()
@@ -153,7 +165,7 @@ class DispatchIndex:
         forgotten, reread = self._guard(lambda: self._store.forget_root(path))
         # Dispatches also found under another root now show that copy.
         scanner = Scanner(self._store, self.config, reader=self.reader())
-        self._guard(lambda: scanner.refresh(reread))
+        self._guard(lambda: scanner.refresh(kinds.results_folders(self.config, reread)))
         return forgotten
 
     def dirs(self) -> list[RootInfo]:
@@ -164,6 +176,8 @@ class DispatchIndex:
                 watch=r.watch,
                 exists=os.path.isdir(r.path),
                 records=counts.get(r.path, 0),
+                kind=r.kind,
+                covalent_db=r.covalent_db,
             )
             for r in self.config.roots
         ]
@@ -195,8 +209,15 @@ class DispatchIndex:
             roots = [config_mod.normalize_root(d) for d in dirs]
         else:
             roots = self.config.root_paths()
-        scanner = Scanner(self._store, self.config, progress=progress, reader=self.reader())
-        summary = self._guard(lambda: scanner.run(roots, self.config.root_paths()))
+
+        def make_scanner() -> Scanner:
+            return Scanner(self._store, self.config, progress=progress, reader=self.reader())
+
+        summary = self._guard(
+            lambda: kinds.scan_roots(
+                self._store, self.config, roots, self.config.root_paths(), make_scanner
+            )
+        )
         if not roots:
             summary.errors.append("no directories registered; add one with: add-dir PATH")
         return summary

@@ -126,6 +126,9 @@ class RootInfo:
     watch: str
     exists: bool
     records: int
+    # ``config.ROOT_KINDS``; a covalent-data root's dispatcher database.
+    kind: str = "results"
+    covalent_db: str | None = None
 
 
 @dataclass
@@ -139,6 +142,8 @@ class ScanSummary:
     unsettled: int = 0
     # Folders the walk could not enter.
     inaccessible: int = 0
+    # Covalent databases busy (Covalent writing them): read at the next scan.
+    busy: int = 0
     # Dispatches listed with provisional records before any was read (on a
     # root scanned for the first time: ``scan.listing``), and how long that took.
     listed: int = 0
@@ -155,6 +160,8 @@ class ScanSummary:
             text += f", {self.unsettled} still being written"
         if self.inaccessible:
             text += f", {self.inaccessible} folders inaccessible"
+        if self.busy:
+            text += f", {self.busy} Covalent database(s) busy (read at the next scan)"
         text += f" in {self.seconds:.2f}s"
         if self.listed:
             text += f" (all {self.listed} listed in the first {self.listed_seconds:.2f}s)"

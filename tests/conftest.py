@@ -31,7 +31,7 @@ from dispatch_indexer import DispatchIndex
 from dispatch_indexer.cli import app
 
 from .postgres_server import HOW_TO_GET, PostgresServer, find_bindir
-from .realdata import FIXTURES, ROOT_NAMES
+from .realdata import FIXTURES, ROOT_NAMES, SERVER_DB_240
 
 ENGINES = ("sqlite", "postgresql")
 ENGINE_ENV = "COVALENT_INDEXER_TEST_ENGINE"
@@ -124,9 +124,9 @@ def manifest() -> list[dict[str, Any]]:
     return json.loads((FIXTURES / "manifest.json").read_text())
 
 
-def copy_fixtures(dest: Path) -> Path:
+def copy_fixtures(dest: Path, source: Path = FIXTURES) -> Path:
     """A writable copy of the fixtures, modification times kept."""
-    shutil.copytree(FIXTURES, dest, copy_function=shutil.copy2)
+    shutil.copytree(source, dest, copy_function=shutil.copy2)
     for folder, dirs, files in os.walk(dest):
         for name in dirs + files:
             path = Path(folder, name)
@@ -138,6 +138,13 @@ def copy_fixtures(dest: Path) -> Path:
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     return copy_fixtures(tmp_path / "corpus")
+
+
+@pytest.fixture
+def covalent_server(tmp_path: Path) -> Path:
+    """A writable copy of Covalent 0.240's server folder: ``data/`` and
+    ``dispatcher_db.sqlite`` beside it, as Covalent lays them out."""
+    return copy_fixtures(tmp_path / "share", SERVER_DB_240.parent)
 
 
 @pytest.fixture

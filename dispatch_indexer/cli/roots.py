@@ -26,8 +26,14 @@ def add_dir(
         "--from-covalent",
         help="Also register the results_dir set in Covalent's own covalent.conf.",
     ),
+    covalent_db: str = typer.Option(
+        None,
+        "--covalent-db",
+        metavar="PATH",
+        help="The dispatcher database of a Covalent server data dir (default: found beside it).",
+    ),
 ) -> None:
-    """Register results directories to index."""
+    """Register results directories or a Covalent server's data dir to index."""
     if not paths and not from_covalent:
         raise BadInputError("give the results directories to register, or --from-covalent")
     with open_index(ctx) as index:
@@ -36,9 +42,12 @@ def add_dir(
             if found.note:
                 typer.echo(f"note: {found.note}", err=True)
         else:
-            added = index.add_dirs(paths, watch=watch)
+            added = index.add_dirs(paths, watch=watch, covalent_db=covalent_db)
         for path in added:
-            typer.echo(f"registered {path}")
+            # Results folders are said as before kinds; another kind is named.
+            root = index.config.root(path)
+            said = f" ({root.describe()})" if root and root.kind != "results" else ""
+            typer.echo(f"registered {path}{said}")
 
 
 @app.command("remove-dir")
@@ -68,6 +77,6 @@ def dirs(
         typer.echo("no directories registered; add one with: covalent-indexer add-dir PATH")
         return
     print_table(
-        ["path", "watch", "records", "state"],
-        [[r.path, r.watch, str(r.records), "ok" if r.exists else "MISSING"] for r in roots],
+        ["path", "kind", "watch", "records", "state"],
+        [[r.path, r.kind, r.watch, str(r.records), "ok" if r.exists else "MISSING"] for r in roots],
     )

@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Callable
 
+from ..config import RootConfig
 from ..index import DispatchIndex
 from ..read.pool import ReadTask
 from ..read.reader import RESULT_FILE, ReadOutcome, stat_of
@@ -54,7 +55,8 @@ class Capture:
         config = self.index.config
         for folder in ready:
             root = self.roots.root_of(folder)
-            if root is None:
+            if root is None or root.kind != "results":
+                # A server's data dir is synced from its database, by polls.
                 continue
             if not os.path.isdir(folder):
                 self.schedule.gone_at(folder, now)
@@ -129,6 +131,10 @@ class Capture:
         for folder in folders:
             if os.path.isdir(folder) and os.path.exists(os.path.join(folder, RESULT_FILE)):
                 continue  # it came back (a rename back, a rewrite)
+            root = self.roots.root_of(folder)
+            if root is not None and root.kind != "results":
+                continue  # the server sync marks its own vanished folders
+
             paths.extend(self.writer.known_locations(folder))
         if not paths:
             return
@@ -143,10 +149,28 @@ class Capture:
     def scan(self, roots: list[RootState]) -> ScanSummary:
         """Scan whole roots, then watch what is still being written there.
         Raises ``ScanInterrupted`` if the daemon is asked to stop."""
-        summary = self._scanner().run([r.path for r in roots], self.roots.paths())
+        summary = self.writer.scan_roots(
+            self.index.config,
+            [r.path for r in roots],
+            self.roots.paths(),
+            self._scanner,
+            should_stop=self.stop_requested.is_set,
+            on_server=self._server_synced,
+        )
         for root in roots:
             self._watch_unsettled(root)
         return summary
+
+    def _server_synced(self, root: RootConfig, summary: ScanSummary) -> None:
+        """A server's database that cannot be read is reported once (in
+        status and the log) until it can again; a busy one is no fault."""
+        key = f"covalent-db:{root.path}"
+        if summary.errors:
+            if key not in self.roots.degraded:
+                log.warning("%s", "; ".join(summary.errors))
+            self.roots.degraded.set(key, "; ".join(summary.errors))
+        elif self.roots.degraded.clear(key):
+            log.info("%s: its Covalent database is readable again", root.path)
 
     def _scanner(self, root: RootState | None = None) -> Scanner:
         def on_folder(folder: str) -> None:

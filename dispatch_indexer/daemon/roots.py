@@ -39,6 +39,8 @@ class RootState:
     configured: str
     mode: str  # "native" or "polling"
     exists: bool = True
+    # ``config.ROOT_KINDS``: a covalent-data root is always polled (below).
+    kind: str = "results"
     problem: str | None = None
     next_poll: float = 0.0
     rescan_at: float | None = None
@@ -49,10 +51,17 @@ class RootState:
         return {
             "path": self.path,
             "configured": self.configured,
-            "mode": self.mode,
+            "mode": self.shown_mode,
+            "kind": self.kind,
             "exists": self.exists,
             "problem": self.problem,
         }
+
+    @property
+    def shown_mode(self) -> str:
+        if self.kind == "covalent-data":
+            return f"{self.mode} (Covalent database)"
+        return self.mode
 
 
 class Roots:
@@ -110,19 +119,28 @@ class Roots:
         added = []
         for path, root in wanted.items():
             state = self.by_path.get(path)
-            if state is not None and state.configured == root.watch:
+            if state is not None and (state.configured, state.kind) == (root.watch, root.kind):
                 continue
             if state is not None:
                 self.watcher.unwatch_under(path)
             mode = root.watch
-            if mode == "auto":
+            if root.kind == "covalent-data":
+                # Its dispatches change in the database, not in the data
+                # dir's files: each poll syncs them from it. (Watching the
+                # database file itself is a later step.)
+                mode = "polling"
+            elif mode == "auto":
                 mode = "polling" if wants_polling(path) else "native"
             state = RootState(
-                path=path, configured=root.watch, mode=mode, exists=os.path.isdir(path)
+                path=path,
+                configured=root.watch,
+                mode=mode,
+                exists=os.path.isdir(path),
+                kind=root.kind,
             )
             self.by_path[path] = state
             added.append(state)
-            log.info("watching %s (%s)", path, mode)
+            log.info("watching %s (%s)", path, state.shown_mode)
         return added
 
     def appeared_or_vanished(self) -> Iterator[tuple[RootState, str]]:

@@ -217,6 +217,7 @@ def _configured(root: RootConfig) -> dict[str, Any]:
         "path": root.path,
         "configured": root.watch,
         "mode": None,
+        "kind": root.kind,
         "exists": os.path.isdir(root.path),
         "problem": None,
     }
@@ -234,6 +235,7 @@ def stats_json(report: Report) -> dict[str, Any]:
             {
                 "path": r.path,
                 "watch": r.watch,
+                "kind": r.kind,
                 "exists": os.path.isdir(r.path),
                 "records": by_root.get(r.path, 0),
             }

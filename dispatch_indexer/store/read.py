@@ -210,6 +210,23 @@ def known_locations(scope: Scope, root: str) -> dict[str, KnownLocation]:
     }
 
 
+def known_marks(scope: Scope, root: str) -> dict[str, tuple[FileStat, dt.datetime | None]]:
+    """Every folder under ``root`` seen by earlier syncs, with its stat and
+    the last event recorded for it: a server's dispatch can change in its
+    database with no file on disk changing, so the stat alone cannot say
+    it is unchanged (``scan.server``)."""
+    L = scope.tables.Location
+    query = (
+        L.select(L.path, L.size, L.mtime_ns, L.inode, L.last_event)
+        .where((L.host == scope.host) & under_range(L.path, root))
+        .tuples()
+    )
+    return {
+        path: (FileStat(size, mtime_ns, inode), last_event)
+        for path, size, mtime_ns, inode, last_event in query.iterator()
+    }
+
+
 def stored_stats(scope: Scope, folder: str, chunk: int = 20_000) -> Iterator[StoredStat]:
     """This host's locations under ``folder`` (as ``known_locations``),
     as (path, size, mtime_ns, inode) rows in path order.

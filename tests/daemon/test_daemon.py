@@ -118,6 +118,7 @@ def test_status_json(daemon: DaemonProcess, results: Path) -> None:
             "path": str(results),
             "configured": "auto",
             "mode": "native",
+            "kind": "results",
             "exists": True,
             "problem": None,
             "records": 0,
