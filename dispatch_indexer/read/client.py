@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import DispatchRecord, NodeSummary
+from .reader import blank_record
 from .tobj import UnreadableAssetError, read_bounded, read_tobj
 
 __all__ = [
@@ -58,17 +59,8 @@ def read_cached_dispatch(path: str | Path) -> DispatchRecord:
     """One ``dispatches/<id>`` manifest as a record with status UNKNOWN;
     ``unreadable`` says why when it is not a readable manifest."""
     path = Path(path)
-    record = DispatchRecord(
-        dispatch_id=path.name,
-        status=UNKNOWN,
-        lattice_name=None,
-        start_time=None,
-        end_time=None,
-        error=None,
-        num_nodes=None,
-        path=str(path),
-        results_dir=str(path.parent),
-    )
+    record = blank_record(path)
+    record.status = UNKNOWN
     try:
         manifest = json.loads(read_bounded(path, MAX_MANIFEST).decode("utf-8"))
     except (UnreadableAssetError, UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -106,17 +98,9 @@ def read_downloaded_result(folder: str | Path) -> DispatchRecord:
     """One ``results/<id>/`` folder as a record: COMPLETED when its result
     asset is there and readable, UNKNOWN otherwise."""
     folder = Path(folder)
-    record = DispatchRecord(
-        dispatch_id=folder.name,
-        status=UNKNOWN,
-        lattice_name=_workflow_name(folder / "function_string.txt"),
-        start_time=None,
-        end_time=None,
-        error=None,
-        num_nodes=None,
-        path=str(folder),
-        results_dir=str(folder.parent),
-    )
+    record = blank_record(folder)
+    record.status = UNKNOWN
+    record.lattice_name = _workflow_name(folder / "function_string.txt")
     node_ids = _node_ids(folder)
     # get_result downloads every task's folder, so their count is the graph's.
     record.num_nodes = len(node_ids) or None
