@@ -6,6 +6,7 @@ Nothing outside ``store`` sees a database row; everything sees these.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -14,6 +15,11 @@ FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 # Where a record came from.
 SOURCES = ("scan", "watch", "hook", "listing")
+
+
+def latest(times: Iterable[datetime | None]) -> datetime | None:
+    """The newest of ``times`` that are known (None if none is)."""
+    return max((t for t in times if t is not None), default=None)
 
 
 class FileStat(NamedTuple):

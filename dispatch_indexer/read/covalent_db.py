@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CovalentDbBusyError, CovalentDbError
+from ..records import latest
 from .dbrows import (
     AssetRow,
     EdgeRow,
@@ -120,14 +121,13 @@ class CovalentDb:
                 list(by_row), lambda chunk: asset_rows(conn, schema, chunk, by_row, ids_by_row)
             )
         times = [r.updated_at for r in lattices] + [e.updated_at for e in electrons]
-        present = [t for t in times if t is not None]
         return Snapshot(
             schema=schema,
             lattices=lattices,
             electrons=electrons,
             edges=edges,
             assets=assets,
-            high_water=max(present) if present else None,
+            high_water=latest(times),
         )
 
     def dispatch_ids(self) -> list[str]:

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..records import NodeSummary
+from ..records import NodeSummary, latest
 from . import values
 from .safepickle import Ghost, as_ghost
 
@@ -40,8 +40,7 @@ class ResultFields:
         times = [self.start_time, self.end_time]
         for node in self.nodes:
             times += [node.start_time, node.end_time]
-        present = [t for t in times if t is not None]
-        return max(present) if present else None
+        return latest(times)
 
 
 def utc(value: Any) -> dt.datetime | None:

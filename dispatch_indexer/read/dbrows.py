@@ -15,6 +15,8 @@ import sqlite3
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .covalent_result import utc
+
 __all__ = [
     "AssetRow",
     "EdgeRow",
@@ -298,12 +300,7 @@ def parse_time(value: Any) -> dt.datetime | None:
             return None
     else:
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.timezone.utc)
-    try:
-        return parsed.astimezone(dt.timezone.utc)
-    except OverflowError:
-        return None
+    return utc(parsed)
 
 
 def since_text(since: dt.datetime) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..records import DispatchRecord, NodeSummary
+from ..records import DispatchRecord, NodeSummary, latest
 from .covalent_db import CovalentDb, Snapshot
 from .dbrows import AssetRow, ElectronRow, LatticeRow
 from .relocate import recorded_root, relocate
@@ -142,7 +142,6 @@ def _dispatch(
     preview, unreadable = _preview(result_path)
     times = [lattice.started_at, lattice.completed_at]
     times += [t for e in electrons for t in (e.started_at, e.completed_at)]
-    present = [t for t in times if t is not None]
     record = DispatchRecord(
         dispatch_id=dispatch_id,
         status=lattice.status,
@@ -158,7 +157,7 @@ def _dispatch(
         result=preview,
         unreadable=unreadable,
         source=SOURCE,
-        last_event=max(present) if present else None,
+        last_event=latest(times),
         sort_time=lattice.started_at or lattice.created_at,
         # Deleted in Covalent's UI: kept, left out of listings (records.py).
         hidden=lattice.is_active is False,

@@ -29,7 +29,7 @@ from ..read.detect import find_database
 from ..read.modern import ServerDispatch, read_result_bytes, read_server
 from ..read.reader import ReadOutcome, stat_of
 from ..read.tobj import UnreadableAssetError
-from ..records import FileStat, ScanSummary
+from ..records import FileStat, ScanSummary, latest
 from ..store.store import Store
 
 log = logging.getLogger(__name__)
@@ -124,9 +124,7 @@ def _mark(dispatch: ServerDispatch, data_dir: str) -> tuple[FileStat, datetime |
     # when no file in the data dir changed, and the store takes a new read
     # of the same path whatever its times (``store.write._supersedes``).
     lattice = dispatch.lattice
-    events = [record.last_event, lattice.updated_at, lattice.completed_at]
-    present = [t for t in events if t is not None]
-    record.last_event = max(present) if present else None
+    record.last_event = latest([record.last_event, lattice.updated_at, lattice.completed_at])
     return stat, record.last_event
 
 
