@@ -52,7 +52,7 @@ def sync_server(
     started = time.monotonic()
     summary = ScanSummary()
     data_dir = root.path
-    known = store.known_marks(data_dir)
+    known = {path: (k.stat, k.last_event) for path, k in store.known_locations(data_dir).items()}
     if not os.path.isdir(data_dir):
         summary.errors.append(f"root is missing or not a folder: {data_dir}")
         _forget(store, sorted(known), summary)

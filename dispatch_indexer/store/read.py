@@ -26,6 +26,9 @@ StoredStat = tuple[str, int, int, int]
 class KnownLocation:
     dispatch_id: str
     stat: FileStat
+    # The newest time recorded for this copy: a server's dispatch can change
+    # in its database with no file on disk changing (``scan.server``).
+    last_event: dt.datetime | None = None
 
 
 # ---- one record -------------------------------------------------------------
@@ -197,33 +200,17 @@ def count_by_host(scope: Scope) -> dict[str, int]:
 
 
 def known_locations(scope: Scope, root: str) -> dict[str, KnownLocation]:
-    """Every folder under ``root`` seen by earlier scans, with its stat."""
+    """Every folder under ``root`` seen by earlier scans, with its stat and
+    last event."""
     L = scope.tables.Location
     query = (
-        L.select(L.path, L.dispatch_id, L.size, L.mtime_ns, L.inode)
+        L.select(L.path, L.dispatch_id, L.size, L.mtime_ns, L.inode, L.last_event)
         .where((L.host == scope.host) & under_range(L.path, root))
         .tuples()
     )
     return {
-        path: KnownLocation(dispatch_id, FileStat(size, mtime_ns, inode))
-        for path, dispatch_id, size, mtime_ns, inode in query.iterator()
-    }
-
-
-def known_marks(scope: Scope, root: str) -> dict[str, tuple[FileStat, dt.datetime | None]]:
-    """Every folder under ``root`` seen by earlier syncs, with its stat and
-    the last event recorded for it: a server's dispatch can change in its
-    database with no file on disk changing, so the stat alone cannot say
-    it is unchanged (``scan.server``)."""
-    L = scope.tables.Location
-    query = (
-        L.select(L.path, L.size, L.mtime_ns, L.inode, L.last_event)
-        .where((L.host == scope.host) & under_range(L.path, root))
-        .tuples()
-    )
-    return {
-        path: (FileStat(size, mtime_ns, inode), last_event)
-        for path, size, mtime_ns, inode, last_event in query.iterator()
+        path: KnownLocation(dispatch_id, FileStat(size, mtime_ns, inode), last_event)
+        for path, dispatch_id, size, mtime_ns, inode, last_event in query.iterator()
     }
 
 

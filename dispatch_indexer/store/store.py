@@ -32,7 +32,7 @@ import peewee as pw
 
 from ..config import default_host
 from ..read.reader import ReadOutcome
-from ..records import DispatchRecord, FileStat
+from ..records import DispatchRecord
 from . import counters, forget, provisional, read, write
 from .models import Tables
 from .query import ListQuery, Page
@@ -146,9 +146,6 @@ class Store:
 
     def known_locations(self, root: str) -> dict[str, KnownLocation]:
         return read.known_locations(self.scope, root)
-
-    def known_marks(self, root: str) -> dict[str, tuple[FileStat, dt.datetime | None]]:
-        return read.known_marks(self.scope, root)
 
     def stored_stats(self, folder: str, chunk: int = 20_000) -> Iterator[StoredStat]:
         return read.stored_stats(self.scope, folder, chunk)
