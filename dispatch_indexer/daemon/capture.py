@@ -134,7 +134,6 @@ class Capture:
             root = self.roots.root_of(folder)
             if root is not None and root.kind != "results":
                 continue  # the server sync marks its own vanished folders
-
             paths.extend(self.writer.known_locations(folder))
         if not paths:
             return
