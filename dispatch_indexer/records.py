@@ -13,8 +13,18 @@ from typing import Any, NamedTuple
 
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
-# Where a record came from.
+# How a record came in: found by a scan, a watch event, the hook, or the
+# provisional listing pass.
 SOURCES = ("scan", "watch", "hook", "listing")
+
+# What a record was read from, most authoritative first: Covalent's own
+# account of a dispatch (its server's database, or a result.pkl it wrote),
+# then what a client downloaded, then what a client submitted. Of several
+# copies of one dispatch, the more authoritative is the one shown.
+ORIGINS = ("covalent-db", "result-pkl", "client-results", "dispatch-cache")
+
+# Where a modern server's database stands on a dispatch it once held.
+COVALENT_STATES = ("active", "deleted")
 
 
 def latest(times: Iterable[datetime | None]) -> datetime | None:
@@ -85,8 +95,18 @@ class DispatchRecord:
     last_event: datetime | None = None
     # The listing order: start_time, or the file's mtime when there is none.
     sort_time: datetime | None = None
-    # Deleted through Covalent's UI: left out of listings, kept in the index.
+    # Hidden with ``hide``: left out of listings, kept in the index.
     hidden: bool = False
+    # ``ORIGINS``: what this copy was read from (None: a result.pkl, as
+    # before origins were recorded).
+    origin: str | None = None
+    # A sub-workflow's parent dispatch, and the parent's task (node id) that ran it.
+    parent_dispatch_id: str | None = None
+    parent_node_id: int | None = None
+    # ``COVALENT_STATES`` for a dispatch read from a server's database:
+    # "deleted" once Covalent's UI soft-deleted it (is_active = 0). Our
+    # record stays, status and all.
+    covalent_state: str | None = None
     first_seen: datetime | None = None
     updated_at: datetime | None = None
     # The machine whose copy this is (several can share one index).

@@ -59,7 +59,7 @@ def read_cached_dispatch(path: str | Path) -> DispatchRecord:
     """One ``dispatches/<id>`` manifest as a record with status UNKNOWN;
     ``unreadable`` says why when it is not a readable manifest."""
     path = Path(path)
-    record = blank_record(path)
+    record = blank_record(path, origin="dispatch-cache")
     record.status = UNKNOWN
     try:
         manifest = json.loads(read_bounded(path, MAX_MANIFEST).decode("utf-8"))
@@ -98,7 +98,7 @@ def read_downloaded_result(folder: str | Path) -> DispatchRecord:
     """One ``results/<id>/`` folder as a record: COMPLETED when its result
     asset is there and readable, UNKNOWN otherwise."""
     folder = Path(folder)
-    record = blank_record(folder)
+    record = blank_record(folder, origin="client-results")
     record.status = UNKNOWN
     record.lattice_name = _workflow_name(folder / "function_string.txt")
     node_ids = _node_ids(folder)

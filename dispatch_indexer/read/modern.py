@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..records import DispatchRecord, NodeSummary, latest
 from .covalent_db import CovalentDb, Snapshot
-from .dbrows import AssetRow, ElectronRow, LatticeRow
+from .dbrows import AssetRow, EdgeRow, ElectronRow, LatticeRow
 from .relocate import recorded_root, relocate
 from .tobj import MAX_PREVIEW, UnreadableAssetError, read_asset, read_bounded
 
@@ -31,9 +31,10 @@ __all__ = [
     "read_server",
 ]
 
-# Until the store knows a source for a server's database, its records go in
-# as scanned ones (records.SOURCES); a later step may add "covalent-db".
+# How a server's records come in (records.SOURCES), and what they are read
+# from (records.ORIGINS).
 SOURCE = "scan"
+ORIGIN = "covalent-db"
 # The bytes of a log's tail read to find its last line.
 _LOG_TAIL = 64 * 1024
 _ERROR_TEXT = 4096
@@ -56,6 +57,10 @@ class ServerDispatch:
     result_path: Path | None
     # Each task's relocated assets by key (``stdout``, ``stderr``, ``output``...).
     node_assets: dict[int, dict[str, Path]]
+    # The dispatch's own relocated assets by key (``result``, ``function_string``...).
+    assets: dict[str, Path]
+    # Its task graph's edges (``electron_dependency``).
+    edges: list[EdgeRow]
 
 
 @dataclass
@@ -87,6 +92,9 @@ def dispatches_from_snapshot(snapshot: Snapshot, data_dir: Path) -> list[ServerD
     assets: dict[str, list[AssetRow]] = defaultdict(list)
     for asset in snapshot.assets:
         assets[asset.dispatch_id].append(asset)
+    edges: dict[str, list[EdgeRow]] = defaultdict(list)
+    for edge in snapshot.edges:
+        edges[edge.dispatch_id].append(edge)
     children: dict[str, dict[int, str]] = defaultdict(dict)
     for lattice in snapshot.lattices:
         if lattice.parent_dispatch_id and lattice.parent_node_id is not None:
@@ -100,6 +108,7 @@ def dispatches_from_snapshot(snapshot: Snapshot, data_dir: Path) -> list[ServerD
             electrons[lattice.dispatch_id],
             assets[lattice.dispatch_id],
             children[lattice.dispatch_id],
+            edges[lattice.dispatch_id],
             data_dir,
             by_filename,
         )
@@ -112,6 +121,7 @@ def _dispatch(
     electrons: list[ElectronRow],
     assets: list[AssetRow],
     sub_dispatches: dict[int, str],
+    edges: list[EdgeRow],
     data_dir: Path,
     by_filename: bool,
 ) -> ServerDispatch:
@@ -157,10 +167,13 @@ def _dispatch(
         result=preview,
         unreadable=unreadable,
         source=SOURCE,
+        origin=ORIGIN,
         last_event=latest(times),
         sort_time=lattice.started_at or lattice.created_at,
-        # Deleted in Covalent's UI: kept, left out of listings (records.py).
-        hidden=lattice.is_active is False,
+        parent_dispatch_id=lattice.parent_dispatch_id,
+        parent_node_id=lattice.parent_node_id,
+        # Deleted in Covalent's UI: our record stays as it was, marked.
+        covalent_state="deleted" if lattice.is_active is False else "active",
     )
     return ServerDispatch(
         record=record,
@@ -170,6 +183,8 @@ def _dispatch(
         sub_dispatches=dict(sub_dispatches),
         result_path=result_path,
         node_assets=dict(node_assets),
+        assets=own,
+        edges=edges,
     )
 
 

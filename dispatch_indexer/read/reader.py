@@ -66,7 +66,12 @@ def stat_of(st: os.stat_result) -> FileStat:
 
 
 def blank_record(
-    folder: Path, *, results_dir: str | None = None, source: str = "scan", root: str | None = None
+    folder: Path,
+    *,
+    results_dir: str | None = None,
+    source: str = "scan",
+    root: str | None = None,
+    origin: str = "result-pkl",
 ) -> DispatchRecord:
     """A record of a dispatch folder before anything is known of its content."""
     return DispatchRecord(
@@ -81,6 +86,7 @@ def blank_record(
         results_dir=results_dir or str(folder.parent),
         source=source,
         root=root,
+        origin=origin,
     )
 
 

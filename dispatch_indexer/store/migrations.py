@@ -28,7 +28,10 @@ SCHEMA_VERSION_KEY = "schema_version"
 # steps, so they end up identical and no step has to ask the database which
 # columns it already has. A step that adds a column lists it here.
 ADDED_AFTER_V1: dict[str, tuple[str, ...]] = {
-    "dispatch": ("document", "hidden", "host"),  # steps 2 and 3
+    "dispatch": (
+        *("document", "hidden", "host"),  # steps 2 and 3
+        *("origin", "parent_dispatch_id", "parent_node_id", "covalent_state"),  # step 7
+    ),
 }
 # The same for whole tables: step 1 leaves them out, their step creates them.
 CREATED_AFTER_V1: frozenset[str] = frozenset({"dispatch_count"})  # step 5
@@ -164,6 +167,22 @@ def _add_listing_index(database: pw.Database, tables: Tables, host: str) -> None
     )
 
 
+def _add_origins(database: pw.Database, tables: Tables, host: str) -> None:
+    """Every Covalent generation in one index: what each record was read
+    from (a server's database, a result.pkl, a client's caches), its parent
+    dispatch if it is a sub-workflow, and what Covalent's database says of
+    it now. All nullable: the rows already there are result.pkl reads."""
+    dispatch = tables.Dispatch
+    table = dispatch._meta.table_name
+    migrator = schema.SchemaMigrator.from_database(database)
+    schema.migrate(
+        *(
+            migrator.add_column(table, name, getattr(dispatch, name))
+            for name in ("origin", "parent_dispatch_id", "parent_node_id", "covalent_state")
+        )
+    )
+
+
 Step = Callable[[pw.Database, Tables, str], None]
 # Step N brings the schema from version N-1 to N; each is given the bound
 # tables and the host of the process that applies it.
@@ -174,6 +193,7 @@ STEPS: list[Step] = [
     _drop_hidden_index,
     _add_dispatch_count,
     _add_listing_index,
+    _add_origins,
 ]
 LATEST = len(STEPS)
 

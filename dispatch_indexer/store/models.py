@@ -172,6 +172,13 @@ class Dispatch(BaseModel):
     # The host whose copy is shown (see Root); "" only in a row written
     # outside covalent-indexer.
     host = CharField(max_length=HOST_MAX_LENGTH, default="", constraints=[pw.SQL("DEFAULT ''")])
+    # records.ORIGINS (None: read from a result.pkl before origins were kept).
+    origin = CharField(max_length=32, null=True)
+    # A sub-workflow's parent dispatch and the parent's task that ran it.
+    parent_dispatch_id = CharField(max_length=255, null=True)
+    parent_node_id = pw.IntegerField(null=True)
+    # records.COVALENT_STATES, for a record read from a server's database.
+    covalent_state = CharField(max_length=16, null=True)
 
     class Meta:
         # Each filter of a listing, followed by the listing order, so that a

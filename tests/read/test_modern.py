@@ -158,14 +158,15 @@ def _copy_server(tmp_path: Path) -> tuple[Path, Path]:
     return database, data
 
 
-def test_soft_deleted_dispatches_are_kept_hidden(tmp_path: Path) -> None:
+def test_soft_deleted_dispatches_are_kept_and_marked(tmp_path: Path) -> None:
     database, data = _copy_server(tmp_path)
     with sqlite3.connect(database) as conn:
         conn.execute("UPDATE lattices SET is_active = 0 WHERE dispatch_id = ?", (ARITH_240,))
     records = {d.record.dispatch_id: d.record for d in read_server(database, data).dispatches}
-    assert records[ARITH_240].hidden is True
+    assert records[ARITH_240].covalent_state == "deleted"
     assert records[ARITH_240].status == "COMPLETED"
-    assert records[FAILED_240].hidden is False
+    assert records[FAILED_240].covalent_state == "active"
+    assert records[FAILED_240].origin == "covalent-db"
 
 
 def test_a_hostile_result_asset_gives_a_reason(tmp_path: Path) -> None:
