@@ -48,20 +48,11 @@ from pathlib import Path
 from typing import Any
 
 from ..records import NodeSummary
-from . import values
-from .doclayout import (
-    MAX_DOCUMENT_BYTES,
-    MAX_NODES,
-    fitted,
-    graph_layout,
-    lattice_layout,
-    layout,
-    named_inputs,
-)
+from . import doclayout, values
 from .functions import signature
 from .modern import ServerDispatch
 from .render import Renderer
-from .tobj import UnreadableAssetError, read_pkl, read_tobj
+from .tobj import AssetPreview, UnreadableAssetError, read_pkl, read_tobj
 from .tree import TRUNCATED
 
 __all__ = ["document_json"]
@@ -77,11 +68,11 @@ _NOT_READ = "<not read: over the document's read limit>"
 _PARAMETER = ":parameter:"
 
 
-def document_json(dispatch: ServerDispatch, max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
+def document_json(dispatch: ServerDispatch, max_bytes: int = doclayout.MAX_DOCUMENT_BYTES) -> str:
     """Covalent's UI document of a server's dispatch, as the JSON text the
     index stores, under ``max_bytes``."""
     facts = _Facts.gather(dispatch, _Reader(_READ_BUDGET))
-    return fitted(facts.document, max_bytes)[1]
+    return doclayout.fitted(facts.document, max_bytes)[1]
 
 
 @dataclass(frozen=True)
@@ -104,57 +95,50 @@ class _Reader:
     def __init__(self, budget: int) -> None:
         self.left = budget
 
-    def _usable(self, path: Path | None) -> str | bool:
-        """True to read; False when not written; else a placeholder."""
+    def _readable(self, path: Path | None) -> Path | str | None:
+        """The path, to read; None when it was not written; else a placeholder."""
         if path is None:
-            return False
+            return None
         try:
             if not path.exists():
-                return False
+                return None
             if not path.is_file():
                 return _unreadable(path, "not a regular file")
         except OSError as exc:  # a folder on the way that we may not enter
             return _unreadable(path, exc.strerror or str(exc))
-        if self.left <= 0:
-            return _NOT_READ
-        return True
+        return path if self.left > 0 else _NOT_READ
 
     def string_form(self, path: Path | None) -> str | None:
-        usable = self._usable(path)
-        if usable is not True:
-            return usable or None
-        assert path is not None
-        try:
-            if path.name.endswith(".pkl"):
-                self.left -= min(path.stat().st_size, _MAX_PICKLE)
-                preview = read_pkl(path, max_preview=_TEXT_BYTES, max_size=_MAX_PICKLE)
-            else:
-                preview = read_tobj(path, max_preview=_TEXT_BYTES)
-                self.left -= min(preview.size, _TEXT_BYTES)
-        except (UnreadableAssetError, OSError) as exc:
-            return _unreadable(path, str(exc))
-        if preview.preview is None:
+        asset = self._asset(path, _TEXT_BYTES)
+        if not isinstance(asset, AssetPreview):
+            return asset
+        if asset.preview is None:
             # A pickle that is not a TransportableObject has no string form.
-            return _unreadable(path, "it holds no string form")
-        return preview.preview
+            return _unreadable(asset.path, "it holds no string form")
+        return asset.preview
 
     def doc_attr(self, path: Path | None) -> Any:
         """The ``doc`` a ``TransportableObject``'s header keeps: its object's
         ``__doc__``."""
-        usable = self._usable(path)
-        if usable is not True:
-            return usable or None
-        assert path is not None
+        asset = self._asset(path, 0)
+        if not isinstance(asset, AssetPreview):
+            return asset
+        doc = asset.attrs.get("doc")
+        return doc if doc is None or isinstance(doc, str) else values.placeholder("doc")
+
+    def _asset(self, path: Path | None, max_preview: int) -> AssetPreview | str | None:
+        path = self._readable(path)
+        if not isinstance(path, Path):
+            return path
         try:
             if path.name.endswith(".pkl"):
                 self.left -= min(path.stat().st_size, _MAX_PICKLE)
-                preview = read_pkl(path, max_preview=0, max_size=_MAX_PICKLE)
-            else:
-                preview = read_tobj(path, max_preview=0)
+                return read_pkl(path, max_preview=max_preview, max_size=_MAX_PICKLE)
+            asset = read_tobj(path, max_preview=max_preview)
         except (UnreadableAssetError, OSError) as exc:
             return _unreadable(path, str(exc))
-        doc = preview.attrs.get("doc")
-        return doc if doc is None or isinstance(doc, str) else values.placeholder("doc")
+        self.left -= min(asset.size, _TEXT_BYTES)
+        return asset
 
     def head(self, path: Path | None) -> str | None:
         text = self._text(path, tail=False)
@@ -164,10 +148,9 @@ class _Reader:
         return self._text(path, tail=True)
 
     def _text(self, path: Path | None, tail: bool) -> _Tail | str | None:
-        usable = self._usable(path)
-        if usable is not True:
-            return usable or None
-        assert path is not None
+        path = self._readable(path)
+        if not isinstance(path, Path):
+            return path
         try:
             with path.open("rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
@@ -186,8 +169,9 @@ class _Reader:
         return _Tail(text.lstrip("\ufffd") if cut else text, size, cut)
 
 
-def _unreadable(path: Path, reason: str) -> str:
-    return values.placeholder("unreadable", f"{path.name}: {values.shorten_text(reason, 200)}")
+def _unreadable(path: str | Path, reason: str) -> str:
+    name = Path(path).name
+    return values.placeholder("unreadable", f"{name}: {values.shorten_text(reason, 200)}")
 
 
 @dataclass
@@ -218,7 +202,7 @@ class _Facts:
     def gather(cls, dispatch: ServerDispatch, read: _Reader) -> _Facts:
         own = dispatch.assets
         nodes = []
-        for summary in dispatch.record.nodes[:MAX_NODES]:
+        for summary in dispatch.record.nodes[: doclayout.MAX_NODES]:
             node_id = summary.node_id
             assets = dispatch.node_assets.get(node_id, {}) if isinstance(node_id, int) else {}
             parameter = (summary.name or "").startswith(_PARAMETER)
@@ -244,7 +228,7 @@ class _Facts:
             doc=read.head(own.get("doc")),
             inputs=read.string_form(own.get("inputs")),
             nodes=nodes,
-            omitted=max(0, len(dispatch.record.nodes) - MAX_NODES),
+            omitted=max(0, len(dispatch.record.nodes) - doclayout.MAX_NODES),
         )
 
     def document(self, r: Renderer) -> dict[str, Any]:
@@ -253,7 +237,7 @@ class _Facts:
         result = record.result
         if result is None and record.unreadable:
             result = values.placeholder("unreadable", record.unreadable)
-        return layout(
+        return doclayout.layout(
             dispatch_id=r.json(record.dispatch_id),
             status=r.json(record.status),
             result=r.json(result),
@@ -261,14 +245,16 @@ class _Facts:
             end_time=r.json(record.end_time),
             results_dir=r.json(results_dir),
             error=r.json(record.error, r.text_chars),
-            lattice=lattice_layout(
+            lattice=doclayout.lattice_layout(
                 function_string=r.json(self.function_string, r.text_chars),
                 doc=r.json(self.doc, r.text_chars),
                 name=r.json(record.lattice_name),
                 inputs=self.named_inputs(r),
                 metadata={"results_dir": r.json(results_dir)},
             ),
-            graph=graph_layout([self.node(n, r) for n in self.nodes], self.links(r), self.omitted),
+            graph=doclayout.graph_layout(
+                [self.node(n, r) for n in self.nodes], self.links(r), self.omitted
+            ),
         )
 
     def named_inputs(self, r: Renderer) -> dict[str, Any]:
@@ -278,7 +264,7 @@ class _Facts:
         if not isinstance(parsed, dict) or not set(parsed) <= {"args", "kwargs"}:
             return {"inputs": r.json(self.inputs)}
         params = signature({"workflow_function_string": self.function_string})
-        named = named_inputs(params, parsed.get("args"), parsed.get("kwargs"))
+        named = doclayout.named_inputs(params, parsed.get("args"), parsed.get("kwargs"))
         shown = r.str_dict(named)
         return shown if isinstance(shown, dict) else {}
 
