@@ -31,7 +31,9 @@ from ..realdata import (
     FIXTURES_240,
     INNER_240,
     OUTER_240,
+    RUNNING_DB_240,
     SERVER_DB_240,
+    SLEEPY_240,
 )
 
 MANIFEST: list[dict[str, Any]] = json.loads((FIXTURES_240 / "manifest.json").read_text())
@@ -282,3 +284,33 @@ def test_many_nodes_keep_the_document_under_its_size(
     assert logs[0].endswith("line of output\n")
     assert logs[-1] == "<not read: over the document's read limit>"
     assert len(json.dumps(roomy).encode()) < 40_000_000
+
+
+def test_a_running_dispatch_has_its_document_as_it_stands(server_dir: Path) -> None:
+    read = read_server(RUNNING_DB_240, server_dir / "data")
+    sleepy = _document(next(d for d in read.dispatches if d.record.dispatch_id == SLEEPY_240))
+    assert sleepy["status"] == "RUNNING" and sleepy["end_time"] is None
+    assert sleepy["start_time"] is not None
+    assert any(n["status"] != "COMPLETED" for n in sleepy["graph"]["nodes"])
+
+
+def test_a_schema_without_asset_tables_still_gives_a_document(covalent_server: Path) -> None:
+    # Covalent before the asset tables: each task's files at its own
+    # storage_path plus its *_filename columns (see test_modern).
+    database, data = covalent_server / "dispatcher_db.sqlite", covalent_server / "data"
+    with sqlite3.connect(database) as conn:
+        for table in ("lattice_assets", "electron_assets", "assets"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute(
+            "UPDATE electrons SET storage_path = ("
+            " SELECT l.storage_path FROM lattices l WHERE l.id = parent_lattice_id)"
+            " || '/node_' || transport_graph_node_id"
+        )
+    read = read_server(database, data)
+    failed = _document(next(d for d in read.dispatches if d.record.dispatch_id == FAILED_240))
+    fail = failed["graph"]["nodes"][0]
+    assert fail["function_string"].startswith("@ct.electron\ndef fail(msg):")
+    assert fail["error"] == "RuntimeError: the task failed"
+    assert "RuntimeError: the task failed" in fail["stderr"]
+    # The lattice's own files are not named by these rows: not known.
+    assert failed["lattice"]["function_string"] is None and failed["lattice"]["inputs"] == {}
