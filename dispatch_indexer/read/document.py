@@ -24,31 +24,34 @@ importing or running anything:
   ``MAX_DOCUMENT_BYTES`` (nodes beyond what fits are left out and counted in
   ``graph.nodes_omitted``).
 
-This module lays out the document (its fields, the graph's nodes and links)
-and keeps it under its size; ``render`` turns each value into what Covalent's
+This module fills the document's fields from a Result's state; ``doclayout``
+lays them out (as ``moderndoc`` does for a modern server's dispatch) and keeps
+the document under its size, ``render`` turns each value into what Covalent's
 encoder writes, and ``functions`` reads the docstrings and the signature of
 pickled functions.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ..text import storable_json
 from . import values
 from .covalent_result import attrs_of, graph_edges, graph_nodes
-from .functions import InnerBudget, named_params, pickled_doc, signature
+from .doclayout import (
+    MAX_DOCUMENT_BYTES,
+    MAX_NODES,
+    fitted,
+    graph_layout,
+    lattice_layout,
+    layout,
+    named_inputs,
+)
+from .functions import InnerBudget, pickled_doc, signature
 from .mirror import Shown
 from .render import Renderer
 from .safepickle import as_ghost
 
-MAX_DOCUMENT_BYTES = 1_000_000
-# Nodes rendered at all; a larger graph could never fit the document anyway.
-MAX_NODES = 20_000
-# (characters per value, characters per text) for each attempt: a document
-# over MAX_DOCUMENT_BYTES is rendered again with the next, tighter, limits.
-_LIMITS = ((16_384, 65_536), (2_048, 8_192), (256, 1_024))
+__all__ = ["MAX_DOCUMENT_BYTES", "build_document", "document_text"]
 
 
 def build_document(root: Any) -> dict[str, Any] | None:
@@ -77,65 +80,7 @@ def _build(root: Any) -> tuple[dict[str, Any], str] | None:
     # nodes' pickled functions again nor gets a fresh allowance for them.
     budget = InnerBudget(values.MAX_INNER_PICKLES)
     docs: dict[str, Any] = {}
-    document: dict[str, Any] = {}
-    for value_chars, text_chars in _LIMITS:
-        render = Renderer(value_chars, text_chars)
-        document = _Document(state, render, budget, docs).document()
-        text = storable_json(document)
-        if _text_bytes(text) <= MAX_DOCUMENT_BYTES:
-            return document, text
-    document = _fit(document)
-    return document, storable_json(document)
-
-
-def _text_bytes(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode())
-
-
-def _size(document: dict[str, Any]) -> int:
-    return len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
-
-
-def _fit(document: dict[str, Any]) -> dict[str, Any]:
-    """Leave out nodes (and their links) until the document fits."""
-    graph = document.get("graph")
-    nodes = list(graph.get("nodes") or []) if isinstance(graph, dict) else []
-    links = list(graph.get("links") or []) if isinstance(graph, dict) else []
-    omitted = graph.get("nodes_omitted", 0) if isinstance(graph, dict) else 0
-    keep = len(nodes)
-    while True:
-        keep //= 2
-        kept = nodes[:keep]
-        ids = {_ident(node.get("id")) for node in kept}
-        document["graph"] = {
-            "nodes": kept,
-            "links": [
-                link
-                for link in links
-                if _ident(link.get("source")) in ids and _ident(link.get("target")) in ids
-            ],
-            "nodes_omitted": omitted + len(nodes) - keep,
-        }
-        if _size(document) <= MAX_DOCUMENT_BYTES:
-            return document
-        if keep == 0:
-            break
-    # Even without a graph it does not fit: keep only the short fields.
-    lattice = document.get("lattice")
-    document["lattice"] = {
-        "name": lattice.get("name") if isinstance(lattice, dict) else None,
-        "doc": None,
-        "function_string": None,
-        "inputs": {},
-        "metadata": {},
-    }
-    for key in ("result", "error"):
-        value = document.get(key)
-        if value is not None:
-            document[key] = values.shorten_text(
-                value if isinstance(value, str) else json.dumps(value), 1_024
-            )
-    return document
+    return fitted(lambda render: _Document(state, render, budget, docs).document())
 
 
 class _Document:
@@ -158,25 +103,23 @@ class _Document:
         r = self.render
         lattice = state.get("_lattice")
         lattice_attrs = attrs_of(lattice)
-        return {
-            "dispatch_id": r.json(state.get("_dispatch_id")),
-            "status": r.json(state.get("_status")),
-            "result": r.json(state.get("_result")),
-            "start_time": r.json(state.get("_start_time")),
-            "end_time": r.json(state.get("_end_time")),
-            "results_dir": r.json(state.get("_results_dir")),
-            "error": r.json(state.get("_error"), r.text_chars),
-            "lattice": {
-                "function_string": r.json(
-                    lattice_attrs.get("workflow_function_string"), r.text_chars
-                ),
-                "doc": r.json(lattice_attrs.get("__doc__"), r.text_chars),
-                "name": r.json(lattice_attrs.get("__name__")),
-                "inputs": self.inputs(lattice_attrs),
-                "metadata": self.metadata(lattice_attrs.get("metadata")),
-            },
-            "graph": self.graph(lattice),
-        }
+        return layout(
+            dispatch_id=r.json(state.get("_dispatch_id")),
+            status=r.json(state.get("_status")),
+            result=r.json(state.get("_result")),
+            start_time=r.json(state.get("_start_time")),
+            end_time=r.json(state.get("_end_time")),
+            results_dir=r.json(state.get("_results_dir")),
+            error=r.json(state.get("_error"), r.text_chars),
+            lattice=lattice_layout(
+                function_string=r.json(lattice_attrs.get("workflow_function_string"), r.text_chars),
+                doc=r.json(lattice_attrs.get("__doc__"), r.text_chars),
+                name=r.json(lattice_attrs.get("__name__")),
+                inputs=self.inputs(lattice_attrs),
+                metadata=self.metadata(lattice_attrs.get("metadata")),
+            ),
+            graph=self.graph(lattice),
+        )
 
     def graph(self, lattice: Any) -> dict[str, Any]:
         # networkx's node_link_data: each node's attributes, then its id.
@@ -190,18 +133,13 @@ class _Document:
             if isinstance(attrs, dict):
                 nodes.append(self.node(node_id, attrs))
         links = []
-        shown = {_ident(node["id"]) for node in nodes}
         for source, target, key, attrs in graph_edges(lattice):
             link = r.mapping(attrs, r.value_chars)
             link["source"] = r.json(source)
             link["target"] = r.json(target)
             link["key"] = r.json(key)
-            if _ident(link["source"]) in shown and _ident(link["target"]) in shown:
-                links.append(link)
-        graph: dict[str, Any] = {"nodes": nodes, "links": links}
-        if omitted:
-            graph["nodes_omitted"] = omitted
-        return graph
+            links.append(link)
+        return graph_layout(nodes, links, omitted)
 
     def node(self, node_id: Any, attrs: dict[Any, Any]) -> dict[str, Any]:
         """One node as ``extract_graph_node`` leaves it."""
@@ -246,19 +184,10 @@ class _Document:
 
     def inputs(self, lattice_attrs: dict[Any, Any]) -> Any:
         """``encode_dict({**named_args, **named_kwargs})``."""
-        args = lattice_attrs.get("args")
-        kwargs = lattice_attrs.get("kwargs")
-        args = list(args) if isinstance(args, (list, tuple)) else []
-        kwargs = kwargs if isinstance(kwargs, dict) else {}
-        params = signature(lattice_attrs)
-        if params is None:
-            # No signature to name the arguments by: Covalent's own naming
-            # of extra positional arguments.
-            named_args = {f"arg[{i}]": value for i, value in enumerate(args)}
-            named_kwargs = dict(kwargs)
-        else:
-            named_args, named_kwargs = named_params(params, args, kwargs)
-        return self.render.str_dict({**named_args, **named_kwargs})
+        named = named_inputs(
+            signature(lattice_attrs), lattice_attrs.get("args"), lattice_attrs.get("kwargs")
+        )
+        return self.render.str_dict(named)
 
     def node_doc(self, node_id: Any, function: Any) -> Any:
         """``node["function"].get_deserialized().__doc__``."""
@@ -269,10 +198,3 @@ class _Document:
         if isinstance(doc, Shown):
             return doc.text
         return self.render.json(doc, self.render.text_chars)
-
-
-def _ident(value: Any) -> Any:
-    """A hashable stand-in for a node id as the document shows it."""
-    if value is None or isinstance(value, (str, int, float)):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
