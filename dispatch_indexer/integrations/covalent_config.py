@@ -49,11 +49,12 @@ CONFIG_DIR_ENV = "COVALENT_CONFIG_DIR"
 CONFIG_FILE_NAME = "covalent.conf"
 DATABASE_URL_ENV = "COVALENT_DATABASE_URL"
 
-# What a candidate should turn out to be: a server's or workflows' folder
-# (either meaning of ``[dispatcher] results_dir``), or one of the client's.
-SERVER_OR_RESULTS = "server or results"
-DISPATCH_CACHE = "dispatch-cache"
-CLIENT_RESULTS = "client-results"
+# What a candidate should turn out to be, for the user: a server's or the
+# workflows' folder (either meaning of ``[dispatcher] results_dir``), or one
+# of the client's. What it is, ``scan.kinds.root_for`` finds in it.
+SERVER_OR_RESULTS = "a server's data dir or results folders"
+DISPATCH_CACHE = "the client's dispatch cache"
+CLIENT_RESULTS = "the client's results folder"
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ def roots_from_covalent(watch: str) -> CovalentRoots:
             out.skipped.append(Skipped(str(candidate.path), why))
             continue
         if root is None:
-            why = f"nothing of Covalent's in it yet ({candidate.origin})"
+            why = f"nothing in it yet ({candidate.origin}: {candidate.expect})"
             out.skipped.append(Skipped(str(candidate.path), why))
         elif all(r.path != root.path for r in out.roots):
             out.roots.append(root)

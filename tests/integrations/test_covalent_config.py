@@ -228,7 +228,7 @@ def test_an_empty_data_dir_with_its_database_is_registered(
         found = index.add_from_covalent()
     assert found.roots[0].kind == "covalent-data"
     (why,) = [s.why for s in found.skipped if s.path == str(places["dispatch_cache_dir"])]
-    assert why.startswith("nothing of Covalent's in it yet")
+    assert why.startswith("nothing in it yet") and "dispatch cache" in why
 
 
 def test_a_server_on_postgresql(
@@ -315,6 +315,21 @@ def test_a_results_dir_of_result_pkl_ignores_the_server_database(
         "results",
         None,
     )
+
+
+def test_0136_database_under_user_interface(covalent_dir: Path, tmp_path: Path) -> None:
+    # 0.136-0.160 kept the server's tables at [user_interface] dispatch_db and
+    # had no [dispatcher] db_path (the 0.240 tables stand in for theirs).
+    places = place_0240(tmp_path / "p")
+    old = covalent_dir.parent / "cache" / "covalent" / "dispatch_db.sqlite"
+    old.parent.mkdir(parents=True)
+    places["db_path"].rename(old)
+    conf_0110(covalent_dir, str(places["data_dir"]), old)
+    with DispatchIndex() as index:
+        found = index.add_from_covalent()
+    assert [(r.path, r.kind, r.covalent_db) for r in found.roots] == [
+        (str(places["data_dir"]), "covalent-data", str(old))
+    ]
 
 
 # ---- where the file is -------------------------------------------------------
