@@ -142,11 +142,9 @@ class DispatchIndex:
         also: Iterable[str | os.PathLike[str]] = (),
         covalent_db: str | os.PathLike[str] | None = None,
     ) -> CovalentRoots:
-        """Register every folder Covalent's own config names that exists
-        (``integrations.covalent_config``: a server's data dir with its
-        database, a workflows' results folder, the client's caches), each as
-        the kind found in it, with the ``also`` directories; all or nothing.
-        What was registered (``.roots``), what was left out and why."""
+        """Register the ``also`` directories and every existing folder that
+        Covalent's own config names (``integrations.covalent_config``), all or
+        nothing; what was registered (``.roots``), left out and why."""
         _check_watch(watch)
         extra = [kinds.root_for(d, watch, covalent_db) for d in also]
         found = covalent_config.roots_from_covalent(watch)
