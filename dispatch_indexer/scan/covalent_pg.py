@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import CovalentDbBusyError, CovalentDbError
 from ..read.covalent_db import CovalentDb, Snapshot, _changed_ids, _chunked, _link_parents
@@ -146,7 +146,8 @@ class CovalentPg:
 
         try:
             raw = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT)
-        except psycopg.Error as exc:
+        except (psycopg.Error, ValueError) as exc:
+            # ValueError: a URL psycopg cannot even parse (a bad port...).
             raise CovalentDbError(f"{self.path}: cannot connect: {self._line(exc)}") from None
         try:
             # The first statements of the transaction psycopg opens: nothing
@@ -170,8 +171,13 @@ class CovalentPg:
     def _line(self, exc: BaseException) -> str:
         """The error as one line, without the password even if echoed."""
         text = " ".join(str(exc).split()) or type(exc).__name__
-        password = urlsplit(self.url).password
-        return text.replace(password, "***") if password else text
+        try:
+            password = urlsplit(self.url).password
+        except ValueError:
+            password = None
+        for form in {password, unquote(password or "")} - {None, ""}:
+            text = text.replace(form, "***")
+        return text
 
 
 class _Row(dict):  # type: ignore[type-arg]
