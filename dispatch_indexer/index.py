@@ -24,7 +24,7 @@ from typing import TypeVar
 from . import config as config_mod
 from . import paths as paths_mod
 from .access import IndexWriter, Opened, guarded, guarded_iteration, thread_connection
-from .config import Config
+from .config import Config, RootConfig
 from .errors import (
     BadInputError,
     MissingDependencyError,
@@ -32,7 +32,7 @@ from .errors import (
     UntrustedDataError,
 )
 from .integrations import covalent_config
-from .integrations.covalent_config import CovalentResultsDir
+from .integrations.covalent_config import CovalentRoots
 from .read.pool import Reader, make_reader
 from .records import DispatchRecord, RootInfo, ScanSummary
 from .scan import kinds
@@ -128,13 +128,31 @@ class DispatchIndex:
         results folders, or a Covalent server's data dir with its database,
         found beside it or named by ``covalent_db``); their absolute paths,
         described by ``config.root(path).describe()``. All or nothing."""
-        if watch not in config_mod.WATCH_MODES:
-            raise BadInputError(
-                f"watch must be one of {', '.join(config_mod.WATCH_MODES)}, not {watch!r}"
-            )
+        _check_watch(watch)
         found = [kinds.root_for(d, watch, covalent_db) for d in dirs]
         if not found:
             raise BadInputError("no directory given")
+        self._register(found)
+        return list(dict.fromkeys(r.path for r in found))
+
+    def add_from_covalent(
+        self,
+        watch: str = "auto",
+        *,
+        also: Iterable[str | os.PathLike[str]] = (),
+        covalent_db: str | os.PathLike[str] | None = None,
+    ) -> CovalentRoots:
+        """Register the ``also`` directories and every existing folder that
+        Covalent's own config names (``integrations.covalent_config``), all or
+        nothing; what was registered (``.roots``), left out and why."""
+        _check_watch(watch)
+        extra = [kinds.root_for(d, watch, covalent_db) for d in also]
+        found = covalent_config.roots_from_covalent(watch)
+        found.roots = list({r.path: r for r in [*extra, *found.roots]}.values())
+        self._register(found.roots)
+        return found
+
+    def _register(self, found: list[RootConfig]) -> None:
         for root in found:
             known = self.config.root(root.path)
             if known is None:
@@ -143,16 +161,6 @@ class DispatchIndex:
                 # Registered again: what it holds may have been found anew.
                 known.kind, known.covalent_db = root.kind, root.covalent_db
         self._save_roots()
-        return list(dict.fromkeys(r.path for r in found))
-
-    def add_from_covalent(
-        self, watch: str = "auto", *, also: Iterable[str | os.PathLike[str]] = ()
-    ) -> tuple[list[str], CovalentResultsDir]:
-        """Register the results directory named in Covalent's own config file
-        (with the ``also`` directories, all or nothing); what was registered,
-        and how Covalent's directory was found."""
-        found = covalent_config.find_results_dir()
-        return self.add_dirs([*also, found.path], watch=watch), found
 
     def remove_dir(self, directory: str | os.PathLike[str], *, forget: bool = False) -> int:
         """Unregister a results directory; with ``forget``, drop its records
@@ -395,3 +403,9 @@ class DispatchIndex:
     def _guard(self, action: Callable[[], T]) -> T:
         """Database failures become one clear message: ``DatabaseError``."""
         return guarded(self._database, self.url, action)
+
+
+def _check_watch(watch: str) -> None:
+    if watch not in config_mod.WATCH_MODES:
+        modes = ", ".join(config_mod.WATCH_MODES)
+        raise BadInputError(f"watch must be one of {modes}, not {watch!r}")

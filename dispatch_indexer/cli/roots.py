@@ -24,7 +24,7 @@ def add_dir(
     from_covalent: bool = typer.Option(
         False,
         "--from-covalent",
-        help="Also register the results_dir set in Covalent's own covalent.conf.",
+        help="Also register every folder Covalent's own covalent.conf names (or its defaults).",
     ),
     covalent_db: str = typer.Option(
         None,
@@ -38,11 +38,15 @@ def add_dir(
         raise BadInputError("give the results directories to register, or --from-covalent")
     with open_index(ctx) as index:
         if from_covalent:
-            added, found = index.add_from_covalent(watch=watch, also=paths or ())
-            if found.note:
-                typer.echo(f"note: {found.note}", err=True)
-        else:
-            added = index.add_dirs(paths, watch=watch, covalent_db=covalent_db)
+            found = index.add_from_covalent(watch=watch, also=paths or (), covalent_db=covalent_db)
+            for note in found.notes:
+                typer.echo(f"note: {note}", err=True)
+            for root in found.roots:
+                typer.echo(f"registered {root.path} ({root.describe()})")
+            for skipped in found.skipped:
+                typer.echo(f"skipped {skipped.path}: {skipped.why}")
+            return
+        added = index.add_dirs(paths, watch=watch, covalent_db=covalent_db)
         for path in added:
             # Results folders are said as before kinds; another kind is named.
             root = index.config.root(path)
