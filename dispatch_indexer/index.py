@@ -165,7 +165,7 @@ class DispatchIndex:
         forgotten, reread = self._guard(lambda: self._store.forget_root(path))
         # Dispatches also found under another root now show that copy.
         scanner = Scanner(self._store, self.config, reader=self.reader())
-        self._guard(lambda: scanner.refresh(kinds.results_folders(self.config, reread)))
+        self._guard(lambda: kinds.reread(self._store, self.config, reread, scanner))
         return forgotten
 
     def dirs(self) -> list[RootInfo]:

@@ -11,6 +11,8 @@ server) give the result one writer would.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from typing import Any
 import peewee as pw
 
 from ..read.reader import ReadOutcome
-from ..records import DispatchRecord
+from ..records import ORIGIN_RANKS, DispatchRecord
 from . import engine, provisional
 from .models import Dispatch, EncodedJSON, Location
 from .scope import Scope, chunks, utcnow
@@ -49,6 +51,11 @@ _DATA_COLUMNS = frozenset(
 # list of them), but for ``hidden``, which only hiding sets (``forget.hide``).
 _LOCATION_COLUMNS = [f.name for f in Location._meta.sorted_fields]
 _DISPATCH_COLUMNS = [f.name for f in Dispatch._meta.sorted_fields if f.name != "hidden"]
+# What one copy of a dispatch knows of it for all copies: kept from the
+# stored copy when the copy written does not know it, and filled in from a
+# copy not shown (``build_fill``).
+_KEPT_IF_UNKNOWN = ("lattice_name", "num_nodes")
+_FILL_KEYS = ("dispatch_id", *_KEPT_IF_UNKNOWN)
 # The dispatch columns a read does not copy from its record's field of the
 # same name (``_dispatch_row``); it copies every other one.
 _COMPUTED = frozenset(
@@ -126,9 +133,22 @@ def _existing(scope: Scope, ids: list[str]) -> set[str]:
     return found
 
 
+def origin_rank(column: pw.Field | pw.ColumnBase) -> pw.Expression:
+    """``records.ORIGIN_RANKS`` of an origin column, in SQL (NULL, a
+    result.pkl's, ranks first)."""
+    ranked = [(column == origin, rank) for origin, rank in ORIGIN_RANKS.items() if rank]
+    return pw.Case(None, ranked, 0)
+
+
 def _supersedes(scope: Scope) -> pw.Expression:
     """Whether the copy being written (``EXCLUDED``) is the one to show
-    rather than the stored one (``dispatch``), in the upsert's WHERE:
+    rather than the stored one (``dispatch``), in the upsert's WHERE.
+
+    First by what each copy was read from (``records.ORIGIN_RANKS``): a
+    more authoritative copy always replaces a less authoritative one (a
+    server's status wins over what a client's caches suggest), and a less
+    authoritative one replaces a more authoritative one only once that is
+    gone (missing, or no location row left). Between copies of one rank:
 
     - it is a new read of the very folder shown (same host and path);
     - the copy shown is missing;
@@ -151,7 +171,13 @@ def _supersedes(scope: Scope) -> pw.Expression:
         (new_mtime > old_mtime) | ((new_mtime == old_mtime) & (E.host == D.host)),
     )
     shown_gone = ~pw.fn.EXISTS(L.select(pw.SQL("1")).where((L.host == D.host) & (L.path == D.path)))
-    return same | (D.missing == True) | newer | shown_gone  # noqa: E712
+    gone = (D.missing == True) | shown_gone  # noqa: E712
+    new_rank, old_rank = origin_rank(E.origin), origin_rank(D.origin)
+    return pw.Case(
+        None,
+        [(new_rank < old_rank, True), (new_rank > old_rank, gone)],
+        same | gone | newer,
+    )
 
 
 def build_location(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
@@ -184,12 +210,24 @@ def build_dispatch(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
         if name in ("dispatch_id", "first_seen"):
             continue
         column, value = getattr(D, name), getattr(E, name)
+        if name in _KEPT_IF_UNKNOWN:
+            value = pw.fn.COALESCE(value, column)
         update[column] = (
             pw.Case(None, [(take_data, value)], column) if name in _DATA_COLUMNS else value
         )
     query = D.insert(slots(_DISPATCH_COLUMNS)).on_conflict(
         conflict_target=[D.dispatch_id], update=update, where=_supersedes(scope)
     )
+    return D, query
+
+
+def build_fill(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
+    """Fill in what the copy shown does not know from a copy that does."""
+    D = scope.tables.Dispatch
+    values = slots(list(_FILL_KEYS))
+    fill = {getattr(D, n): pw.fn.COALESCE(getattr(D, n), values[n]) for n in _KEPT_IF_UNKNOWN}
+    unknown = functools.reduce(operator.or_, (getattr(D, n).is_null() for n in _KEPT_IF_UNKNOWN))
+    query = D.update(fill).where((D.dispatch_id == values["dispatch_id"]) & unknown)
     return D, query
 
 
@@ -205,6 +243,7 @@ def _put_location(scope: Scope, record: DispatchRecord, now: dt.datetime) -> Non
         "last_event": record.last_event,
         "unreadable": record.unreadable,
         "seen_at": now,
+        "origin": record.origin,
     }
     scope.statement(build_location).run(row)
 
@@ -214,6 +253,11 @@ def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
     it was written."""
     record = outcome.record
     written = scope.statement(build_dispatch).run(_dispatch_row(scope, outcome, now))
+    if not written and record.unreadable is None and _knows_more(record):
+        # A less authoritative copy may still know the workflow's name or
+        # its task count where the one shown does not (a client's download
+        # names no tasks it did not fetch; its manifest lists them all).
+        scope.statement(build_fill).run({n: getattr(record, n) for n in _FILL_KEYS})
     if written and record.unreadable is None and outcome.data is not None:
         blob = {
             "dispatch_id": record.dispatch_id,
@@ -236,6 +280,10 @@ def _dispatch_row(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> dict[
     row["sort_time"] = record.start_time or _from_ns(record.mtime_ns) or now
     row["read_at"] = now if record.unreadable is None else None
     return row
+
+
+def _knows_more(record: DispatchRecord) -> bool:
+    return any(getattr(record, name) is not None for name in _KEPT_IF_UNKNOWN)
 
 
 def _encoded(text: str | None) -> EncodedJSON | None:
