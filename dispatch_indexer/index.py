@@ -261,6 +261,11 @@ class DispatchIndex:
             raise NotFoundError(f"no dispatch with id {dispatch_id!r} in the index")
         return record
 
+    def sub_workflows(self, dispatch_id: str) -> list[tuple[str, int | None]]:
+        """The sub-workflows a dispatch ran, as Covalent's database links
+        them: (dispatch id, the parent's task that ran it), by task."""
+        return self._guard(lambda: self._store.sub_workflows(dispatch_id))
+
     def list(
         self,
         *,

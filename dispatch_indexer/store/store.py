@@ -123,6 +123,9 @@ class Store:
     def get(self, dispatch_id: str) -> DispatchRecord | None:
         return read.get(self.scope, dispatch_id)
 
+    def sub_workflows(self, dispatch_id: str) -> list[tuple[str, int | None]]:
+        return read.sub_workflows(self.scope, dispatch_id)
+
     def result_bytes(self, dispatch_id: str) -> bytes | None:
         return read.result_bytes(self.scope, dispatch_id)
 

@@ -11,10 +11,8 @@ server) give the result one writer would.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import operator
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,8 +52,8 @@ _DISPATCH_COLUMNS = [f.name for f in Dispatch._meta.sorted_fields if f.name != "
 # What one copy of a dispatch knows of it for all copies: kept from the
 # stored copy when the copy written does not know it, and filled in from a
 # copy not shown (``build_fill``).
-_KEPT_IF_UNKNOWN = ("lattice_name", "num_nodes")
-_FILL_KEYS = ("dispatch_id", *_KEPT_IF_UNKNOWN)
+_KEPT_IF_UNKNOWN = ("lattice_name", "num_nodes", "parent_dispatch_id", "parent_node_id")
+_FILLED = ("lattice_name", "num_nodes")
 # The dispatch columns a read does not copy from its record's field of the
 # same name (``_dispatch_row``); it copies every other one.
 _COMPUTED = frozenset(
@@ -221,14 +219,24 @@ def build_dispatch(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
     return D, query
 
 
-def build_fill(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
-    """Fill in what the copy shown does not know from a copy that does."""
-    D = scope.tables.Dispatch
-    values = slots(list(_FILL_KEYS))
-    fill = {getattr(D, n): pw.fn.COALESCE(getattr(D, n), values[n]) for n in _KEPT_IF_UNKNOWN}
-    unknown = functools.reduce(operator.or_, (getattr(D, n).is_null() for n in _KEPT_IF_UNKNOWN))
-    query = D.update(fill).where((D.dispatch_id == values["dispatch_id"]) & unknown)
-    return D, query
+def _build_fill(name: str) -> Callable[[Scope], tuple[type[pw.Model], pw.Query]]:
+    """Fill in one column the copy shown does not know from a copy that does."""
+
+    def build(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
+        D = scope.tables.Dispatch
+        values = slots(["dispatch_id", name])
+        column = getattr(D, name)
+        query = D.update({column: values[name]}).where(
+            (D.dispatch_id == values["dispatch_id"]) & column.is_null()
+        )
+        return D, query
+
+    return build
+
+
+# One statement per column (each compiled once): a row is written only
+# where it gains something, as every write of a row is counted (``counters``).
+_FILLS = {name: _build_fill(name) for name in _FILLED}
 
 
 def _put_location(scope: Scope, record: DispatchRecord, now: dt.datetime) -> None:
@@ -253,11 +261,14 @@ def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
     it was written."""
     record = outcome.record
     written = scope.statement(build_dispatch).run(_dispatch_row(scope, outcome, now))
-    if not written and record.unreadable is None and _knows_more(record):
+    if not written and record.unreadable is None:
         # A less authoritative copy may still know the workflow's name or
         # its task count where the one shown does not (a client's download
-        # names no tasks it did not fetch; its manifest lists them all).
-        scope.statement(build_fill).run({n: getattr(record, n) for n in _FILL_KEYS})
+        # of a failed dispatch has no source to name it by; its manifest does).
+        for name, build in _FILLS.items():
+            value = getattr(record, name)
+            if value is not None:
+                scope.statement(build).run({"dispatch_id": record.dispatch_id, name: value})
     if written and record.unreadable is None and outcome.data is not None:
         blob = {
             "dispatch_id": record.dispatch_id,
@@ -280,10 +291,6 @@ def _dispatch_row(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> dict[
     row["sort_time"] = record.start_time or _from_ns(record.mtime_ns) or now
     row["read_at"] = now if record.unreadable is None else None
     return row
-
-
-def _knows_more(record: DispatchRecord) -> bool:
-    return any(getattr(record, name) is not None for name in _KEPT_IF_UNKNOWN)
 
 
 def _encoded(text: str | None) -> EncodedJSON | None:
