@@ -67,8 +67,9 @@ def test_add_dir_registers_each_cache_as_its_kind(cli, client: Path) -> None:
         str(client / "dispatches"): "dispatch-cache",
         str(client / "results"): "client-results",
     }
-    shown = cli("dirs").output
-    assert "dispatch-cache" in shown and "client-results" in shown
+    for command in ("dirs", "status"):
+        shown = cli(command).output
+        assert "dispatch-cache" in shown and "client-results" in shown
     assert "10 new" in cli("scan", str(client / "dispatches")).output
 
 
