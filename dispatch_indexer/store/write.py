@@ -264,7 +264,8 @@ def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
     if not written and record.unreadable is None:
         # A less authoritative copy may still know the workflow's name or
         # its task count where the one shown does not (a client's download
-        # of a failed dispatch has no source to name it by; its manifest does).
+        # names its workflow only from its source, and counts only the
+        # tasks it fetched; the client's manifest names both).
         for name, build in _FILLS.items():
             value = getattr(record, name)
             if value is not None:
