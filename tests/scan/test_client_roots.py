@@ -282,3 +282,16 @@ def test_the_daemon_polls_a_dispatch_cache(daemon: DaemonProcess, client: Path) 
     assert (record.status, record.lattice_name) == ("UNKNOWN", "arith")
     (cache / UNSEEN).unlink()
     wait_for(lambda: (get(UNSEEN) or record).missing, 10, "the manifest gone")
+
+
+def test_an_empty_client_cache_is_registered_by_its_name(
+    index: DispatchIndex, client: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "home" / ".cache" / "covalent" / "dispatches"
+    cache.mkdir(parents=True)
+    index.add_dirs([cache])
+    assert index.config.root(str(cache)).kind == "dispatch-cache"
+    assert index.scan().new == 0
+    shutil.copy2(client / "dispatches" / ARITH_240, cache / ARITH_240)
+    assert index.scan().new == 1
+    assert index.get(ARITH_240).status == "UNKNOWN"
