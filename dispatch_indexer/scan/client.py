@@ -44,6 +44,10 @@ class ClientSyncInterrupted(Exception):
     """Asked to stop between batches; what was written is consistent."""
 
 
+class _TooManyEntries(Exception):
+    """A cache folder too large to list in one sync."""
+
+
 def sync_client(
     store: Store,
     root: RootConfig,
@@ -81,10 +85,11 @@ def sync_client(
                 batch = []
                 if should_stop is not None and should_stop():
                     raise ClientSyncInterrupted
-    except OSError as exc:
+    except (OSError, _TooManyEntries) as exc:
         # The folder could not be listed whole: what was not seen is
         # unknown, not gone, so nothing is forgotten this time.
-        summary.errors.append(f"cannot read folder: {root.path}: {exc.strerror or exc}")
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        summary.errors.append(f"cannot read folder: {root.path}: {why}")
         _apply(store, batch, summary)
         summary.seconds = time.monotonic() - started
         return summary
@@ -143,8 +148,7 @@ def _listing(root: RootConfig) -> Iterator[tuple[str, FileStat]]:
     with os.scandir(root.path) as entries:
         for count, entry in enumerate(entries):
             if count >= MAX_ENTRIES:
-                log.warning("%s: only the first %d entries are read", root.path, MAX_ENTRIES)
-                return
+                raise _TooManyEntries(f"more than {MAX_ENTRIES:,} entries; the first ones read")
             if not is_dispatch_id(entry.name):
                 continue
             stat = _entry_stat(root, Path(entry.path))
