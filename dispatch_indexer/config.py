@@ -29,9 +29,16 @@ else:  # pragma: no cover - exercised on 3.10 only
 WATCH_MODES = ("auto", "native", "polling")
 # What a root holds, and so which sync keeps it current (``scan.kinds``):
 # "results" is the result.pkl layout (Covalent up to 0.135), "covalent-data"
-# a modern server's data dir read through its dispatcher database. An open
-# set: the client's caches come as kinds of their own later.
-ROOT_KINDS = ("results", "covalent-data")
+# a modern server's data dir read through its dispatcher database, and the
+# Covalent client's own caches (0.2xx): "dispatch-cache" (the manifest of
+# each submission) and "client-results" (what ``get_result`` downloaded).
+ROOT_KINDS = ("results", "covalent-data", "dispatch-cache", "client-results")
+# How each kind is said to a person (``RootConfig.describe``).
+_KIND_DESCRIPTIONS = {
+    "results": "results folders",
+    "dispatch-cache": "dispatch-cache: a Covalent client's submitted dispatches",
+    "client-results": "client-results: a Covalent client's downloaded results",
+}
 HOST_MAX_LENGTH = 255  # the width of every host column (store.models)
 # The daemon's log levels (Python logging's names); ``serve`` has its own.
 DAEMON_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -50,7 +57,7 @@ class RootConfig:
         data dir with its database."""
         if self.kind == "covalent-data":
             return f"Covalent server data, database {self.covalent_db}"
-        return "results folders"
+        return _KIND_DESCRIPTIONS.get(self.kind, self.kind)
 
 
 @dataclass
@@ -167,6 +174,15 @@ class Config:
     def root(self, path: str) -> RootConfig | None:
         """The registered root at exactly ``path``, if any."""
         return next((r for r in self.roots if r.path == path), None)
+
+    def synced_root(self, path: str) -> RootConfig | None:
+        """The innermost root holding ``path`` of a kind other than
+        "results": whose own sync reads it (``scan.kinds``). None for a
+        folder the Scanner walks, even one inside a results root."""
+        holding = [
+            r for r in self.roots if r.kind != "results" and paths_mod.is_within(path, r.path)
+        ]
+        return max(holding, key=lambda r: len(r.path), default=None)
 
     def to_toml(self) -> dict[str, Any]:
         """The settings that differ from the defaults, and the roots."""

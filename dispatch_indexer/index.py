@@ -173,7 +173,7 @@ class DispatchIndex:
         forgotten, reread = self._guard(lambda: self._store.forget_root(path))
         # Dispatches also found under another root now show that copy.
         scanner = Scanner(self._store, self.config, reader=self.reader())
-        self._guard(lambda: scanner.refresh(kinds.results_folders(self.config, reread)))
+        self._guard(lambda: kinds.reread(self._store, self.config, reread, scanner))
         return forgotten
 
     def dirs(self) -> list[RootInfo]:
@@ -268,6 +268,11 @@ class DispatchIndex:
         if record is None:
             raise NotFoundError(f"no dispatch with id {dispatch_id!r} in the index")
         return record
+
+    def sub_workflows(self, dispatch_id: str) -> list[tuple[str, int | None]]:
+        """The sub-workflows a dispatch ran, as Covalent's database links
+        them: (dispatch id, the parent's task that ran it), by task."""
+        return self._guard(lambda: self._store.sub_workflows(dispatch_id))
 
     def list(
         self,

@@ -22,6 +22,17 @@ SOURCES = ("scan", "watch", "hook", "listing")
 # then what a client downloaded, then what a client submitted. Of several
 # copies of one dispatch, the more authoritative is the one shown.
 ORIGINS = ("covalent-db", "result-pkl", "client-results", "dispatch-cache")
+# Each origin's rank (0 is the most authoritative): a copy of lower rank is
+# shown over one of higher rank whatever their times (``store.write``). A
+# server's database and a result.pkl are Covalent's word alike; a record
+# without an origin was read from a result.pkl before origins were kept.
+ORIGIN_RANKS = {"covalent-db": 0, "result-pkl": 0, "client-results": 1, "dispatch-cache": 2}
+
+
+def origin_rank(origin: str | None) -> int:
+    """``ORIGIN_RANKS`` of ``origin`` (None: a result.pkl's)."""
+    return ORIGIN_RANKS.get(origin or "result-pkl", 0)
+
 
 # Where a modern server's database stands on a dispatch it once held.
 COVALENT_STATES = ("active", "deleted")
@@ -126,6 +137,7 @@ class DispatchRecord:
         "missing",
         "unreadable",
         "source",
+        "origin",
         "updated_at",
     )
 

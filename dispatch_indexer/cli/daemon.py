@@ -116,7 +116,8 @@ def _print_status(report: dict, as_json: bool) -> None:
         mode = root.get("mode") or root.get("configured")
         state = "" if root.get("exists", True) else " MISSING"
         records = "?" if root["records"] is None else root["records"]
-        typer.echo(f"  {root['path']}  [{mode}]  {records} records{state}")
+        kind = root.get("kind") or "results"
+        typer.echo(f"  {root['path']}  {kind}  [{mode}]  {records} records{state}")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(report["records_by_status"].items()))
     typer.echo(f"records: {counts or 'none'}")
     hosts = report.get("records_by_host") or {}

@@ -55,7 +55,10 @@ def short_time(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
 
 
-def print_record(record: DispatchRecord) -> None:
+def print_record(
+    record: DispatchRecord, sub_workflows: list[tuple[str, int | None]] | None = None
+) -> None:
+    """Every field, then the sub-workflow links and the nodes."""
     data = record.to_json()
     nodes = data.pop("nodes")
     result = data.pop("result")
@@ -64,6 +67,14 @@ def print_record(record: DispatchRecord) -> None:
     for key, value in data.items():
         console.print(f"{key:<{width}}  {'' if value is None else value}", markup=False)
     console.print(f"{'result':<{width}}  {json.dumps(result)}", markup=False)
+    if record.parent_dispatch_id:
+        console.print(
+            f"parent: {record.parent_dispatch_id}{_task(record.parent_node_id)}", markup=False
+        )
+    if sub_workflows:
+        console.print(f"sub-workflows ({len(sub_workflows)}):", markup=False)
+        for child, node_id in sub_workflows:
+            console.print(f"  {child}{_task(node_id)}", markup=False)
     if nodes:
         console.print(f"nodes ({len(nodes)}):", markup=False)
         for node in nodes:
@@ -71,6 +82,10 @@ def print_record(record: DispatchRecord) -> None:
                 f"  {node['node_id']!s:>4}  {node['status'] or '?':<10} {node['name']}",
                 markup=False,
             )
+
+
+def _task(node_id: int | None) -> str:
+    return f" (task {node_id})" if node_id is not None else ""
 
 
 @contextlib.contextmanager

@@ -94,6 +94,7 @@ def show(
     with open_index(ctx) as index:
         record = index.get(dispatch_id)
         doc = index.result_document(dispatch_id) if document else None
+        children = index.sub_workflows(dispatch_id) if not (document or nodes) else []
     if document:
         typer.echo(json.dumps(doc, indent=2))
         return
@@ -119,4 +120,4 @@ def show(
     if as_json:
         typer.echo(json.dumps(record.to_json(), indent=2))
         return
-    print_record(record)
+    print_record(record, children)

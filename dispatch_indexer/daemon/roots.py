@@ -124,7 +124,7 @@ class Roots:
             if state is not None:
                 self.watcher.unwatch_under(path)
             mode = root.watch
-            if root.kind == "covalent-data":
+            if root.kind != "results":
                 # Its dispatches change in the database, not in the data
                 # dir's files: each poll syncs them from it. (Watching the
                 # database file itself is a later step.)

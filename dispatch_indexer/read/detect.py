@@ -13,7 +13,8 @@ of name, so the answer comes from what is inside:
   ``get_result`` downloads (``~/.cache/covalent/results``). Without its
   database a server's data dir can be read no better than this.
 - ``dispatch-cache``: files named by dispatch id holding JSON (the client's
-  ``~/.cache/covalent/dispatches``).
+  ``~/.cache/covalent/dispatches``). A client's cache still empty is known
+  by the names Covalent gives it (``covalent/dispatches``, ``covalent/results``).
 - ``unknown``.
 """
 
@@ -42,6 +43,14 @@ class FolderKind(str, enum.Enum):
     CLIENT_RESULTS = "client-results"
     DISPATCH_CACHE = "dispatch-cache"
     UNKNOWN = "unknown"
+
+
+# The names Covalent's client gives its caches (``[sdk] dispatch_cache_dir``
+# and ``[sdk] results_dir``, under ``~/.cache/covalent``).
+_CLIENT_CACHE_NAMES = {
+    "dispatches": FolderKind.DISPATCH_CACHE,
+    "results": FolderKind.CLIENT_RESULTS,
+}
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,12 @@ def detect(folder: str | Path, database: str | Path | None = None) -> Detection:
     if named is not None and is_sqlite(named) and dispatch_dirs == 0:
         # An empty data dir of a server that has not run anything yet.
         return Detection(FolderKind.DATA_DIR, folder, named, "empty data dir, database named")
+    if dispatch_dirs == 0 and files == 0 and folder.parent.name == "covalent":
+        # A client's cache before its first dispatch, where Covalent keeps
+        # it (``~/.cache/covalent/{dispatches,results}``): known by name.
+        kind = _CLIENT_CACHE_NAMES.get(folder.name)
+        if kind is not None:
+            return Detection(kind, folder, None, f"empty, named as {kind.value} by Covalent")
     return Detection(FolderKind.UNKNOWN, folder, None, "no Covalent dispatch found at its top")
 
 

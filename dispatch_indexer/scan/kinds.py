@@ -3,8 +3,10 @@ scan picks the sync for each root.
 
 A "results" root is walked by the ``Scanner`` (result.pkl folders); a
 "covalent-data" root is synced from its server's database
-(``scan.server``). The Scanner must never walk a data dir: finding no
-result.pkl there, it would mark every dispatch of it missing.
+(``scan.server``); a client's "dispatch-cache" and "client-results" roots
+are listed at their top (``scan.client``). The Scanner must never walk a
+root of another kind: finding no result.pkl there, it would mark every
+dispatch of it missing.
 """
 
 from __future__ import annotations
@@ -14,16 +16,17 @@ from collections.abc import Callable, Iterable
 
 from ..config import Config, RootConfig, normalize_root
 from ..errors import BadInputError
-from ..paths import is_within
 from ..read.detect import FolderKind, detect
 from ..records import ScanSummary
 from ..store.store import Store
+from .client import CLIENT_KINDS, ClientSyncInterrupted, refresh_client, sync_client
 from .scanner import ScanInterrupted, Scanner
 from .server import SyncInterrupted, sync_server
 
-_NOT_YET = {
-    FolderKind.CLIENT_RESULTS: "a Covalent client's results folder",
-    FolderKind.DISPATCH_CACHE: "a Covalent client's dispatch cache",
+# The kinds a folder found by ``detect`` is registered as, beside a data dir.
+_CLIENT_FOLDERS = {
+    FolderKind.CLIENT_RESULTS: "client-results",
+    FolderKind.DISPATCH_CACHE: "dispatch-cache",
 }
 
 
@@ -32,7 +35,7 @@ def root_for(
 ) -> RootConfig:
     """The root to register for ``folder``, of the kind found in it. A
     folder with nothing recognisable in it (an empty one) is a results
-    folder, as before kinds; a client's folder is refused for now."""
+    folder, as before kinds."""
     path = normalize_root(folder)
     database = None
     if covalent_db is not None:
@@ -40,11 +43,6 @@ def root_for(
         if not os.path.isfile(database):
             raise BadInputError(f"no such database file: {covalent_db}")
     found = detect(path, database)
-    if found.kind in _NOT_YET:
-        raise BadInputError(
-            f"{path} looks like {_NOT_YET[found.kind]} ({found.reason}); "
-            "indexing that kind of folder is not supported yet"
-        )
     if found.kind is FolderKind.DATA_DIR:
         assert found.database is not None  # detect names it for a data dir
         return RootConfig(
@@ -58,6 +56,8 @@ def root_for(
             f"--covalent-db names a server's database, but {path} is not its data dir "
             f"({found.reason})"
         )
+    if found.kind in _CLIENT_FOLDERS:
+        return RootConfig(path=path, watch=watch, kind=_CLIENT_FOLDERS[found.kind])
     return RootConfig(path=path, watch=watch)
 
 
@@ -74,21 +74,31 @@ def scan_roots(
     each by its kind; one summary. ``all_roots`` keeps the walk of a
     results root out of every other root inside it; ``on_server`` hears
     each server sync's own summary (the daemon reports its problems by
-    root). Raises ``ScanInterrupted`` if asked to stop."""
-    servers: dict[str, RootConfig] = {}
+    root). The client's caches come last: a copy of a dispatch that went
+    from a results folder or a server's data dir during this scan, with
+    the client's copy the best one left, is shown before it returns.
+    Raises ``ScanInterrupted`` if asked to stop."""
+    synced: dict[str, RootConfig] = {}
     legacy: list[str] = []
     for path in dict.fromkeys(roots):
-        server = _server_holding(config, path)
-        if server is None:
+        root = config.synced_root(path)
+        if root is None:
             legacy.append(path)
         else:
-            # A folder inside a data dir is synced as its whole server:
+            # A folder inside a root of another kind is synced as that root:
             # walked for result.pkl files, its dispatches would go missing.
-            servers.setdefault(server.path, server)
+            synced.setdefault(root.path, root)
     summary = ScanSummary()
-    if legacy or not servers:
+    if legacy or not synced:
         summary = make_scanner().run(legacy, all_roots)
-    for root in servers.values():
+    servers = [r for r in synced.values() if r.kind == "covalent-data"]
+    # A client's downloads before its manifests: the better copy is written
+    # first, and a fallback either asks for is read in this same scan.
+    clients = sorted(
+        (r for r in synced.values() if r.kind in CLIENT_KINDS),
+        key=lambda r: CLIENT_KINDS.index(r.kind),
+    )
+    for root in servers:
         try:
             part = sync_server(store, root, batch_size=config.batch_size, should_stop=should_stop)
         except SyncInterrupted:
@@ -96,22 +106,58 @@ def scan_roots(
         if on_server is not None:
             on_server(root, part)
         _add(summary, part)
+    for root in clients:
+        try:
+            part = sync_client(
+                store,
+                root,
+                batch_size=config.batch_size,
+                settle_seconds=config.settle_seconds,
+                max_bytes=config.max_pickle_bytes,
+                should_stop=should_stop,
+            )
+        except ClientSyncInterrupted:
+            raise ScanInterrupted from None
+        _add(summary, part)
     return summary
 
 
-def results_folders(config: Config, folders: Iterable[str]) -> list[str]:
-    """The folders the Scanner may read: none inside a server's data dir
-    (its copy there is the server sync's to write)."""
-    return [f for f in folders if _server_holding(config, f) is None]
-
-
-def _server_holding(config: Config, path: str) -> RootConfig | None:
-    return next(
-        (r for r in config.roots if r.kind == "covalent-data" and is_within(path, r.path)), None
-    )
+def reread(store: Store, config: Config, folders: Iterable[str], scanner: Scanner) -> None:
+    """Read again the copies ``store.forget_locations`` or ``forget_root``
+    named (the copy shown of their dispatch went), each by its root's
+    kind. A copy in a server's data dir is left marked for its sync."""
+    results: list[str] = []
+    clients: dict[str, list[str]] = {}
+    for folder in folders:
+        root = config.synced_root(folder)
+        if root is None:
+            results.append(folder)
+        elif root.kind in CLIENT_KINDS:
+            clients.setdefault(root.path, []).append(folder)
+    if results:
+        scanner.refresh(results)
+    for path, paths in clients.items():
+        root = config.root(path)
+        assert root is not None  # synced_root found it among the roots
+        refresh_client(
+            store,
+            root,
+            paths,
+            settle_seconds=config.settle_seconds,
+            max_bytes=config.max_pickle_bytes,
+        )
 
 
 def _add(total: ScanSummary, part: ScanSummary) -> None:
-    for name in ("new", "updated", "unchanged", "missing", "unreadable", "busy", "seconds"):
+    for name in (
+        "new",
+        "updated",
+        "unchanged",
+        "missing",
+        "unreadable",
+        "unsettled",
+        "busy",
+        "seconds",
+    ):
         setattr(total, name, getattr(total, name) + getattr(part, name))
     total.errors.extend(part.errors)

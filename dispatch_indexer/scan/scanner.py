@@ -111,6 +111,8 @@ class Scanner:
         """Re-read these dispatch folders (each under a registered root)."""
         started = time.monotonic()
         roots = self.config.root_paths()
+        # Only result.pkl folders: another kind's root is read by its sync.
+        folders = [f for f in folders if self.config.synced_root(f) is None]
         pending = [
             _Pending(folder, next((r for r in roots if folder != r and is_within(folder, r)), ""))
             for folder in folders
@@ -185,7 +187,10 @@ class Scanner:
         missing, reread = self.store.forget_locations(paths)
         self.summary.missing += missing
         # The copy shown is gone but another copy remains: show that one.
-        self._read_and_apply([_Pending(folder, root) for folder in reread], count=False)
+        # One in a root of another kind is that root's sync to read (the
+        # store marked it): this reader knows only result.pkl folders.
+        results = [f for f in reread if self.config.synced_root(f) is None]
+        self._read_and_apply([_Pending(folder, root) for folder in results], count=False)
         self._finish_in_flight()
 
     def _read(self, batch: list[_Pending], settle_seconds: float) -> list[ReadOutcome]:

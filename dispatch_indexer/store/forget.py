@@ -13,9 +13,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import peewee as pw
+
 from . import engine
 from .models import REREAD_MTIME_NS
 from .scope import Scope, chunks, utcnow
+from .write import origin_rank
 
 
 @dataclass
@@ -49,11 +52,16 @@ def forget_locations(
             L.delete().where(mine & L.path.in_(chunk)).execute()
         gone = set(paths)
         shown: dict[str, str] = {}
+        # A record still showing a copy forgotten before (one whose fallback
+        # copy, marked for its own root's sync, is among these) falls back too.
+        forgotten = ~pw.fn.EXISTS(
+            L.select(pw.SQL("1")).where((L.host == D.host) & (L.path == D.path))
+        )
         for chunk in chunks(sorted(affected)):
-            query = D.select(D.dispatch_id, D.path).where(
-                D.dispatch_id.in_(chunk) & (D.host == scope.host)
+            query = D.select(D.dispatch_id, D.path, forgotten).where(
+                D.dispatch_id.in_(chunk) & (D.host == scope.host) & (D.missing == False)  # noqa: E712
             )
-            shown.update((i, p) for i, p in query.tuples() if p in gone)
+            shown.update((i, p) for i, p, lost in query.tuples() if p in gone or lost)
         fallback = _fall_back(scope, shown, now, delete_orphans=False)
         scope.compact_counts()
         return fallback.missing, fallback.reread
@@ -114,6 +122,11 @@ def _fall_back(
             result.reread.append(own[1])
         else:
             lost.append((dispatch_id, best is None))
+    # This host's copies to read are marked too: one of a root that is not
+    # walked (a client's cache, a server's data dir) is read by that root's
+    # own sync, which sees the mark as a changed stat; a results folder is
+    # read at once by the caller (``Scanner``), which clears the mark.
+    requests.update((scope.host, path) for path in result.reread)
     # Row locks in the writers' order (see write.apply): locations, then dispatches.
     for host, path in sorted(requests):
         L.update(mtime_ns=REREAD_MTIME_NS).where((L.host == host) & (L.path == path)).execute()
@@ -140,8 +153,9 @@ def _fall_back(
 def _best_location(
     scope: Scope, dispatch_id: str, host: str | None = None
 ) -> tuple[str, str] | None:
-    """(host, folder) of the most advanced remaining copy of a dispatch
-    (on ``host``, if given)."""
+    """(host, folder) of the best remaining copy of a dispatch (on
+    ``host``, if given): the most authoritative (``records.ORIGIN_RANKS``),
+    then the most advanced."""
     L = scope.tables.Location
     where = L.dispatch_id == dispatch_id
     if host is not None:
@@ -149,7 +163,7 @@ def _best_location(
     return (
         L.select(L.host, L.path)
         .where(where)
-        .order_by(L.last_event.desc(nulls="LAST"), L.mtime_ns.desc())
+        .order_by(origin_rank(L.origin), L.last_event.desc(nulls="LAST"), L.mtime_ns.desc())
         .tuples()
         .first()
     )

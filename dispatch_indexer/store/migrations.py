@@ -32,6 +32,7 @@ ADDED_AFTER_V1: dict[str, tuple[str, ...]] = {
         *("document", "hidden", "host"),  # steps 2 and 3
         *("origin", "parent_dispatch_id", "parent_node_id", "covalent_state"),  # step 7
     ),
+    "location": ("origin",),  # step 8
 }
 # The same for whole tables: step 1 leaves them out, their step creates them.
 CREATED_AFTER_V1: frozenset[str] = frozenset({"dispatch_count"})  # step 5
@@ -71,15 +72,31 @@ def _as_of_v1(model: type[BaseModel]) -> type[BaseModel]:
     meta = type("Meta", (), {"database": model._meta.database, "table_name": table})
     if table in REKEYED_IN_V3:
         return type(f"{model.__name__}V1", (REKEYED_IN_V3[table],), {"Meta": meta})
+    return _without_later(model, "V1")
+
+
+def _without_later(model: type[BaseModel], suffix: str) -> type[BaseModel]:
+    """``model`` without the columns later steps add (``ADDED_AFTER_V1``)."""
+    table = model._meta.table_name
     later = ADDED_AFTER_V1.get(table)
     if not later:
         return model
-    v1 = type(f"{model.__name__}V1", (model,), {"Meta": meta, "__module__": __name__})
+    options: dict[str, object] = {"database": model._meta.database, "table_name": table}
+    key = model._meta.primary_key
+    if isinstance(key, pw.CompositeKey):  # its own, not re-bound from ``model``
+        options["primary_key"] = pw.CompositeKey(*key.field_names)
+    meta = type("Meta", (), options)
+    older = type(f"{model.__name__}{suffix}", (model,), {"Meta": meta, "__module__": __name__})
     for name in later:
-        v1._meta.remove_field(name)
-    # ... and the indexes on them, which their steps create.
-    v1._meta.indexes = [index for index in v1._meta.indexes if not set(index[0]) & set(later)]
-    return v1
+        older._meta.remove_field(name)
+    # ... and the indexes on them, which their steps create (a partial
+    # index, a ModelIndex, is on none of them).
+    older._meta.indexes = [
+        index
+        for index in older._meta.indexes
+        if not (isinstance(index, tuple) and set(index[0]) & set(later))
+    ]
+    return older
 
 
 def _create_v1(database: pw.Database, tables: Tables, host: str) -> None:
@@ -135,7 +152,8 @@ def _rekey(database: pw.Database, model: type[BaseModel], host: str) -> None:
     # Every name here comes from the models, none from outside.
     database.execute_sql(f'CREATE TABLE "{kept}" AS SELECT * FROM "{table}"')  # noqa: S608
     database.drop_tables([before])  # with its indexes, whose names the new ones take
-    database.create_tables([model])
+    # As step 3 made it: the columns later steps add come with those steps.
+    database.create_tables([_without_later(model, "V3")])
     db_mod.byte_ordered(database, table, ("path",))
     copy = f'INSERT INTO "{table}" ("host", {columns}) SELECT {database.param}, {columns} FROM "{kept}"'  # noqa: S608, E501
     database.execute_sql(copy, (host,))
@@ -183,6 +201,19 @@ def _add_origins(database: pw.Database, tables: Tables, host: str) -> None:
     )
 
 
+def _add_location_origins(database: pw.Database, tables: Tables, host: str) -> None:
+    """One dispatch from several sources: what each copy was read from, so
+    that the best copy left is shown when the one shown goes (``forget``);
+    and the sub-workflows of a dispatch found by an index on their parent.
+    The locations already there are result.pkl and server reads, which
+    rank first either way (NULL)."""
+    migrator = schema.SchemaMigrator.from_database(database)
+    schema.migrate(
+        migrator.add_column("location", "origin", tables.Location.origin),
+        migrator.add_index("dispatch", ("parent_dispatch_id",), False),
+    )
+
+
 Step = Callable[[pw.Database, Tables, str], None]
 # Step N brings the schema from version N-1 to N; each is given the bound
 # tables and the host of the process that applies it.
@@ -194,6 +225,7 @@ STEPS: list[Step] = [
     _add_dispatch_count,
     _add_listing_index,
     _add_origins,
+    _add_location_origins,
 ]
 LATEST = len(STEPS)
 

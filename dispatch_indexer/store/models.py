@@ -190,6 +190,8 @@ class Dispatch(BaseModel):
             (("results_dir", "sort_time", "dispatch_id"), False),
             # A host's records under one of its roots (step 3).
             (("host", "root"), False),
+            # The sub-workflows of a dispatch (step 8).
+            (("parent_dispatch_id",), False),
         )
 
 
@@ -210,6 +212,11 @@ class Location(BaseModel):
     last_event = UTCDateTimeField(null=True)
     unreadable = TextField(null=True)
     seen_at = UTCDateTimeField()
+    # -- added by migration step 8 --
+    # records.ORIGINS of this copy (None: a result.pkl's, or a server's read
+    # before step 8; both rank first): when the copy shown is gone, the
+    # most authoritative copy left is shown (``forget``).
+    origin = CharField(max_length=32, null=True)
 
     class Meta:
         primary_key = pw.CompositeKey("host", "path")

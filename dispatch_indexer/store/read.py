@@ -54,6 +54,19 @@ def result_document(scope: Scope, dispatch_id: str) -> dict | None:
     return row[0] if row is not None else None
 
 
+def sub_workflows(scope: Scope, dispatch_id: str) -> list[tuple[str, int | None]]:
+    """The sub-workflows a dispatch ran: (their id, the task that ran
+    each), by task (an index on parent_dispatch_id finds them)."""
+    D = scope.tables.Dispatch
+    query = (
+        D.select(D.dispatch_id, D.parent_node_id)
+        .where(D.parent_dispatch_id == dispatch_id)
+        .order_by(D.parent_node_id, D.dispatch_id)
+        .tuples()
+    )
+    return list(query)
+
+
 # ---- listings ---------------------------------------------------------------
 
 

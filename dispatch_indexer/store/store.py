@@ -10,10 +10,14 @@ modules, by job:
 
 The rules that keep the index right, across those modules:
 
-- a dispatch found in several folders shows the most recently written copy;
+- a dispatch found in several folders shows the most authoritative copy
+  (``records.ORIGIN_RANKS``: a server's database or a result.pkl, then a
+  client's download, then its manifest), and of those the most recently
+  written;
 - a read that failed never overwrites data from an earlier good read;
-- a folder that vanished is forgotten, and its dispatch falls back to another
-  copy or, with none left, is marked missing (the record and bytes are kept);
+- a folder that vanished is forgotten, and its dispatch falls back to the
+  best copy left or, with none left, is marked missing (the record and bytes
+  are kept); a copy in a root that is not walked is read by that root's sync;
 - each host (machine) owns the roots and locations it found: it reads,
   updates and forgets only those, and takes a record from another host only
   by the rule above (see ``Scope.host``);
@@ -122,6 +126,9 @@ class Store:
 
     def get(self, dispatch_id: str) -> DispatchRecord | None:
         return read.get(self.scope, dispatch_id)
+
+    def sub_workflows(self, dispatch_id: str) -> list[tuple[str, int | None]]:
+        return read.sub_workflows(self.scope, dispatch_id)
 
     def result_bytes(self, dispatch_id: str) -> bytes | None:
         return read.result_bytes(self.scope, dispatch_id)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import peewee as pw
 
 from ..read.reader import ReadOutcome
-from ..records import DispatchRecord
+from ..records import ORIGIN_RANKS, DispatchRecord
 from . import engine, provisional
 from .models import Dispatch, EncodedJSON, Location
 from .scope import Scope, chunks, utcnow
@@ -49,6 +49,11 @@ _DATA_COLUMNS = frozenset(
 # list of them), but for ``hidden``, which only hiding sets (``forget.hide``).
 _LOCATION_COLUMNS = [f.name for f in Location._meta.sorted_fields]
 _DISPATCH_COLUMNS = [f.name for f in Dispatch._meta.sorted_fields if f.name != "hidden"]
+# What one copy of a dispatch knows of it for all copies: kept from the
+# stored copy when the copy written does not know it, and filled in from a
+# copy not shown (``build_fill``).
+_KEPT_IF_UNKNOWN = ("lattice_name", "num_nodes", "parent_dispatch_id", "parent_node_id")
+_FILLED = ("lattice_name", "num_nodes")
 # The dispatch columns a read does not copy from its record's field of the
 # same name (``_dispatch_row``); it copies every other one.
 _COMPUTED = frozenset(
@@ -126,9 +131,22 @@ def _existing(scope: Scope, ids: list[str]) -> set[str]:
     return found
 
 
+def origin_rank(column: pw.Field | pw.ColumnBase) -> pw.Expression:
+    """``records.ORIGIN_RANKS`` of an origin column, in SQL (NULL, a
+    result.pkl's, ranks first)."""
+    ranked = [(column == origin, rank) for origin, rank in ORIGIN_RANKS.items() if rank]
+    return pw.Case(None, ranked, 0)
+
+
 def _supersedes(scope: Scope) -> pw.Expression:
     """Whether the copy being written (``EXCLUDED``) is the one to show
-    rather than the stored one (``dispatch``), in the upsert's WHERE:
+    rather than the stored one (``dispatch``), in the upsert's WHERE.
+
+    First by what each copy was read from (``records.ORIGIN_RANKS``): a
+    more authoritative copy always replaces a less authoritative one (a
+    server's status wins over what a client's caches suggest), and a less
+    authoritative one replaces a more authoritative one only once that is
+    gone (missing, or no location row left). Between copies of one rank:
 
     - it is a new read of the very folder shown (same host and path);
     - the copy shown is missing;
@@ -151,7 +169,13 @@ def _supersedes(scope: Scope) -> pw.Expression:
         (new_mtime > old_mtime) | ((new_mtime == old_mtime) & (E.host == D.host)),
     )
     shown_gone = ~pw.fn.EXISTS(L.select(pw.SQL("1")).where((L.host == D.host) & (L.path == D.path)))
-    return same | (D.missing == True) | newer | shown_gone  # noqa: E712
+    gone = (D.missing == True) | shown_gone  # noqa: E712
+    new_rank, old_rank = origin_rank(E.origin), origin_rank(D.origin)
+    return pw.Case(
+        None,
+        [(new_rank < old_rank, True), (new_rank > old_rank, gone)],
+        same | gone | newer,
+    )
 
 
 def build_location(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
@@ -184,6 +208,8 @@ def build_dispatch(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
         if name in ("dispatch_id", "first_seen"):
             continue
         column, value = getattr(D, name), getattr(E, name)
+        if name in _KEPT_IF_UNKNOWN:
+            value = pw.fn.COALESCE(value, column)
         update[column] = (
             pw.Case(None, [(take_data, value)], column) if name in _DATA_COLUMNS else value
         )
@@ -191,6 +217,26 @@ def build_dispatch(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
         conflict_target=[D.dispatch_id], update=update, where=_supersedes(scope)
     )
     return D, query
+
+
+def _build_fill(name: str) -> Callable[[Scope], tuple[type[pw.Model], pw.Query]]:
+    """Fill in one column the copy shown does not know from a copy that does."""
+
+    def build(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
+        D = scope.tables.Dispatch
+        values = slots(["dispatch_id", name])
+        column = getattr(D, name)
+        query = D.update({column: values[name]}).where(
+            (D.dispatch_id == values["dispatch_id"]) & column.is_null()
+        )
+        return D, query
+
+    return build
+
+
+# One statement per column (each compiled once): a row is written only
+# where it gains something, as every write of a row is counted (``counters``).
+_FILLS = {name: _build_fill(name) for name in _FILLED}
 
 
 def _put_location(scope: Scope, record: DispatchRecord, now: dt.datetime) -> None:
@@ -205,6 +251,7 @@ def _put_location(scope: Scope, record: DispatchRecord, now: dt.datetime) -> Non
         "last_event": record.last_event,
         "unreadable": record.unreadable,
         "seen_at": now,
+        "origin": record.origin,
     }
     scope.statement(build_location).run(row)
 
@@ -214,6 +261,15 @@ def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
     it was written."""
     record = outcome.record
     written = scope.statement(build_dispatch).run(_dispatch_row(scope, outcome, now))
+    if not written and record.unreadable is None:
+        # A less authoritative copy may still know the workflow's name or
+        # its task count where the one shown does not (a client's download
+        # names its workflow only from its source, and counts only the
+        # tasks it fetched; the client's manifest names both).
+        for name, build in _FILLS.items():
+            value = getattr(record, name)
+            if value is not None:
+                scope.statement(build).run({"dispatch_id": record.dispatch_id, name: value})
     if written and record.unreadable is None and outcome.data is not None:
         blob = {
             "dispatch_id": record.dispatch_id,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ..realdata import ARITH, ARITH_AGAIN, ROOT_NAMES, SLEEPY
+from ..realdata import ARITH, ARITH_AGAIN, INNER_240, OUTER_240, ROOT_NAMES, SLEEPY
 
 # Run on both engines (see conftest); tests that open the SQLite file stay on it.
 pytestmark = pytest.mark.engines
@@ -26,6 +26,7 @@ LIST_KEYS = [
     "missing",
     "unreadable",
     "source",
+    "origin",
     "updated_at",
 ]
 
@@ -191,3 +192,28 @@ def test_console_script_runs(corpus: Path) -> None:
     )
     assert out.returncode == 2
     assert out.stderr.strip() == "covalent-indexer: error: no such directory: /nonexistent"
+
+
+def test_show_says_where_a_record_came_from_and_its_sub_workflows(
+    cli, covalent_server: Path
+) -> None:
+    cli("add-dir", str(covalent_server / "data"))
+    cli("scan")
+    inner = cli("show", INNER_240).output
+    assert f"parent: {OUTER_240} (task 0)" in inner
+    lines = dict(line.split(None, 1) for line in inner.splitlines() if len(line.split()) > 1)
+    assert lines["origin"] == "covalent-db" and lines["covalent_state"] == "active"
+    assert lines["parent_dispatch_id"] == OUTER_240 and lines["parent_node_id"] == "0"
+    outer = cli("show", OUTER_240).output
+    assert "sub-workflows (1):" in outer and f"  {INNER_240} (task 0)" in outer
+    assert "parent:" not in outer
+    shown = json.loads(cli("show", INNER_240, "--json").output)
+    assert (shown["origin"], shown["parent_dispatch_id"]) == ("covalent-db", OUTER_240)
+    listed = {r["dispatch_id"]: r for r in json.loads(cli("list", "--json").output)}
+    assert listed[INNER_240]["origin"] == "covalent-db"
+
+
+def test_a_result_pkl_record_is_of_that_origin(cli, registered: Path) -> None:
+    shown = json.loads(cli("show", ARITH, "--json").output)
+    assert shown["origin"] == "result-pkl" and shown["parent_dispatch_id"] is None
+    assert "parent:" not in cli("show", ARITH).output

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -33,7 +34,7 @@ from dispatch_indexer.records import DispatchRecord
 from dispatch_indexer.store.query import MAX_LIMIT
 
 from ..http_helpers import live_server
-from ..realdata import ARITH, ARITH_AGAIN, FAILED
+from ..realdata import ARITH, ARITH_AGAIN, FAILED, INNER_240, OUTER_240
 
 TOKEN = "s3cret-token"
 
@@ -153,6 +154,23 @@ def test_one_dispatch_in_full(client: TestClient, indexed: DispatchIndex) -> Non
     assert record["status"] == "FAILED"
     assert "the task failed" in record["error"]
     assert record["nodes"]
+
+
+def test_a_dispatch_says_its_origin_parent_and_covalent_state(
+    index: DispatchIndex, covalent_server: Path
+) -> None:
+    with sqlite3.connect(covalent_server / "dispatcher_db.sqlite") as conn:
+        conn.execute("UPDATE lattices SET is_active = 0 WHERE dispatch_id = ?", (INNER_240,))
+    index.add_dirs([covalent_server / "data"])
+    index.scan()
+    with TestClient(create_app(index)) as test_client:
+        record = test_client.get(f"/api/v1/dispatches/{INNER_240}").json()
+        listed = test_client.get("/api/v1/dispatches").json()["dispatches"]
+    assert record["origin"] == "covalent-db"
+    assert (record["parent_dispatch_id"], record["parent_node_id"]) == (OUTER_240, 0)
+    # Soft-deleted in Covalent's UI: marked, still listed with its status.
+    assert (record["covalent_state"], record["status"]) == ("deleted", "COMPLETED")
+    assert {d["dispatch_id"]: d["origin"] for d in listed}[INNER_240] == "covalent-db"
 
 
 def test_document(client: TestClient, indexed: DispatchIndex) -> None:

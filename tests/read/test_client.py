@@ -118,6 +118,19 @@ def test_detect_a_data_dir_with_its_database_named(tmp_path: Path) -> None:
     assert (named.kind, named.database) == (FolderKind.DATA_DIR, RUNNING_DB_240)
 
 
+def test_detect_a_client_cache_before_its_first_dispatch_by_name(tmp_path: Path) -> None:
+    cache = tmp_path / ".cache" / "covalent"
+    for name in ("dispatches", "results", "other"):
+        (cache / name).mkdir(parents=True)
+        (tmp_path / "elsewhere" / name).mkdir(parents=True)
+    assert _kind(cache / "dispatches") == FolderKind.DISPATCH_CACHE
+    assert _kind(cache / "results") == FolderKind.CLIENT_RESULTS
+    assert _kind(cache / "other") == FolderKind.UNKNOWN
+    # Named so elsewhere, an empty folder says nothing.
+    assert _kind(tmp_path / "elsewhere" / "dispatches") == FolderKind.UNKNOWN
+    assert _kind(tmp_path / "elsewhere" / "results") == FolderKind.UNKNOWN
+
+
 def test_detect_is_not_fooled_by_lookalikes(tmp_path: Path) -> None:
     (tmp_path / "dispatcher_db.sqlite").write_text("not sqlite")
     (tmp_path / "data").mkdir()

@@ -81,9 +81,9 @@ def test_add_dir_with_covalent_db(cli, covalent_server: Path, tmp_path: Path) ->
     elsewhere.parent.mkdir()
     (covalent_server / DB_NAME).rename(elsewhere)
     data = covalent_server / "data"
-    # Without its database, a data dir looks like a client's downloads.
-    out = cli("add-dir", str(data), code=2).output
-    assert "not supported yet" in out
+    # Without its database, a data dir looks like a client's downloads...
+    assert "client-results" in cli("add-dir", str(data)).output
+    # ... and registered again with it, it is the server's.
     out = cli("add-dir", str(data), "--covalent-db", str(elsewhere)).output
     assert f"database {elsewhere}" in out
     assert "11 new" in cli("scan").output
