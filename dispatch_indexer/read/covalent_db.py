@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import CovalentDbBusyError, CovalentDbError
 from ..records import latest
+from .dbmarks import MarkRow, database_high_water, mark_rows
 from .dbrows import (
     AssetRow,
     EdgeRow,
@@ -50,6 +51,8 @@ __all__ = [
     "EdgeRow",
     "ElectronRow",
     "LatticeRow",
+    "MarkRow",
+    "Marks",
     "Schema",
     "Snapshot",
 ]
@@ -72,6 +75,16 @@ class Snapshot:
     edges: list[EdgeRow]
     assets: list[AssetRow]
     # The latest updated_at among the rows read: the next sync's ``since``.
+    high_water: datetime | None
+
+
+@dataclass
+class Marks:
+    """The cheap pass (``dbmarks``): one row per dispatch, read in one transaction."""
+
+    schema: Schema
+    rows: list[MarkRow]
+    # The latest updated_at in the whole database (not only the rows read).
     high_water: datetime | None
 
 
@@ -103,10 +116,7 @@ class CovalentDb:
         """
         with self._transaction() as conn:
             schema = _schema(conn)
-            ids = None if dispatch_ids is None else list(dict.fromkeys(dispatch_ids))
-            if since is not None:
-                changed = _changed_ids(conn, schema, since_text(since))
-                ids = list(changed) if ids is None else [i for i in ids if i in changed]
+            ids = _wanted(conn, schema, since, dispatch_ids)
             lattices = _chunked(ids, lambda chunk: lattice_rows(conn, schema, chunk))
             by_row = {row.row_id: row for row in lattices}
             electrons = _chunked(
@@ -129,6 +139,18 @@ class CovalentDb:
             assets=assets,
             high_water=latest(times),
         )
+
+    def marks(
+        self, since: datetime | None = None, dispatch_ids: Iterable[str] | None = None
+    ) -> Marks:
+        """The cheap pass over every dispatch (or those changed at or after
+        ``since``, or those named): what tells a changed one from the rest."""
+        with self._transaction() as conn:
+            schema = _schema(conn)
+            ids = _wanted(conn, schema, since, dispatch_ids)
+            rows = _chunked(ids, lambda chunk: mark_rows(conn, schema, chunk))
+            high_water = database_high_water(conn, schema)
+        return Marks(schema=schema, rows=rows, high_water=high_water)
 
     def dispatch_ids(self) -> list[str]:
         """Every dispatch id in the database: a full reconciliation's list."""
@@ -212,6 +234,20 @@ def _schema(conn: sqlite3.Connection) -> Schema:
 
 def _ident(name: str) -> str:
     return name.replace('"', '""')
+
+
+def _wanted(
+    conn: sqlite3.Connection,
+    schema: Schema,
+    since: datetime | None,
+    dispatch_ids: Iterable[str] | None,
+) -> list[str] | None:
+    """The dispatch ids to read: None for all."""
+    ids = None if dispatch_ids is None else list(dict.fromkeys(dispatch_ids))
+    if since is not None:
+        changed = _changed_ids(conn, schema, since_text(since))
+        ids = list(changed) if ids is None else [i for i in ids if i in changed]
+    return ids
 
 
 def _changed_ids(conn: sqlite3.Connection, schema: Schema, since: str) -> dict[str, None]:

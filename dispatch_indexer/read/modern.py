@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..records import DispatchRecord, NodeSummary, latest
-from .covalent_db import CovalentDb, Snapshot
+from .covalent_db import CovalentDb, MarkRow, Schema, Snapshot
 from .dbrows import AssetRow, EdgeRow, ElectronRow, LatticeRow
 from .relocate import recorded_root, relocate
 from .tobj import MAX_PREVIEW, UnreadableAssetError, read_asset, read_bounded
@@ -24,9 +24,13 @@ from .tobj import MAX_PREVIEW, UnreadableAssetError, read_asset, read_bounded
 __all__ = [
     "SOURCE",
     "ServerDispatch",
+    "ServerMark",
+    "ServerMarks",
     "ServerRead",
     "dispatches_from_snapshot",
     "last_error_line",
+    "read_dispatches",
+    "read_marks",
     "read_result_bytes",
     "read_server",
 ]
@@ -69,6 +73,78 @@ class ServerRead:
     # The next incremental read's ``since``.
     high_water: datetime | None
     revision: str | None
+
+
+@dataclass(frozen=True)
+class ServerMark:
+    """What tells whether a dispatch changed, without building its record:
+    its folder, its result asset (relocated) and its last event."""
+
+    dispatch_id: str
+    folder: Path
+    result_path: Path | None
+    last_event: datetime | None
+
+
+@dataclass
+class ServerMarks:
+    marks: list[ServerMark]
+    # The latest updated_at in the whole database: the next sync's ``since``.
+    high_water: datetime | None
+    schema: Schema
+
+
+def read_marks(
+    database: str | Path,
+    data_dir: str | Path,
+    since: datetime | None = None,
+    dispatch_ids: list[str] | None = None,
+) -> ServerMarks:
+    """The cheap pass (``dbmarks``) as marks: every dispatch's, or those
+    changed at or after ``since``, or those named."""
+    marks = CovalentDb(database).marks(since=since, dispatch_ids=dispatch_ids)
+    data = Path(data_dir)
+    by_filename = not marks.schema.has("assets")
+    return ServerMarks(
+        marks=[
+            ServerMark(
+                dispatch_id=row.lattice.dispatch_id,
+                folder=data / row.lattice.dispatch_id,
+                result_path=_result_path(row, data, by_filename),
+                last_event=row.last_event,
+            )
+            for row in marks.rows
+        ],
+        high_water=marks.high_water,
+        schema=marks.schema,
+    )
+
+
+def read_dispatches(
+    database: str | Path, data_dir: str | Path, dispatch_ids: list[str] | None
+) -> list[ServerDispatch]:
+    """The full records of the dispatches named (None: all), in one read
+    transaction."""
+    snapshot = CovalentDb(database).snapshot(dispatch_ids=dispatch_ids)
+    return dispatches_from_snapshot(snapshot, Path(data_dir))
+
+
+def _result_path(row: MarkRow, data_dir: Path, by_filename: bool) -> Path | None:
+    # The same relocation the full build makes of the same rows (``_dispatch``).
+    lattice = row.lattice
+    root = recorded_root(lattice.storage_path, lattice.dispatch_id, lattice.results_dir)
+    if by_filename:
+        return _legacy_own(lattice, data_dir, root).get("result")
+    asset = row.result
+    if asset is None:
+        return None
+    return relocate(
+        asset.storage_path,
+        data_dir,
+        root=root,
+        dispatch_id=lattice.dispatch_id,
+        tail=asset.object_key,
+    )
 
 
 def read_server(
@@ -150,8 +226,9 @@ def _dispatch(
     ]
     result_path = own.get("result")
     preview, unreadable = _preview(result_path)
-    times = [lattice.started_at, lattice.completed_at]
-    times += [t for e in electrons for t in (e.started_at, e.completed_at)]
+    # As ``MarkRow.last_event`` counts them: any write to the dispatch or a task.
+    times = [lattice.started_at, lattice.completed_at, lattice.updated_at]
+    times += [t for e in electrons for t in (e.started_at, e.completed_at, e.updated_at)]
     record = DispatchRecord(
         dispatch_id=dispatch_id,
         status=lattice.status,
