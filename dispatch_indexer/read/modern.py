@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..records import DispatchRecord, NodeSummary, latest
-from .covalent_db import CovalentDb, MarkRow, Schema, Snapshot
+from .covalent_db import BUSY_WAIT, CovalentDb, MarkRow, Schema, Snapshot
 from .dbrows import AssetRow, EdgeRow, ElectronRow, LatticeRow
 from .relocate import recorded_root, relocate
 from .tobj import MAX_PREVIEW, UnreadableAssetError, read_asset, read_bounded
@@ -99,10 +99,13 @@ def read_marks(
     data_dir: str | Path,
     since: datetime | None = None,
     dispatch_ids: list[str] | None = None,
+    busy_wait: float = BUSY_WAIT,
 ) -> ServerMarks:
     """The cheap pass (``dbmarks``) as marks: every dispatch's, or those
-    changed at or after ``since``, or those named."""
-    marks = CovalentDb(database).marks(since=since, dispatch_ids=dispatch_ids)
+    changed at or after ``since``, or those named (``busy_wait``: how long
+    a busy database is waited for before ``CovalentDbBusyError``)."""
+    db = CovalentDb(database, busy_wait=busy_wait)
+    marks = db.marks(since=since, dispatch_ids=dispatch_ids)
     data = Path(data_dir)
     by_filename = not marks.schema.has("assets")
     return ServerMarks(
@@ -121,11 +124,14 @@ def read_marks(
 
 
 def read_dispatches(
-    database: str | Path, data_dir: str | Path, dispatch_ids: list[str] | None
+    database: str | Path,
+    data_dir: str | Path,
+    dispatch_ids: list[str] | None,
+    busy_wait: float = BUSY_WAIT,
 ) -> list[ServerDispatch]:
     """The full records of the dispatches named (None: all), in one read
     transaction."""
-    snapshot = CovalentDb(database).snapshot(dispatch_ids=dispatch_ids)
+    snapshot = CovalentDb(database, busy_wait=busy_wait).snapshot(dispatch_ids=dispatch_ids)
     return dispatches_from_snapshot(snapshot, Path(data_dir))
 
 

@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import RootConfig
-from ..read.covalent_db import CovalentDbBusyError, CovalentDbError, Schema
+from ..read.covalent_db import BUSY_WAIT, CovalentDbBusyError, CovalentDbError, Schema
 from ..read.detect import find_database
 from ..read.modern import ServerDispatch, ServerMark, read_dispatches, read_marks, read_result_bytes
 from ..read.reader import ReadOutcome, stat_of
 from ..read.tobj import UnreadableAssetError
-from ..records import FileStat, ScanSummary
+from ..records import DispatchRecord, FileStat, ScanSummary
 from ..store.store import Store
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ def sync_server(
     cursor: ServerCursor | None = None,
     full: bool = False,
     dispatch_ids: list[str] | None = None,
+    busy_wait: float = BUSY_WAIT,
+    on_written: Callable[[DispatchRecord], None] | None = None,
 ) -> ScanSummary:
     """Sync one covalent-data root; its summary (problems in ``errors``, a
     busy database counted in ``busy``).
@@ -98,7 +100,8 @@ def sync_server(
     last sync stopped (and ``full`` is not asked); ``dispatch_ids`` syncs
     only those, each read whole even if its mark did not move (a file in
     its folder changed). Raises ``SyncInterrupted`` if ``should_stop`` says
-    so between batches."""
+    so between batches. ``busy_wait``: how long a busy database is waited
+    for; ``on_written`` hears each record written."""
     started = time.monotonic()
     summary = ScanSummary()
     data_dir = root.path
@@ -107,6 +110,7 @@ def sync_server(
         _forget(store, sorted(store.known_locations(data_dir)), summary)
     else:
         sync = _Sync(store, root, summary, batch_size, should_stop)
+        sync.busy_wait, sync.on_written = busy_wait, on_written
         sync.run(cursor, full, dispatch_ids)
     summary.seconds = time.monotonic() - started
     return summary
@@ -129,8 +133,16 @@ class _Sync:
         self.summary = summary
         self.batch_size = batch_size
         self.should_stop = should_stop
+        self.busy_wait = BUSY_WAIT
+        self.on_written: Callable[[DispatchRecord], None] | None = None
 
     def run(self, cursor: ServerCursor | None, full: bool, dispatch_ids: list[str] | None) -> None:
+        if dispatch_ids is not None:
+            # A folder removed from the data dir is missing, whatever the
+            # database (gone too, say) says.
+            gone = [os.path.join(self.data_dir, i) for i in dispatch_ids]
+            gone = [p for p in gone if not os.path.isdir(p)]
+            _forget(self.store, [p for p in gone if self.store.known_locations(p)], self.summary)
         database = self.root.covalent_db or find_database(self.data_dir)
         if database is None:
             self.summary.errors.append(
@@ -157,11 +169,10 @@ class _Sync:
 
     def _named(self, dispatch_ids: list[str]) -> None:
         """These dispatches, read whole: a file of theirs changed."""
-        marks = read_marks(self.database, self.data_dir, dispatch_ids=dispatch_ids).marks
+        marks = read_marks(
+            self.database, self.data_dir, dispatch_ids=dispatch_ids, busy_wait=self.busy_wait
+        ).marks
         self._build(marks, self._known(marks), force=True)
-        gone = [os.path.join(self.data_dir, i) for i in dispatch_ids]
-        known = [p for p in gone if not os.path.isdir(p) and p in self.store.known_locations(p)]
-        _forget(self.store, known, self.summary)
 
     def _changed(self, cursor: ServerCursor | None, full: bool) -> None:
         file = _file_of(self.database)
@@ -169,14 +180,14 @@ class _Sync:
         if cursor is not None and not full and cursor.high_water is not None:
             replaced = file is None or file[:2] != cursor.file or file[2] < cursor.size
             since = None if replaced else cursor.high_water - SLACK
-        read = read_marks(self.database, self.data_dir, since=since)
+        read = read_marks(self.database, self.data_dir, since=since, busy_wait=self.busy_wait)
         if since is not None and cursor is not None:
             assert cursor.high_water is not None
             went_back = read.high_water is None or read.high_water < cursor.high_water
             if went_back or _schema_key(read.schema) != cursor.schema:
                 log.info("%s: its database was replaced; reconciling", self.data_dir)
                 since = None
-                read = read_marks(self.database, self.data_dir)
+                read = read_marks(self.database, self.data_dir, busy_wait=self.busy_wait)
         if since is None:
             known = {
                 p: (k.stat, k.last_event)
@@ -221,8 +232,9 @@ class _Sync:
         ids = list(changed)
         batch: list[ReadOutcome] = []
         for start in range(0, len(ids), BUILD_CHUNK):
+            chunk = ids[start : start + BUILD_CHUNK]
             for dispatch in read_dispatches(
-                self.database, self.data_dir, ids[start : start + BUILD_CHUNK]
+                self.database, self.data_dir, chunk, busy_wait=self.busy_wait
             ):
                 mark, stat = changed[dispatch.record.dispatch_id]
                 batch.append(_outcome(dispatch, mark, stat, self.data_dir))
@@ -235,6 +247,9 @@ class _Sync:
         if not batch:
             return
         result = self.store.apply(batch)
+        if self.on_written is not None:
+            for outcome in batch:
+                self.on_written(outcome.record)
         self.summary.new += result.new
         self.summary.updated += result.updated
         self.summary.unreadable += result.unreadable
