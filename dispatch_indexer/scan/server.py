@@ -158,7 +158,7 @@ class _Sync:
                 self._changed(cursor, full)
         except CovalentDbBusyError as exc:
             # Covalent is writing: not a fault, the next sync reads it.
-            log.info("%s: %s; read at the next sync", self.data_dir, exc)
+            log.debug("%s: %s; read at the next sync", self.data_dir, exc)
             self.summary.busy += 1
         except CovalentDbError as exc:
             if cursor is not None:
