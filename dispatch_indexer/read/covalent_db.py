@@ -106,10 +106,13 @@ class CovalentDb:
             return _schema(conn)
 
     def snapshot(
-        self, since: datetime | None = None, dispatch_ids: Iterable[str] | None = None
+        self,
+        since: datetime | None = None,
+        dispatch_ids: Iterable[str] | None = None,
+        asset_keys: tuple[str, ...] | None = None,
     ) -> Snapshot:
         """Every dispatch (or those changed at or after ``since``, or those
-        named) with its tasks, edges and assets.
+        named) with its tasks, edges and assets (all, or those of ``asset_keys``).
 
         ``since`` is inclusive: Covalent's ``updated_at`` has whole seconds,
         so rows written in the same second as the last sync are read again.
@@ -128,7 +131,8 @@ class CovalentDb:
             ids_by_row = {e.row_id: e for e in electrons}
             edges = _chunked(list(by_row), lambda chunk: edge_rows(conn, schema, chunk, ids_by_row))
             assets = _chunked(
-                list(by_row), lambda chunk: asset_rows(conn, schema, chunk, by_row, ids_by_row)
+                list(by_row),
+                lambda chunk: asset_rows(conn, schema, chunk, by_row, ids_by_row, asset_keys),
             )
         times = [r.updated_at for r in lattices] + [e.updated_at for e in electrons]
         return Snapshot(

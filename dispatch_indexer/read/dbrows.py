@@ -249,8 +249,10 @@ def asset_rows(
     lattice_row_ids: list[int] | None,
     lattices: dict[int, LatticeRow],
     electrons: dict[int, ElectronRow],
+    keys: tuple[str, ...] | None = None,
 ) -> list[AssetRow]:
-    """The asset links (Covalent 0.22x on); [] for a schema without them."""
+    """The asset links (Covalent 0.22x on), of every key or only ``keys``;
+    [] for a schema without them."""
     if not (schema.has("assets", "object_key") and schema.has("assets", "storage_path")):
         return []
     cols = _select(
@@ -258,20 +260,29 @@ def asset_rows(
     )
     out: list[AssetRow] = []
     if schema.has("lattice_assets", "meta_id"):
-        where, args = _in("la.meta_id", lattice_row_ids)
+        where, args = _keyed(*_in("la.meta_id", lattice_row_ids), "la", keys)
         sql = f'SELECT la.meta_id AS owner, la."key" AS "key", {cols} FROM lattice_assets la JOIN assets a ON a.id = la.asset_id{where}'  # noqa: E501, S608
         for row in conn.execute(sql, args):
             lattice = lattices.get(row["owner"])
             if lattice is not None:
                 out.append(_asset(row, lattice.dispatch_id, None))
     if schema.has("electron_assets", "meta_id"):
-        where, args = _in("e.parent_lattice_id", lattice_row_ids)
+        where, args = _keyed(*_in("e.parent_lattice_id", lattice_row_ids), "ea", keys)
         sql = f'SELECT ea.meta_id AS owner, ea."key" AS "key", {cols} FROM electron_assets ea JOIN assets a ON a.id = ea.asset_id JOIN electrons e ON e.id = ea.meta_id{where}'  # noqa: E501, S608
         for row in conn.execute(sql, args):
             electron = electrons.get(row["owner"])
             if electron is not None:
                 out.append(_asset(row, electron.dispatch_id, electron.node_id))
     return out
+
+
+def _keyed(
+    where: str, args: list[Any], alias: str, keys: tuple[str, ...] | None
+) -> tuple[str, list[Any]]:
+    if keys is None:
+        return where, args
+    clause = f'{alias}."key" IN ({",".join("?" * len(keys))})'
+    return f"{where} AND {clause}" if where else f" WHERE {clause}", [*args, *keys]
 
 
 def _asset(row: sqlite3.Row, dispatch_id: str, node_id: int | None) -> AssetRow:

@@ -42,6 +42,9 @@ ORIGIN = "covalent-db"
 # The bytes of a log's tail read to find its last line.
 _LOG_TAIL = 64 * 1024
 _ERROR_TEXT = 4096
+# The assets a record is built from (a sync reads only these: a dispatch
+# has dozens more, a server may have 100,000 dispatches).
+RECORD_ASSETS = ("result", "error", "stderr")
 # The serialized result kept with a record, as for result.pkl today.
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 
@@ -130,8 +133,9 @@ def read_dispatches(
     busy_wait: float = BUSY_WAIT,
 ) -> list[ServerDispatch]:
     """The full records of the dispatches named (None: all), in one read
-    transaction."""
-    snapshot = CovalentDb(database, busy_wait=busy_wait).snapshot(dispatch_ids=dispatch_ids)
+    transaction, with only the assets they are built from."""
+    db = CovalentDb(database, busy_wait=busy_wait)
+    snapshot = db.snapshot(dispatch_ids=dispatch_ids, asset_keys=RECORD_ASSETS)
     return dispatches_from_snapshot(snapshot, Path(data_dir))
 
 
