@@ -91,13 +91,13 @@ def _write_rows(database: Path, copies: int) -> tuple[list[str], list[list[str]]
         ]
         columns = {t: [r[1] for r in conn.execute(f'PRAGMA table_info("{t}")')] for t in tables}
         largest = {
-            t: conn.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{t}"').fetchone()[0]  # noqa: S608
+            t: conn.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{t}"').fetchone()[0]
             for t in tables
             if "id" in columns[t]
         }
         # Only the fixture's own rows are copied, never the copies made so far.
         rows = {
-            t: conn.execute(f'SELECT COALESCE(MAX(rowid), 0) FROM "{t}"').fetchone()[0]  # noqa: S608
+            t: conn.execute(f'SELECT COALESCE(MAX(rowid), 0) FROM "{t}"').fetchone()[0]
             for t in tables
         }
         # Copy 0 is the fixture itself, kept as it is.
@@ -105,7 +105,7 @@ def _write_rows(database: Path, copies: int) -> tuple[list[str], list[list[str]]
         names = ", ".join(f"n{i} TEXT" for i in range(len(old)))
         conn.execute(f"CREATE TEMP TABLE copies (k INTEGER PRIMARY KEY, {names})")
         conn.executemany(
-            f"INSERT INTO copies VALUES (?, {', '.join('?' * len(old))})",  # noqa: S608
+            f"INSERT INTO copies VALUES (?, {', '.join('?' * len(old))})",
             [(k + 1, *ids) for k, ids in enumerate(new)],
         )
         for start in range(1, copies, COPIES_PER_STATEMENT):
@@ -116,7 +116,7 @@ def _write_rows(database: Path, copies: int) -> tuple[list[str], list[list[str]]
                 exprs = [_expression(table, c, old, largest) for c in cols]
                 quoted = ", ".join(f'"{c}"' for c in cols)
                 conn.execute(
-                    f'INSERT INTO "{table}" ({quoted}) SELECT {", ".join(exprs)}'  # noqa: S608
+                    f'INSERT INTO "{table}" ({quoted}) SELECT {", ".join(exprs)}'
                     f' FROM "{table}" t CROSS JOIN copies c'
                     f" WHERE c.k >= {start} AND c.k < {end} AND t.rowid <= {rows[table]}"
                 )
@@ -151,7 +151,9 @@ def _write_files(template: Path, data: Path, old: list[str], new: list[list[str]
         for folder, _dirs, names in os.walk(template / dispatch_id):
             for name in names:
                 if name.endswith((".log", ".txt")) or name == "results.tobj":
-                    files.append(os.path.relpath(os.path.join(folder, name), template / dispatch_id))
+                    files.append(
+                        os.path.relpath(os.path.join(folder, name), template / dispatch_id)
+                    )
         wanted[dispatch_id] = sorted(files)
     # Copy 0: the fixture's own dispatches, whole.
     for dispatch_id in old:
