@@ -9,7 +9,6 @@ dispatch, with every recorded path relocated onto the data dir as it is now
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +16,10 @@ from pathlib import Path
 
 from ..records import DispatchRecord, NodeSummary, latest
 from .covalent_db import BUSY_WAIT, CovalentDb, MarkRow, Schema, Snapshot
+from .datafiles import last_error_line, preview, read_text
 from .dbrows import AssetRow, EdgeRow, ElectronRow, LatticeRow
 from .relocate import recorded_root, relocate
-from .tobj import MAX_PREVIEW, UnreadableAssetError, read_asset, read_bounded
+from .tobj import read_bounded
 
 __all__ = [
     "SOURCE",
@@ -39,9 +39,6 @@ __all__ = [
 # from (records.ORIGINS).
 SOURCE = "scan"
 ORIGIN = "covalent-db"
-# The bytes of a log's tail read to find its last line.
-_LOG_TAIL = 64 * 1024
-_ERROR_TEXT = 4096
 # The assets a record is built from (a sync reads only these: a dispatch
 # has dozens more, a server may have 100,000 dispatches).
 RECORD_ASSETS = ("result", "error", "stderr")
@@ -235,7 +232,7 @@ def _dispatch(
         _node(e, node_assets.get(e.node_id, {}) if e.node_id is not None else {}) for e in electrons
     ]
     result_path = own.get("result")
-    preview, unreadable = _preview(result_path)
+    shown, unreadable = preview(result_path)
     # As ``MarkRow.last_event`` counts them: any write to the dispatch or a task.
     times = [lattice.started_at, lattice.completed_at, lattice.updated_at]
     times += [t for e in electrons for t in (e.started_at, e.completed_at, e.updated_at)]
@@ -251,7 +248,7 @@ def _dispatch(
         results_dir=str(data_dir),
         pickled_results_dir=root,
         nodes=nodes,
-        result=preview,
+        result=shown,
         unreadable=unreadable,
         source=SOURCE,
         origin=ORIGIN,
@@ -299,7 +296,7 @@ def _legacy_node(electron: ElectronRow, data_dir: Path, root: str | None) -> dic
 
 
 def _node(electron: ElectronRow, assets: dict[str, Path]) -> NodeSummary:
-    error = _read_text(assets.get("error"))
+    error = read_text(assets.get("error"))
     if not error and electron.status == "FAILED":
         error = last_error_line(assets.get("stderr"))
     return NodeSummary(
@@ -317,7 +314,7 @@ def _dispatch_error(
 ) -> str | None:
     """Covalent's own error (often just "The following tasks failed: 0: fail"),
     then each failed task with its exception line, which names the cause."""
-    own = _read_text(error_path)
+    own = read_text(error_path)
     failed = [n for n in nodes if n.status == "FAILED"]
     if not own and not failed:
         return None
@@ -325,49 +322,6 @@ def _dispatch_error(
     for node in failed:
         lines.append(f"{node.node_id}: {node.name}" + (f": {node.error}" if node.error else ""))
     return "\n".join(lines)
-
-
-def last_error_line(path: Path | None) -> str | None:
-    """The last meaningful line of a task's log: a traceback's exception line
-    (the caret markers Python 3.11 prints under code are skipped)."""
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            handle.seek(max(0, size - _LOG_TAIL))
-            tail = handle.read(_LOG_TAIL).decode("utf-8", "replace")
-    except OSError:
-        return None
-    for line in reversed(tail.splitlines()):
-        text = line.strip()
-        if text and set(text) - set("^~ "):
-            return text[:_ERROR_TEXT]
-    return None
-
-
-def _read_text(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as handle:
-            text = handle.read(_ERROR_TEXT).decode("utf-8", "replace").strip()
-    except OSError:
-        return None
-    return text or None
-
-
-def _preview(path: Path | None) -> tuple[str | None, str | None]:
-    """The result's string form, or the reason it cannot be read. A result
-    asset not written (yet, or ever: failed, cancelled) is no error."""
-    if path is None or not path.exists():
-        return None, None
-    try:
-        if path.stat().st_size == 0:
-            return None, None
-        return read_asset(path, max_preview=MAX_PREVIEW).preview, None
-    except (UnreadableAssetError, OSError) as exc:
-        return None, f"result asset {path.name}: {exc}"
 
 
 def read_result_bytes(dispatch: ServerDispatch, max_size: int = MAX_RESULT_BYTES) -> bytes | None:
