@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import CovalentDbBusyError, CovalentDbError
 from ..records import latest
-from .dbmarks import MarkRow, database_high_water, mark_rows
+from .dbmarks import MarkRow, mark_rows
 from .dbrows import (
     AssetRow,
     EdgeRow,
@@ -84,7 +84,8 @@ class Marks:
 
     schema: Schema
     rows: list[MarkRow]
-    # The latest updated_at in the whole database (not only the rows read).
+    # The latest updated_at among the rows read: the whole database's when
+    # all were read, or when read ``since`` a time at or before it.
     high_water: datetime | None
 
 
@@ -153,8 +154,7 @@ class CovalentDb:
             schema = _schema(conn)
             ids = _wanted(conn, schema, since, dispatch_ids)
             rows = _chunked(ids, lambda chunk: mark_rows(conn, schema, chunk))
-            high_water = database_high_water(conn, schema)
-        return Marks(schema=schema, rows=rows, high_water=high_water)
+        return Marks(schema=schema, rows=rows, high_water=latest(r.updated for r in rows))
 
     def dispatch_ids(self) -> list[str]:
         """Every dispatch id in the database: a full reconciliation's list."""

@@ -20,7 +20,7 @@ from typing import Any
 from ..records import latest
 from .dbrows import AssetRow, LatticeRow, Schema, lattice_rows, parse_time
 
-__all__ = ["MarkRow", "database_high_water", "mark_rows"]
+__all__ = ["MarkRow", "mark_rows"]
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,10 @@ class MarkRow:
     """One dispatch as the cheap pass sees it."""
 
     lattice: LatticeRow
-    # The latest start, end and write among its tasks (None if it has none).
+    # The latest start, end and write among its tasks (None if it has none),
+    # and the latest write alone (for the high water).
     tasks_latest: dt.datetime | None
+    tasks_updated: dt.datetime | None
     # Where its ``result`` asset is, as recorded (None: no asset tables, or none yet).
     result: AssetRow | None
 
@@ -39,6 +41,11 @@ class MarkRow:
         status, a task finishing or any write to its row moves."""
         row = self.lattice
         return latest([row.started_at, row.completed_at, row.updated_at, self.tasks_latest])
+
+    @property
+    def updated(self) -> dt.datetime | None:
+        """Its latest write, or its tasks'."""
+        return latest([self.lattice.updated_at, self.tasks_updated])
 
 
 def mark_rows(
@@ -52,21 +59,14 @@ def mark_rows(
     tasks = _tasks_latest(conn, schema, row_ids)
     results = _result_assets(conn, schema, row_ids, by_row)
     return [
-        MarkRow(lattice=row, tasks_latest=tasks.get(row.row_id), result=results.get(row.row_id))
+        MarkRow(
+            lattice=row,
+            tasks_latest=tasks.get(row.row_id, (None, None))[0],
+            tasks_updated=tasks.get(row.row_id, (None, None))[1],
+            result=results.get(row.row_id),
+        )
         for row in lattices
     ]
-
-
-def database_high_water(conn: sqlite3.Connection, schema: Schema) -> dt.datetime | None:
-    """The latest ``updated_at`` in the whole database. An incremental sync
-    reads from here on; one that finds it earlier than last time knows the
-    file was replaced by an older copy (a restore), and reconciles."""
-    times = []
-    for table in ("lattices", "electrons"):
-        if schema.has(table, "updated_at"):
-            row = conn.execute(f'SELECT MAX(updated_at) FROM "{table}"').fetchone()  # noqa: S608
-            times.append(parse_time(row[0]) if row else None)
-    return latest(times)
 
 
 def _in(column: str, ids: list[Any] | None) -> tuple[str, list[Any]]:
@@ -77,7 +77,7 @@ def _in(column: str, ids: list[Any] | None) -> tuple[str, list[Any]]:
 
 def _tasks_latest(
     conn: sqlite3.Connection, schema: Schema, row_ids: list[int] | None
-) -> dict[int, dt.datetime | None]:
+) -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:
     if not schema.has("electrons", "parent_lattice_id") or row_ids == []:
         return {}
     # MAX over the text SQLAlchemy stores ("2026-11-30 09:46:52.893841"),
@@ -88,9 +88,11 @@ def _tasks_latest(
     ]
     where, args = _in("e.parent_lattice_id", row_ids)
     sql = f"SELECT e.parent_lattice_id, {', '.join(cols)} FROM electrons e WHERE 1{where} GROUP BY e.parent_lattice_id"  # noqa: E501, S608 - names from PRAGMA, values as '?'
-    return {
-        row[0]: latest(parse_time(value) for value in row[1:]) for row in conn.execute(sql, args)
-    }
+    out = {}
+    for row in conn.execute(sql, args):
+        updated = parse_time(row[3])
+        out[row[0]] = (latest([parse_time(row[1]), parse_time(row[2]), updated]), updated)
+    return out
 
 
 def _result_assets(

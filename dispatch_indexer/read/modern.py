@@ -89,7 +89,7 @@ class ServerMark:
 @dataclass
 class ServerMarks:
     marks: list[ServerMark]
-    # The latest updated_at in the whole database: the next sync's ``since``.
+    # The latest updated_at among the rows read (``Marks.high_water``).
     high_water: datetime | None
     schema: Schema
 

@@ -183,6 +183,8 @@ class _Sync:
         read = read_marks(self.database, self.data_dir, since=since, busy_wait=self.busy_wait)
         if since is not None and cursor is not None:
             assert cursor.high_water is not None
+            # The rows read include the one that set the high water (read
+            # from before it): older now, or gone, the file is another.
             went_back = read.high_water is None or read.high_water < cursor.high_water
             if went_back or _schema_key(read.schema) != cursor.schema:
                 log.info("%s: its database was replaced; reconciling", self.data_dir)
