@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import CovalentDbBusyError, CovalentDbError
 from ..records import latest
-from .dbmarks import MarkRow, mark_rows
+from .dbmarks import MarkRow, high_water, mark_rows
 from .dbrows import (
     AssetRow,
     EdgeRow,
@@ -154,7 +154,7 @@ class CovalentDb:
             schema = _schema(conn)
             ids = _wanted(conn, schema, since, dispatch_ids)
             rows = _chunked(ids, lambda chunk: mark_rows(conn, schema, chunk))
-        return Marks(schema=schema, rows=rows, high_water=latest(r.updated for r in rows))
+        return Marks(schema=schema, rows=rows, high_water=high_water(rows))
 
     def dispatch_ids(self) -> list[str]:
         """Every dispatch id in the database: a full reconciliation's list."""

@@ -9,6 +9,7 @@ dispatch, with every recorded path relocated onto the data dir as it is now
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from ..records import DispatchRecord, NodeSummary, latest
 from .covalent_db import BUSY_WAIT, CovalentDb, MarkRow, Schema, Snapshot
 from .datafiles import last_error_line, preview, read_text
 from .dbrows import AssetRow, EdgeRow, ElectronRow, LatticeRow
-from .relocate import recorded_root, relocate
+from .relocate import recorded_root, relocate, relocate_text
 from .tobj import read_bounded
 
 __all__ = [
@@ -42,6 +43,7 @@ ORIGIN = "covalent-db"
 # The assets a record is built from (a sync reads only these: a dispatch
 # has dozens more, a server may have 100,000 dispatches).
 RECORD_ASSETS = ("result", "error", "stderr")
+_DONE = "COMPLETED"
 # The serialized result kept with a record, as for result.pkl today.
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 
@@ -78,11 +80,12 @@ class ServerRead:
 @dataclass(frozen=True)
 class ServerMark:
     """What tells whether a dispatch changed, without building its record:
-    its folder, its result asset (relocated) and its last event."""
+    its folder, its result asset (relocated) and its last event. Paths as
+    strings: a sync of 100,000 dispatches makes one of each per dispatch."""
 
     dispatch_id: str
-    folder: Path
-    result_path: Path | None
+    folder: str
+    result_path: str | None
     last_event: datetime | None
 
 
@@ -106,13 +109,13 @@ def read_marks(
     a busy database is waited for before ``CovalentDbBusyError``)."""
     db = CovalentDb(database, busy_wait=busy_wait)
     marks = db.marks(since=since, dispatch_ids=dispatch_ids)
-    data = Path(data_dir)
+    data = os.fspath(data_dir)
     by_filename = not marks.schema.has("assets")
     return ServerMarks(
         marks=[
             ServerMark(
-                dispatch_id=row.lattice.dispatch_id,
-                folder=data / row.lattice.dispatch_id,
+                dispatch_id=row.dispatch_id,
+                folder=os.path.join(data, row.dispatch_id),
                 result_path=_result_path(row, data, by_filename),
                 last_event=row.last_event,
             )
@@ -133,25 +136,19 @@ def read_dispatches(
     transaction, with only the assets they are built from."""
     db = CovalentDb(database, busy_wait=busy_wait)
     snapshot = db.snapshot(dispatch_ids=dispatch_ids, asset_keys=RECORD_ASSETS)
-    return dispatches_from_snapshot(snapshot, Path(data_dir))
+    return dispatches_from_snapshot(snapshot, Path(data_dir), lean=True)
 
 
-def _result_path(row: MarkRow, data_dir: Path, by_filename: bool) -> Path | None:
+def _result_path(row: MarkRow, data_dir: str, by_filename: bool) -> str | None:
     # The same relocation the full build makes of the same rows (``_dispatch``).
-    lattice = row.lattice
-    root = recorded_root(lattice.storage_path, lattice.dispatch_id, lattice.results_dir)
+    root = recorded_root(row.storage_path, row.dispatch_id, row.results_dir)
     if by_filename:
-        return _legacy_own(lattice, data_dir, root).get("result")
-    asset = row.result
-    if asset is None:
-        return None
-    return relocate(
-        asset.storage_path,
-        data_dir,
-        root=root,
-        dispatch_id=lattice.dispatch_id,
-        tail=asset.object_key,
-    )
+        if not row.results_filename:
+            return None
+        recorded, tail = row.storage_path, row.results_filename
+    else:
+        recorded, tail = row.result_storage_path, row.result_object_key
+    return relocate_text(recorded, data_dir, root=root, dispatch_id=row.dispatch_id, tail=tail)
 
 
 def read_server(
@@ -168,7 +165,11 @@ def read_server(
     )
 
 
-def dispatches_from_snapshot(snapshot: Snapshot, data_dir: Path) -> list[ServerDispatch]:
+def dispatches_from_snapshot(
+    snapshot: Snapshot, data_dir: Path, lean: bool = False
+) -> list[ServerDispatch]:
+    """The snapshot's dispatches; ``lean``: with only the assets their
+    records read (none of a completed task: it has no error to show)."""
     electrons: dict[str, list[ElectronRow]] = defaultdict(list)
     for electron in snapshot.electrons:
         electrons[electron.dispatch_id].append(electron)
@@ -194,6 +195,7 @@ def dispatches_from_snapshot(snapshot: Snapshot, data_dir: Path) -> list[ServerD
             edges[lattice.dispatch_id],
             data_dir,
             by_filename,
+            lean,
         )
         for lattice in snapshot.lattices
     ]
@@ -207,12 +209,16 @@ def _dispatch(
     edges: list[EdgeRow],
     data_dir: Path,
     by_filename: bool,
+    lean: bool,
 ) -> ServerDispatch:
     dispatch_id = lattice.dispatch_id
     root = recorded_root(lattice.storage_path, dispatch_id, lattice.results_dir)
     own: dict[str, Path] = {}
     node_assets: dict[int, dict[str, Path]] = defaultdict(dict)
+    done = {e.node_id for e in electrons if e.status == _DONE} if lean else set()
     for asset in assets:
+        if asset.node_id is not None and asset.node_id in done:
+            continue
         path = relocate(
             asset.storage_path, data_dir, root=root, dispatch_id=dispatch_id, tail=asset.object_key
         )
@@ -296,7 +302,9 @@ def _legacy_node(electron: ElectronRow, data_dir: Path, root: str | None) -> dic
 
 
 def _node(electron: ElectronRow, assets: dict[str, Path]) -> NodeSummary:
-    error = read_text(assets.get("error"))
+    # A completed task has no error: its (empty) error file is not opened,
+    # nor is a completed dispatch's (below), 100,000 times over.
+    error = read_text(assets.get("error")) if electron.status != _DONE else None
     if not error and electron.status == "FAILED":
         error = last_error_line(assets.get("stderr"))
     return NodeSummary(
@@ -314,7 +322,7 @@ def _dispatch_error(
 ) -> str | None:
     """Covalent's own error (often just "The following tasks failed: 0: fail"),
     then each failed task with its exception line, which names the cause."""
-    own = read_text(error_path)
+    own = read_text(error_path) if lattice.status != _DONE else None
     failed = [n for n in nodes if n.status == "FAILED"]
     if not own and not failed:
         return None

@@ -17,7 +17,7 @@ import os
 import posixpath
 from pathlib import Path
 
-__all__ = ["recorded_root", "relocate"]
+__all__ = ["recorded_root", "relocate", "relocate_text"]
 
 
 def recorded_root(
@@ -44,6 +44,19 @@ def relocate(
     dispatch_id: str | None = None,
     tail: str | None = None,
 ) -> Path | None:
+    """``relocate_text`` as a Path."""
+    text = relocate_text(recorded, data_dir, root=root, dispatch_id=dispatch_id, tail=tail)
+    return None if text is None else Path(text)
+
+
+def relocate_text(
+    recorded: str | None,
+    data_dir: str | Path,
+    *,
+    root: str | None = None,
+    dispatch_id: str | None = None,
+    tail: str | None = None,
+) -> str | None:
     """Map ``recorded`` (then ``tail`` below it: an asset's ``object_key``
     or a ``*_filename``) onto ``data_dir``.
 
@@ -74,7 +87,9 @@ def relocate(
         below = below + tail_parts
     if any(part in ("..", "") for part in below):
         return None
-    return Path(os.path.join(data_dir, *below))
+    # A string: a sync maps millions of these, and a Path costs more to
+    # make than the mapping itself.
+    return os.path.join(data_dir, *below)
 
 
 # A server's rows repeat the same few recorded folders (its data dir, each

@@ -53,7 +53,7 @@ SLACK = dt.timedelta(seconds=5)
 BUILD_CHUNK = 1000
 # Past this many marks to compare, the root's known locations are read at
 # once rather than one query per dispatch.
-KNOWN_AT_ONCE = 200
+KNOWN_AT_ONCE = 5000
 
 Mark = tuple[FileStat, dt.datetime | None]
 
@@ -197,11 +197,12 @@ class _Sync:
             }
         else:
             known = self._known(read.marks)
-        self._build(read.marks, known, force=False)
+        present = self._build(read.marks, known, force=False)
         if since is None:
             # Only a dispatch folder removed from the data dir is gone; one
             # merely absent from the database is history, kept as it was.
-            _forget(self.store, sorted(p for p in known if not os.path.isdir(p)), self.summary)
+            gone = [p for p in known if p not in present and not os.path.isdir(p)]
+            _forget(self.store, sorted(gone), self.summary)
         if cursor is not None:
             cursor.high_water = read.high_water
             cursor.file, cursor.size = (file[:2], file[2]) if file is not None else (None, 0)
@@ -220,14 +221,17 @@ class _Sync:
                 found.update(self.store.known_locations(str(mark.folder)))
         return {p: (k.stat, k.last_event) for p, k in found.items()}
 
-    def _build(self, marks: list[ServerMark], known: dict[str, Mark], force: bool) -> None:
-        """Read whole, and write, the dispatches whose mark moved."""
+    def _build(self, marks: list[ServerMark], known: dict[str, Mark], force: bool) -> set[str]:
+        """Read whole, and write, the dispatches whose mark moved; the
+        folders found on disk."""
         changed: dict[str, tuple[ServerMark, FileStat]] = {}
+        present: set[str] = set()
         for mark in marks:
             stat = _stat(mark)
             if stat is None:
                 continue  # its folder left the data dir: forgotten, not revived
-            if not force and known.get(str(mark.folder)) == (stat, mark.last_event):
+            present.add(mark.folder)
+            if not force and known.get(mark.folder) == (stat, mark.last_event):
                 self.summary.unchanged += 1
                 continue
             changed[mark.dispatch_id] = (mark, stat)
@@ -244,6 +248,7 @@ class _Sync:
                     self._apply(batch)
                     batch = []
         self._apply(batch)
+        return present
 
     def _apply(self, batch: list[ReadOutcome]) -> None:
         if not batch:
@@ -292,7 +297,10 @@ def _stat(mark: ServerMark) -> FileStat | None:
             st = os.stat(path)
         except OSError:
             continue
-        if path == mark.folder or os.path.isdir(mark.folder):
+        # An asset inside the folder vouches for it: one stat, not two.
+        if path == mark.folder or path.startswith(mark.folder + os.sep):
+            return stat_of(st)
+        if os.path.isdir(mark.folder):
             return stat_of(st)
     return None
 

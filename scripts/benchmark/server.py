@@ -36,7 +36,7 @@ PAUSE = 0.05
 
 def measure(session: Session) -> dict[str, Any]:
     args = session.args
-    server = ensure_server(session.workdir, args.server_n)
+    server = ensure_server(session.workdir, args.server_n, args.heavy_every)
     changes = min(args.server_changes, server.n // 2)
     changed = mark_running(server, changes)
     home = session.fresh_home("server")

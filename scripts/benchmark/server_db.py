@@ -29,6 +29,8 @@ FIXTURES_240 = Path(
 DB_NAME = "dispatcher_db.sqlite"
 # Copies per INSERT ... SELECT (each statement is one transaction's part).
 COPIES_PER_STATEMENT = 2000
+# A result past this size is "heavy" (kept only now and then).
+LARGE = 64 * 1024
 # Columns holding another table's row id: (table, column) -> that table.
 _FOREIGN = {
     ("lattices", "electron_id"): "electrons",
@@ -54,11 +56,14 @@ class Server:
     ids: list[str]
 
 
-def ensure_server(workdir: Path, n: int) -> Server:
+def ensure_server(workdir: Path, n: int, heavy_every: int) -> Server:
     """The synthesized server of (about) ``n`` dispatches: 11 per copy of
-    the fixture, so ``n`` rounded up to a multiple of 11. Built once."""
+    the fixture, so ``n`` rounded up to a multiple of 11. Built once.
+    The fixture's large results (1 MB, 220 kB) are kept in one copy in
+    ``heavy_every``/11 (0: never), as the legacy corpus keeps its heavy
+    dispatch; the others get a small one."""
     copies = max(1, -(-n // 11))
-    folder = workdir / f"server-{copies * 11}"
+    folder = workdir / f"server-{copies * 11}-heavy{heavy_every}"
     server = Server(folder, folder / DB_NAME, folder / "data", copies * 11, [])
     if (folder / "done").exists():
         with sqlite3.connect(server.database) as conn:
@@ -72,7 +77,7 @@ def ensure_server(workdir: Path, n: int) -> Server:
     server.data.mkdir()
     log(f"server: synthesizing {copies * 11:,} dispatches ({copies:,} copies of the fixture's 11)")
     old_ids, new_ids = _write_rows(server.database, copies)
-    _write_files(template, server.data, old_ids, new_ids)
+    _write_files(template, server.data, old_ids, new_ids, max(1, heavy_every // 11))
     server.ids = old_ids + [i for ids in new_ids for i in ids]
     (folder / "done").write_text("")
     return server
@@ -143,8 +148,11 @@ def _expression(table: str, column: str, old: list[str], largest: dict[str, int]
     return ref
 
 
-def _write_files(template: Path, data: Path, old: list[str], new: list[list[str]]) -> None:
-    """Per dispatch, its result asset and logs, hard-linked from the template."""
+def _write_files(
+    template: Path, data: Path, old: list[str], new: list[list[str]], heavy_every: int
+) -> None:
+    """Per dispatch, its result asset and logs, hard-linked from the template
+    (a small result in place of a large one, but in every ``heavy_every``th copy)."""
     wanted: dict[str, list[str]] = {}
     for dispatch_id in old:
         files = []
@@ -155,10 +163,11 @@ def _write_files(template: Path, data: Path, old: list[str], new: list[list[str]
                         os.path.relpath(os.path.join(folder, name), template / dispatch_id)
                     )
         wanted[dispatch_id] = sorted(files)
+    small = min(template.glob("*/node_*/results.tobj"), key=lambda p: p.stat().st_size)
     # Copy 0: the fixture's own dispatches, whole.
     for dispatch_id in old:
         shutil.copytree(template / dispatch_id, data / dispatch_id, copy_function=os.link)
-    for ids in new:
+    for k, ids in enumerate(new, start=1):
         for source_id, dispatch_id in zip(old, ids, strict=True):
             target = data / dispatch_id
             made: set[str] = set()
@@ -167,7 +176,10 @@ def _write_files(template: Path, data: Path, old: list[str], new: list[list[str]
                 if parent not in made:
                     os.makedirs(target / parent, exist_ok=True)
                     made.add(parent)
-                os.link(template / source_id / rel, target / rel)
+                source = template / source_id / rel
+                if k % heavy_every and source.stat().st_size > LARGE:
+                    source = small
+                os.link(source, target / rel)
 
 
 def mark_running(server: Server, how_many: int) -> list[str]:
