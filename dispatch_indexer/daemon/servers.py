@@ -47,6 +47,8 @@ DEBOUNCE = 0.03
 BUSY_RETRY = 0.1
 # How long one read waits on a busy database: the loop must not stall.
 BUSY_WAIT = 0.3
+# Records per write in a live sync.
+LIVE_BATCH = 100
 # A finished dispatch's folders stay watched this long (its last logs).
 FINISHED_GRACE = 30.0
 _DB_SUFFIXES = ("", "-journal", "-wal")
@@ -197,9 +199,12 @@ class Servers:
         def written(record: DispatchRecord) -> None:
             self._written(state, root, record)
 
+        # Live syncs write in small batches, so the first changes show
+        # while the rest are read; the reconciliation in large ones.
+        full = bool(options.get("full"))
         summary = self.writer.sync_server(
             state.root,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size if full else min(self.batch_size, LIVE_BATCH),
             should_stop=self.should_stop,
             cursor=state.cursor,
             busy_wait=BUSY_WAIT,

@@ -261,12 +261,23 @@ def _changed_ids(conn: sqlite3.Connection, schema: Schema, since: str) -> dict[s
         for row in conn.execute("SELECT dispatch_id FROM lattices WHERE updated_at >= ?", (since,)):
             ids[row[0]] = None
     if schema.has("electrons", "updated_at") and schema.has("electrons", "parent_lattice_id"):
-        for row in conn.execute(
-            "SELECT DISTINCT l.dispatch_id FROM electrons e JOIN lattices l"
-            " ON l.id = e.parent_lattice_id WHERE e.updated_at >= ?",
-            (since,),
-        ):
-            ids[row[0]] = None
+        # The tasks' lattice row ids first, then their dispatch ids: joined
+        # in one query, SQLite walks every lattice and searches its tasks
+        # (five times slower at 100,000 dispatches than this scan).
+        rows = [
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT parent_lattice_id FROM electrons WHERE updated_at >= ?", (since,)
+            )
+        ]
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT dispatch_id FROM lattices WHERE id IN ({marks})",  # noqa: S608 - only '?' marks
+                chunk,
+            ):
+                ids[row[0]] = None
     return ids
 
 

@@ -30,7 +30,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RootConfig
@@ -48,9 +48,6 @@ log = logging.getLogger(__name__)
 # timestamps are its clock's at the write, not at the commit, so a
 # transaction committed late can carry a slightly older updated_at.
 SLACK = dt.timedelta(seconds=5)
-# Dispatches per full read (one read transaction): bounds memory and how
-# long Covalent's writer can be held back by our shared lock.
-BUILD_CHUNK = 1000
 # Past this many marks to compare, the root's known locations are read at
 # once rather than one query per dispatch.
 KNOWN_AT_ONCE = 5000
@@ -73,12 +70,18 @@ class ServerCursor:
     size: int = 0
     # The schema's revision and columns at the last sync.
     schema: tuple[object, ...] | None = None
+    # The marks of the dispatches written at or after the high water less
+    # the slack, by folder: what the next incremental sync reads again. A
+    # dispatch it reads that is not here is new in the window, so changed;
+    # the store is not asked (a query per dispatch cost more than the rest).
+    recent: dict[str, Mark] = field(default_factory=dict)
     full_syncs: int = 0
     incremental_syncs: int = 0
 
     def reset(self) -> None:
         """Forget the database: the next sync is full."""
         self.high_water = None
+        self.recent = {}
 
 
 def sync_server(
@@ -134,6 +137,8 @@ class _Sync:
         self.batch_size = batch_size
         self.should_stop = should_stop
         self.busy_wait = BUSY_WAIT
+        # Every mark this sync computed, by folder.
+        self.seen: dict[str, Mark] = {}
         self.on_written: Callable[[DispatchRecord], None] | None = None
 
     def run(self, cursor: ServerCursor | None, full: bool, dispatch_ids: list[str] | None) -> None:
@@ -196,7 +201,8 @@ class _Sync:
                 for p, k in self.store.known_locations(self.data_dir).items()
             }
         else:
-            known = self._known(read.marks)
+            assert cursor is not None
+            known = cursor.recent
         present = self._build(read.marks, known, force=False)
         if since is None:
             # Only a dispatch folder removed from the data dir is gone; one
@@ -204,6 +210,12 @@ class _Sync:
             gone = [p for p in known if p not in present and not os.path.isdir(p)]
             _forget(self.store, sorted(gone), self.summary)
         if cursor is not None:
+            window = read.high_water - SLACK if read.high_water is not None else None
+            cursor.recent = {
+                folder: mark
+                for folder, mark in self.seen.items()
+                if window is not None and mark[1] is not None and mark[1] >= window
+            }
             cursor.high_water = read.high_water
             cursor.file, cursor.size = (file[:2], file[2]) if file is not None else (None, 0)
             cursor.schema = _schema_key(read.schema)
@@ -231,14 +243,18 @@ class _Sync:
             if stat is None:
                 continue  # its folder left the data dir: forgotten, not revived
             present.add(mark.folder)
+            self.seen[mark.folder] = (stat, mark.last_event)
             if not force and known.get(mark.folder) == (stat, mark.last_event):
                 self.summary.unchanged += 1
                 continue
             changed[mark.dispatch_id] = (mark, stat)
         ids = list(changed)
         batch: list[ReadOutcome] = []
-        for start in range(0, len(ids), BUILD_CHUNK):
-            chunk = ids[start : start + BUILD_CHUNK]
+        # Read in chunks of a batch: each written before the next is read,
+        # so the first changes show while the rest are read.
+        step = max(self.batch_size, 1)
+        for start in range(0, len(ids), step):
+            chunk = ids[start : start + step]
             for dispatch in read_dispatches(
                 self.database, self.data_dir, chunk, busy_wait=self.busy_wait
             ):
