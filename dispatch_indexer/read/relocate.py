@@ -89,7 +89,7 @@ def relocate_text(
         return None
     # A string: a sync maps millions of these, and a Path costs more to
     # make than the mapping itself.
-    return os.path.join(data_dir, *below)
+    return os.path.join(data_dir, "/".join(below)) if below else os.fspath(data_dir)
 
 
 # A server's rows repeat the same few recorded folders (its data dir, each
@@ -115,8 +115,12 @@ def _parts(path: str) -> tuple[str, ...] | None:
     return parts
 
 
-@functools.lru_cache(maxsize=8192)
 def _relative_parts(tail: str) -> tuple[str, ...] | None:
+    # Each dispatch's object keys are its own (its id leads them), so no
+    # cache helps; a plain key ("<id>/node_0/results.tobj") is split as is.
+    parts = tuple(tail.split("/"))
+    if "" not in parts and "." not in parts and ".." not in parts and "\x00" not in tail:
+        return parts
     normal = posixpath.normpath(tail)
     if normal.startswith("/") or "\x00" in tail:
         return None

@@ -14,6 +14,7 @@ fixture's files.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -192,10 +193,12 @@ def mark_running(server: Server, how_many: int) -> list[str]:
             (how_many,),
         ).fetchall()
         ids = [r[0] for r in rows]
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
         conn.execute("BEGIN")
         conn.executemany(
-            "UPDATE lattices SET status = 'RUNNING', completed_at = NULL WHERE dispatch_id = ?",
-            [(i,) for i in ids],
+            "UPDATE lattices SET status = 'RUNNING', completed_at = NULL, updated_at = ?"
+            " WHERE dispatch_id = ?",
+            [(stamp, i) for i in ids],
         )
         conn.execute("COMMIT")
     return ids
