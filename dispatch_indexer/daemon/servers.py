@@ -190,8 +190,11 @@ class Servers:
         state = self.by_path.get(root.path)
         if state is None:
             return ScanSummary()
+        before = state.cursor.full_syncs
         summary = self._run(state, root, full=full)
-        if full and root.mode == "native" and not summary.errors:
+        # Whenever the sync was a full one (asked, or a database back or
+        # replaced), the watches are put right too.
+        if state.cursor.full_syncs > before and root.mode == "native":
             self._watch(state, root)
         return summary
 
