@@ -111,9 +111,11 @@ class CovalentDb:
         since: datetime | None = None,
         dispatch_ids: Iterable[str] | None = None,
         asset_keys: tuple[str, ...] | None = None,
+        skip_task_status: str | None = None,
     ) -> Snapshot:
         """Every dispatch (or those changed at or after ``since``, or those
-        named) with its tasks, edges and assets (all, or those of ``asset_keys``).
+        named) with its tasks, edges and assets (all, or those of
+        ``asset_keys``, none of tasks in ``skip_task_status``).
 
         ``since`` is inclusive: Covalent's ``updated_at`` has whole seconds,
         so rows written in the same second as the last sync are read again.
@@ -133,7 +135,9 @@ class CovalentDb:
             edges = _chunked(list(by_row), lambda chunk: edge_rows(conn, schema, chunk, ids_by_row))
             assets = _chunked(
                 list(by_row),
-                lambda chunk: asset_rows(conn, schema, chunk, by_row, ids_by_row, asset_keys),
+                lambda chunk: asset_rows(
+                    conn, schema, chunk, by_row, ids_by_row, asset_keys, skip_task_status
+                ),
             )
         times = [r.updated_at for r in lattices] + [e.updated_at for e in electrons]
         return Snapshot(

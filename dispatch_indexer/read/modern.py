@@ -135,7 +135,9 @@ def read_dispatches(
     """The full records of the dispatches named (None: all), in one read
     transaction, with only the assets they are built from."""
     db = CovalentDb(database, busy_wait=busy_wait)
-    snapshot = db.snapshot(dispatch_ids=dispatch_ids, asset_keys=RECORD_ASSETS)
+    snapshot = db.snapshot(
+        dispatch_ids=dispatch_ids, asset_keys=RECORD_ASSETS, skip_task_status=_DONE
+    )
     return dispatches_from_snapshot(snapshot, Path(data_dir), lean=True)
 
 
