@@ -157,3 +157,18 @@ def test_a_task_log_alone_is_picked_up(share: Path) -> None:
         )
     finally:
         process.stop()
+
+
+def test_a_polled_server_is_synced_at_each_poll(covalent_server: Path, home: Path) -> None:
+    # A network filesystem's root: no inotify, each poll an incremental sync.
+    with DispatchIndex() as index:
+        index.add_dirs([covalent_server / "data"], watch="polling")
+    configure(poll_interval=0.2)
+    process = DaemonProcess().start()
+    try:
+        (root,) = _report()["roots"]
+        assert root["mode"] == "polling (Covalent database)"
+        _write_through_sqlite(RUNNING_DB_240, covalent_server / DB_NAME)
+        wait_for(lambda: _status(SLEEPY_240) == "RUNNING", SEEN_WITHIN, "the next poll")
+    finally:
+        process.stop()
