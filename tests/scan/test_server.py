@@ -25,6 +25,7 @@ from ..realdata import (
     FAILED_240,
     FIXTURES_240,
     INNER_240,
+    OUTER_240,
     RUNNING_DB_240,
     SERVER_DB_240,
     SLEEPY_240,
@@ -343,3 +344,26 @@ def test_a_missing_database_resets_the_cursor(index: DispatchIndex, server: Path
     _sync(index, server, cursor=cursor)
     assert cursor.full_syncs == 2
     assert index.get(SLEEPY_240).status == "RUNNING"
+
+
+def test_an_incremental_sync_keeps_links_and_marks_deletions(
+    index: DispatchIndex, server: Path
+) -> None:
+    cursor = ServerCursor()
+    _sync(index, server, cursor=cursor)
+    inner = index.get(INNER_240)
+    assert (inner.parent_dispatch_id, inner.parent_node_id) == (OUTER_240, 0)
+    assert inner.origin == "covalent-db" and inner.covalent_state == "active"
+    # Deleted in Covalent's UI (its row written, so its updated_at moves).
+    with sqlite3.connect(server.parent / DB_NAME) as conn:
+        conn.execute(
+            "UPDATE lattices SET is_active = 0, updated_at = '2026-12-01 00:00:00'"
+            " WHERE dispatch_id IN (?, ?)",
+            (INNER_240, ARITH_240),
+        )
+    summary = _sync(index, server, cursor=cursor)
+    assert cursor.incremental_syncs == 1 and summary.updated == 2
+    for dispatch_id in (INNER_240, ARITH_240):
+        record = index.get(dispatch_id)
+        assert record.covalent_state == "deleted" and record.status == "COMPLETED"
+    assert index.get(INNER_240).parent_dispatch_id == OUTER_240
