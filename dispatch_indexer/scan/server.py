@@ -48,9 +48,6 @@ log = logging.getLogger(__name__)
 # timestamps are its clock's at the write, not at the commit, so a
 # transaction committed late can carry a slightly older updated_at.
 SLACK = dt.timedelta(seconds=5)
-# Past this many marks to compare, the root's known locations are read at
-# once rather than one query per dispatch.
-KNOWN_AT_ONCE = 5000
 
 Mark = tuple[FileStat, dt.datetime | None]
 
@@ -177,7 +174,7 @@ class _Sync:
         marks = read_marks(
             self.database, self.data_dir, dispatch_ids=dispatch_ids, busy_wait=self.busy_wait
         ).marks
-        self._build(marks, self._known(marks), force=True)
+        self._build(marks, {}, force=True)
 
     def _changed(self, cursor: ServerCursor | None, full: bool) -> None:
         file = _file_of(self.database)
@@ -223,15 +220,6 @@ class _Sync:
                 cursor.full_syncs += 1
             else:
                 cursor.incremental_syncs += 1
-
-    def _known(self, marks: list[ServerMark]) -> dict[str, Mark]:
-        if len(marks) > KNOWN_AT_ONCE:
-            found = self.store.known_locations(self.data_dir)
-        else:
-            found = {}
-            for mark in marks:
-                found.update(self.store.known_locations(str(mark.folder)))
-        return {p: (k.stat, k.last_event) for p, k in found.items()}
 
     def _build(self, marks: list[ServerMark], known: dict[str, Mark], force: bool) -> set[str]:
         """Read whole, and write, the dispatches whose mark moved; the
