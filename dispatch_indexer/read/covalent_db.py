@@ -125,8 +125,10 @@ class CovalentDb:
             ids = _wanted(conn, schema, since, dispatch_ids)
             lattices = _chunked(ids, lambda chunk: lattice_rows(conn, schema, chunk))
             by_row = {row.row_id: row for row in lattices}
+            # A read of some assets only finds files by the asset tables.
+            filenames = asset_keys is None or not schema.has("assets")
             electrons = _chunked(
-                list(by_row), lambda chunk: electron_rows(conn, schema, chunk, by_row)
+                list(by_row), lambda chunk: electron_rows(conn, schema, chunk, by_row, filenames)
             )
             # Sub-workflows name their parent task by row id; resolve it to
             # the parent's dispatch id and node id in one more query.

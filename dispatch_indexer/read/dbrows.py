@@ -87,7 +87,8 @@ class ElectronRow:
     completed_at: dt.datetime | None
     storage_path: str | None
     is_active: bool | None
-    # Every ``*_filename`` column the schema has, by its name without the suffix.
+    # Every ``*_filename`` column the schema has, by its name without the
+    # suffix (left empty by a lean read of a schema with the asset tables).
     filenames: dict[str, str] = field(default_factory=dict)
 
 
@@ -179,10 +180,17 @@ def electron_rows(
     schema: Schema,
     lattice_row_ids: list[int] | None,
     lattices: dict[int, Any],
+    filenames: bool = True,
 ) -> list[ElectronRow]:
     if not schema.has("electrons", "parent_lattice_id"):
         return []
-    filename_columns = sorted(c for c in schema.columns["electrons"] if c.endswith("_filename"))
+    # ``filenames`` False: a lean read, which finds files by the asset
+    # tables and need not fetch nine more text columns a task.
+    filename_columns = (
+        sorted(c for c in schema.columns["electrons"] if c.endswith("_filename"))
+        if filenames
+        else []
+    )
     extra = "".join(f', e."{c}" AS "{c}"' for c in filename_columns)
     where, args = _in("e.parent_lattice_id", lattice_row_ids)
     sql = f"SELECT e.id AS id, e.parent_lattice_id AS lattice, {_select(schema, 'electrons', 'e', _ELECTRON_COLUMNS)}{extra} FROM electrons e{where}"  # noqa: E501, S608 - names from PRAGMA

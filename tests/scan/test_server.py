@@ -367,3 +367,25 @@ def test_an_incremental_sync_keeps_links_and_marks_deletions(
         record = index.get(dispatch_id)
         assert record.covalent_state == "deleted" and record.status == "COMPLETED"
     assert index.get(INNER_240).parent_dispatch_id == OUTER_240
+
+
+def test_a_server_without_asset_tables_is_synced_by_file_names(
+    index: DispatchIndex, covalent_server: Path
+) -> None:
+    # Before the asset tables: each file at its row's storage_path + *_filename.
+    data = covalent_server / "data"
+    shutil.copyfile(data / ARITH_240 / "node_5" / "results.tobj", data / ARITH_240 / "results.tobj")
+    with sqlite3.connect(covalent_server / DB_NAME) as conn:
+        for table in ("lattice_assets", "electron_assets", "assets"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute(
+            "UPDATE electrons SET storage_path = ("
+            " SELECT l.storage_path FROM lattices l WHERE l.id = parent_lattice_id)"
+            " || '/node_' || transport_graph_node_id"
+        )
+    index.add_dirs([data])
+    summary = index.scan()
+    assert summary.new == len(MANIFEST) and summary.errors == []
+    assert index.get(ARITH_240).result == "6"
+    assert index.get(FAILED_240).nodes[0].error == "RuntimeError: the task failed"
+    assert index.scan().unchanged == len(MANIFEST)
