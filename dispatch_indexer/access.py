@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import peewee as pw
 
@@ -28,7 +28,7 @@ from .config import Config, RootConfig
 from .errors import DatabaseError
 from .read.pool import ReadOutcome
 from .records import ScanSummary
-from .scan import kinds
+from .scan import kinds, server
 from .scan.scanner import Scanner
 from .store import engine as db_mod
 from .store.migrations import migrate
@@ -187,6 +187,11 @@ class IndexWriter:
             should_stop=should_stop,
             on_server=on_server,
         )
+
+    def sync_server(self, root: RootConfig, **options: Any) -> ScanSummary:
+        """Sync one Covalent server's root (``scan.server.sync_server``'s
+        options: a cursor for incremental syncs, named dispatches)."""
+        return server.sync_server(self._store, root, **options)
 
     # ---- what the index knows ---------------------------------------------
 

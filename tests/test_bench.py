@@ -13,7 +13,7 @@ import pytest
 
 from .realdata import REPO
 
-MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint")
+MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint", "server")
 
 
 @pytest.mark.slow
@@ -58,6 +58,9 @@ def test_quick_bench_runs_every_measure(tmp_path: Path) -> None:
         footprint = measures["footprint"]["sizes"][str(report["config"]["n"])]
         assert footprint["peak_rss_bytes"] > 0
         assert footprint["database_bytes_per_record"] > 0
+        server = measures["server"]
+        assert server["cold"]["seconds"] > 0 and server["legacy_listing"]["count"] > 0
+        assert server["live"]["seen"] == server["live"]["changes"]
         assert report["table"]
     # Everything it made is inside the work folder.
     assert (workdir / "corpus").is_dir()

@@ -24,6 +24,7 @@ from ..records import FINAL_STATUSES, ScanSummary
 from ..scan.scanner import ScanInterrupted, Scanner
 from .roots import Roots, RootState
 from .schedule import Schedule
+from .servers import Servers, SyncInterrupted, add
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,12 @@ class Capture:
         schedule: Schedule,
         stop_requested: threading.Event,
         clock: Callable[[], float],
+        servers: Servers,
     ) -> None:
         self.index = index
         self.writer = index.writer()
         self.roots = roots
+        self.servers = servers
         self.schedule = schedule
         self.stop_requested = stop_requested
         self.clock = clock
@@ -56,7 +59,7 @@ class Capture:
         for folder in ready:
             root = self.roots.root_of(folder)
             if root is None or root.kind != "results":
-                # A server's data dir is synced from its database, by polls.
+                # A server's data dir is synced from its database (``servers``).
                 continue
             if not os.path.isdir(folder):
                 self.schedule.gone_at(folder, now)
@@ -145,31 +148,36 @@ class Capture:
 
     # ---- scans --------------------------------------------------------------
 
-    def scan(self, roots: list[RootState]) -> ScanSummary:
-        """Scan whole roots, then watch what is still being written there.
-        Raises ``ScanInterrupted`` if the daemon is asked to stop."""
-        summary = self.writer.scan_roots(
-            self.index.config,
-            [r.path for r in roots],
-            self.roots.paths(),
-            self._scanner,
-            should_stop=self.stop_requested.is_set,
-            on_server=self._server_synced,
-        )
-        for root in roots:
-            self._watch_unsettled(root)
+    def scan(self, roots: list[RootState], full: bool = True) -> ScanSummary:
+        """Scan whole roots, then watch what is still being written there; a
+        server's root is synced from its database, whole unless ``full`` is
+        False (a poll). Raises ``ScanInterrupted`` if the daemon is asked to stop."""
+        servers = [r for r in roots if r.kind == "covalent-data"]
+        others = [r for r in roots if r.kind != "covalent-data"]
+        summary = ScanSummary()
+        if others:
+            summary = self.writer.scan_roots(
+                self.index.config,
+                [r.path for r in others],
+                self.roots.paths(),
+                self._scanner,
+                should_stop=self.stop_requested.is_set,
+                on_server=self._server_synced,
+            )
+        for root in servers:
+            try:
+                add(summary, self.servers.sync(root, full=full))
+            except SyncInterrupted:
+                raise ScanInterrupted from None
+        for root in others:
+            if root.kind == "results":
+                self._watch_unsettled(root)
         return summary
 
     def _server_synced(self, root: RootConfig, summary: ScanSummary) -> None:
-        """A server's database that cannot be read is reported once (in
-        status and the log) until it can again; a busy one is no fault."""
-        key = f"covalent-db:{root.path}"
-        if summary.errors:
-            if key not in self.roots.degraded:
-                log.warning("%s", "; ".join(summary.errors))
-            self.roots.degraded.set(key, "; ".join(summary.errors))
-        elif self.roots.degraded.clear(key):
-            log.info("%s: its Covalent database is readable again", root.path)
+        # A folder inside a server's data dir, registered as a results root,
+        # is synced as its whole server (``scan.kinds``): reported as one.
+        self.servers.report(root, summary)
 
     def _scanner(self, root: RootState | None = None) -> Scanner:
         def on_folder(folder: str) -> None:

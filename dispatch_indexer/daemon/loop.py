@@ -37,6 +37,7 @@ from .database import DB_RETRY, DatabaseHealth
 from .lock import InstanceLock, write_private
 from .roots import Roots, RootState
 from .schedule import Schedule
+from .servers import Servers
 from .status import DegradedRegistry, daemon_status, utcnow_iso
 from .watcher import (
     CLOSED,
@@ -80,7 +81,12 @@ class Daemon:
         self.roots = Roots(self.watcher, self.degraded, clock)
         self.database = DatabaseHealth(index, self.degraded, self.stop_requested.wait)
         self.work = Schedule()
-        self.capture = Capture(index, self.roots, self.work, self.stop_requested, clock)
+        self.servers = Servers(
+            self.writer, self.roots, self.degraded, clock, self.stop_requested.is_set
+        )
+        self.capture = Capture(
+            index, self.roots, self.work, self.stop_requested, clock, self.servers
+        )
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.last_scan: dict[str, Any] | None = None
         self.next_full_scan = 0.0
@@ -175,6 +181,7 @@ class Daemon:
             self._check_roots(now)
             self._check_reread_requests(now)
             self._process(now)
+            self.servers.run_due(now)
             self._rescans(now)
             self.index.reader().retire_idle(READER_IDLE_SECONDS)
             self.database.recovered()
@@ -191,7 +198,8 @@ class Daemon:
             self._next_status = now + STATUS_INTERVAL
 
     def _take_events(self, now: float) -> None:
-        due = self.work.next_due()
+        times = [t for t in (self.work.next_due(), self.servers.next_due()) if t is not None]
+        due = min(times, default=None)
         timeout = TICK if due is None else min(TICK, max(0.0, due - now))
         try:
             event = self.events.get(timeout=timeout)
@@ -205,6 +213,8 @@ class Daemon:
                 return
 
     def _on_event(self, event: FsEvent, now: float) -> None:
+        if self.servers.on_event(event, now):
+            return  # a Covalent server's database or data dir
         if event.kind == OVERFLOW:
             self.roots.events_lost(now, "inotify queue overflow: events were lost")
             return
@@ -291,7 +301,9 @@ class Daemon:
             return
         started = utcnow_iso()
         try:
-            summary = self.capture.scan(roots)
+            # A poll of a server's root syncs what changed since the last;
+            # every other scan of it is the full reconciliation.
+            summary = self.capture.scan(roots, full=full or reason != "poll")
         except ScanInterrupted:
             return
         if summary.new or summary.updated or summary.missing:
@@ -322,7 +334,9 @@ class Daemon:
         self._sync_roots(scan=True)
 
     def _sync_roots(self, scan: bool) -> None:
-        added = self.roots.sync(self.index.config.roots)
+        config = self.index.config
+        added = self.roots.sync(config.roots)
+        self.servers.follow(config.roots, config.batch_size, config.poll_interval)
         if scan and added:
             self._scan_roots(added, self.clock(), reason="added")
 

@@ -28,6 +28,11 @@ from .watcher import NativeWatcher, WatchLimitError
 
 log = logging.getLogger(__name__)
 
+# The kinds of root the daemon can follow by inotify: a results folder (its
+# dispatch folders) and a server's data dir (its database and data dir,
+# ``daemon.servers``). Every other kind (a client's caches...) is polled.
+NATIVE_KINDS = ("results", "covalent-data")
+
 # Rescans triggered by lost events back off so a storm cannot loop them.
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 300.0
@@ -39,7 +44,7 @@ class RootState:
     configured: str
     mode: str  # "native" or "polling"
     exists: bool = True
-    # ``config.ROOT_KINDS``: a covalent-data root is always polled (below).
+    # ``config.ROOT_KINDS``: only ``NATIVE_KINDS`` are ever watched natively.
     kind: str = "results"
     problem: str | None = None
     next_poll: float = 0.0
@@ -124,10 +129,7 @@ class Roots:
             if state is not None:
                 self.watcher.unwatch_under(path)
             mode = root.watch
-            if root.kind != "results":
-                # Its dispatches change in the database, not in the data
-                # dir's files: each poll syncs them from it. (Watching the
-                # database file itself is a later step.)
+            if root.kind not in NATIVE_KINDS:
                 mode = "polling"
             elif mode == "auto":
                 mode = "polling" if wants_polling(path) else "native"

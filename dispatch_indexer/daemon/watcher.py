@@ -46,8 +46,13 @@ _MASK = (
     | InotifyConstants.IN_EXCL_UNLINK
 )
 
+# A database folder's watch sees writes too: a commit in WAL mode only
+# appends to the -wal file, which is never closed while the server runs.
+_MODIFY_MASK = _MASK | InotifyConstants.IN_MODIFY
+
 CREATED = "created"
 CLOSED = "closed"
+MODIFIED = "modified"
 MOVED_FROM = "moved_from"
 MOVED_TO = "moved_to"
 DELETED = "deleted"
@@ -76,6 +81,8 @@ class NativeWatcher:
         self._lock = threading.Lock()
         self._path_by_wd: dict[int, str] = {}
         self._wd_by_path: dict[str, int] = {}
+        # Folders watched for writes as well (``watch(modify=True)``).
+        self._modify: set[str] = set()
         self._id: Any = id(self)
 
     def start(self) -> None:
@@ -93,6 +100,7 @@ class NativeWatcher:
         with self._lock:
             self._path_by_wd.clear()
             self._wd_by_path.clear()
+            self._modify.clear()
 
     @property
     def count(self) -> int:
@@ -107,8 +115,9 @@ class NativeWatcher:
         with self._lock:
             return path in self._wd_by_path
 
-    def watch(self, path: str) -> bool:
-        """Watch one folder; False if it is not there (any more).
+    def watch(self, path: str, modify: bool = False) -> bool:
+        """Watch one folder (``modify``: its files' writes too, not only
+        their closes); False if it is not there (any more).
 
         Raises ``WatchLimitError`` when the kernel or our budget says no.
         """
@@ -116,12 +125,17 @@ class NativeWatcher:
         if fd is None:
             return False
         with self._lock:
-            if path in self._wd_by_path:
+            upgrade = modify and path in self._wd_by_path and path not in self._modify
+            if path in self._wd_by_path and not upgrade:
                 return True
-            if len(self._wd_by_path) >= self.max_watches:
+            if not upgrade and len(self._wd_by_path) >= self.max_watches:
                 raise WatchLimitError(errno.ENOSPC, f"watch budget of {self.max_watches} reached")
+        if upgrade:
+            # inotify replaces a folder's mask when it is watched again.
+            self.unwatch(path)
+        mask = _MODIFY_MASK if modify or path in self._modify else _MASK
         try:
-            wd = fd.add_callback(os.fsencode(path), _MASK, self, self._id)
+            wd = fd.add_callback(os.fsencode(path), mask, self, self._id)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EMFILE):
                 raise WatchLimitError(exc.errno, str(exc)) from None
@@ -141,6 +155,8 @@ class NativeWatcher:
                 self._wd_by_path.pop(stale, None)
             self._path_by_wd[wd] = path
             self._wd_by_path[path] = wd
+            if modify:
+                self._modify.add(path)
         return True
 
     def unwatch(self, path: str) -> None:
@@ -149,6 +165,7 @@ class NativeWatcher:
             wd = self._wd_by_path.pop(path, None)
             if wd is not None:
                 self._path_by_wd.pop(wd, None)
+            self._modify.discard(path)
         if wd is not None and fd is not None:
             fd.remove_callbacks([(wd, self._id)])
 
@@ -180,6 +197,8 @@ class NativeWatcher:
             kind = MOVED_FROM
         elif event.is_delete:
             kind = DELETED
+        elif event.is_modify:
+            kind = MODIFIED
         else:
             return
         self.events.put(FsEvent(kind, path, event.is_directory))

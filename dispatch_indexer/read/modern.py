@@ -16,17 +16,22 @@ from datetime import datetime
 from pathlib import Path
 
 from ..records import DispatchRecord, NodeSummary, latest
-from .covalent_db import CovalentDb, Snapshot
+from .covalent_db import BUSY_WAIT, CovalentDb, MarkRow, Schema, Snapshot
+from .datafiles import last_error_line, preview, read_text
 from .dbrows import AssetRow, EdgeRow, ElectronRow, LatticeRow
-from .relocate import recorded_root, relocate
-from .tobj import MAX_PREVIEW, UnreadableAssetError, read_asset, read_bounded
+from .relocate import recorded_root, relocate, relocate_text
+from .tobj import read_bounded
 
 __all__ = [
     "SOURCE",
     "ServerDispatch",
+    "ServerMark",
+    "ServerMarks",
     "ServerRead",
     "dispatches_from_snapshot",
     "last_error_line",
+    "read_dispatches",
+    "read_marks",
     "read_result_bytes",
     "read_server",
 ]
@@ -35,9 +40,10 @@ __all__ = [
 # from (records.ORIGINS).
 SOURCE = "scan"
 ORIGIN = "covalent-db"
-# The bytes of a log's tail read to find its last line.
-_LOG_TAIL = 64 * 1024
-_ERROR_TEXT = 4096
+# The assets a record is built from (a sync reads only these: a dispatch
+# has dozens more, a server may have 100,000 dispatches).
+RECORD_ASSETS = ("result", "error", "stderr")
+_DONE = "COMPLETED"
 # The serialized result kept with a record, as for result.pkl today.
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 
@@ -71,6 +77,82 @@ class ServerRead:
     revision: str | None
 
 
+@dataclass(frozen=True)
+class ServerMark:
+    """What tells whether a dispatch changed, without building its record:
+    its folder, its result asset (relocated) and its last event. Paths as
+    strings: a sync of 100,000 dispatches makes one of each per dispatch."""
+
+    dispatch_id: str
+    folder: str
+    result_path: str | None
+    last_event: datetime | None
+
+
+@dataclass
+class ServerMarks:
+    marks: list[ServerMark]
+    # The latest updated_at among the rows read (``Marks.high_water``).
+    high_water: datetime | None
+    schema: Schema
+
+
+def read_marks(
+    database: str | Path,
+    data_dir: str | Path,
+    since: datetime | None = None,
+    dispatch_ids: list[str] | None = None,
+    busy_wait: float = BUSY_WAIT,
+) -> ServerMarks:
+    """The cheap pass (``dbmarks``) as marks: every dispatch's, or those
+    changed at or after ``since``, or those named (``busy_wait``: how long
+    a busy database is waited for before ``CovalentDbBusyError``)."""
+    db = CovalentDb(database, busy_wait=busy_wait)
+    marks = db.marks(since=since, dispatch_ids=dispatch_ids)
+    data = os.fspath(data_dir)
+    by_filename = not marks.schema.has("assets")
+    return ServerMarks(
+        marks=[
+            ServerMark(
+                dispatch_id=row.dispatch_id,
+                folder=os.path.join(data, row.dispatch_id),
+                result_path=_result_path(row, data, by_filename),
+                last_event=row.last_event,
+            )
+            for row in marks.rows
+        ],
+        high_water=marks.high_water,
+        schema=marks.schema,
+    )
+
+
+def read_dispatches(
+    database: str | Path,
+    data_dir: str | Path,
+    dispatch_ids: list[str] | None,
+    busy_wait: float = BUSY_WAIT,
+) -> list[ServerDispatch]:
+    """The full records of the dispatches named (None: all), in one read
+    transaction, with only the assets they are built from."""
+    db = CovalentDb(database, busy_wait=busy_wait)
+    snapshot = db.snapshot(
+        dispatch_ids=dispatch_ids, asset_keys=RECORD_ASSETS, skip_task_status=_DONE
+    )
+    return dispatches_from_snapshot(snapshot, Path(data_dir), lean=True)
+
+
+def _result_path(row: MarkRow, data_dir: str, by_filename: bool) -> str | None:
+    # The same relocation the full build makes of the same rows (``_dispatch``).
+    root = recorded_root(row.storage_path, row.dispatch_id, row.results_dir)
+    if by_filename:
+        if not row.results_filename:
+            return None
+        recorded, tail = row.storage_path, row.results_filename
+    else:
+        recorded, tail = row.result_storage_path, row.result_object_key
+    return relocate_text(recorded, data_dir, root=root, dispatch_id=row.dispatch_id, tail=tail)
+
+
 def read_server(
     database: str | Path, data_dir: str | Path, since: datetime | None = None
 ) -> ServerRead:
@@ -85,7 +167,11 @@ def read_server(
     )
 
 
-def dispatches_from_snapshot(snapshot: Snapshot, data_dir: Path) -> list[ServerDispatch]:
+def dispatches_from_snapshot(
+    snapshot: Snapshot, data_dir: Path, lean: bool = False
+) -> list[ServerDispatch]:
+    """The snapshot's dispatches; ``lean``: with only the assets their
+    records read (none of a completed task: it has no error to show)."""
     electrons: dict[str, list[ElectronRow]] = defaultdict(list)
     for electron in snapshot.electrons:
         electrons[electron.dispatch_id].append(electron)
@@ -111,6 +197,7 @@ def dispatches_from_snapshot(snapshot: Snapshot, data_dir: Path) -> list[ServerD
             edges[lattice.dispatch_id],
             data_dir,
             by_filename,
+            lean,
         )
         for lattice in snapshot.lattices
     ]
@@ -124,12 +211,16 @@ def _dispatch(
     edges: list[EdgeRow],
     data_dir: Path,
     by_filename: bool,
+    lean: bool,
 ) -> ServerDispatch:
     dispatch_id = lattice.dispatch_id
     root = recorded_root(lattice.storage_path, dispatch_id, lattice.results_dir)
     own: dict[str, Path] = {}
     node_assets: dict[int, dict[str, Path]] = defaultdict(dict)
+    done = {e.node_id for e in electrons if e.status == _DONE} if lean else set()
     for asset in assets:
+        if asset.node_id is not None and asset.node_id in done:
+            continue
         path = relocate(
             asset.storage_path, data_dir, root=root, dispatch_id=dispatch_id, tail=asset.object_key
         )
@@ -149,9 +240,10 @@ def _dispatch(
         _node(e, node_assets.get(e.node_id, {}) if e.node_id is not None else {}) for e in electrons
     ]
     result_path = own.get("result")
-    preview, unreadable = _preview(result_path)
-    times = [lattice.started_at, lattice.completed_at]
-    times += [t for e in electrons for t in (e.started_at, e.completed_at)]
+    shown, unreadable = preview(result_path)
+    # As ``MarkRow.last_event`` counts them: any write to the dispatch or a task.
+    times = [lattice.started_at, lattice.completed_at, lattice.updated_at]
+    times += [t for e in electrons for t in (e.started_at, e.completed_at, e.updated_at)]
     record = DispatchRecord(
         dispatch_id=dispatch_id,
         status=lattice.status,
@@ -164,7 +256,7 @@ def _dispatch(
         results_dir=str(data_dir),
         pickled_results_dir=root,
         nodes=nodes,
-        result=preview,
+        result=shown,
         unreadable=unreadable,
         source=SOURCE,
         origin=ORIGIN,
@@ -212,7 +304,9 @@ def _legacy_node(electron: ElectronRow, data_dir: Path, root: str | None) -> dic
 
 
 def _node(electron: ElectronRow, assets: dict[str, Path]) -> NodeSummary:
-    error = _read_text(assets.get("error"))
+    # A completed task has no error: its (empty) error file is not opened,
+    # nor is a completed dispatch's (below), 100,000 times over.
+    error = read_text(assets.get("error")) if electron.status != _DONE else None
     if not error and electron.status == "FAILED":
         error = last_error_line(assets.get("stderr"))
     return NodeSummary(
@@ -230,7 +324,7 @@ def _dispatch_error(
 ) -> str | None:
     """Covalent's own error (often just "The following tasks failed: 0: fail"),
     then each failed task with its exception line, which names the cause."""
-    own = _read_text(error_path)
+    own = read_text(error_path) if lattice.status != _DONE else None
     failed = [n for n in nodes if n.status == "FAILED"]
     if not own and not failed:
         return None
@@ -238,49 +332,6 @@ def _dispatch_error(
     for node in failed:
         lines.append(f"{node.node_id}: {node.name}" + (f": {node.error}" if node.error else ""))
     return "\n".join(lines)
-
-
-def last_error_line(path: Path | None) -> str | None:
-    """The last meaningful line of a task's log: a traceback's exception line
-    (the caret markers Python 3.11 prints under code are skipped)."""
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            handle.seek(max(0, size - _LOG_TAIL))
-            tail = handle.read(_LOG_TAIL).decode("utf-8", "replace")
-    except OSError:
-        return None
-    for line in reversed(tail.splitlines()):
-        text = line.strip()
-        if text and set(text) - set("^~ "):
-            return text[:_ERROR_TEXT]
-    return None
-
-
-def _read_text(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as handle:
-            text = handle.read(_ERROR_TEXT).decode("utf-8", "replace").strip()
-    except OSError:
-        return None
-    return text or None
-
-
-def _preview(path: Path | None) -> tuple[str | None, str | None]:
-    """The result's string form, or the reason it cannot be read. A result
-    asset not written (yet, or ever: failed, cancelled) is no error."""
-    if path is None or not path.exists():
-        return None, None
-    try:
-        if path.stat().st_size == 0:
-            return None, None
-        return read_asset(path, max_preview=MAX_PREVIEW).preview, None
-    except (UnreadableAssetError, OSError) as exc:
-        return None, f"result asset {path.name}: {exc}"
 
 
 def read_result_bytes(dispatch: ServerDispatch, max_size: int = MAX_RESULT_BYTES) -> bytes | None:

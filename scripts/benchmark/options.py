@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .common import REPO
 
-MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint")
+MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint", "server")
 # Run only when named in --only (see ingest_pg.py).
 EXTRA_MEASURES = ("ingest-pg",)
 
@@ -23,6 +23,9 @@ FULL = {
     "burst_deadline": 600.0,
     "live_timeout": 60.0,
     "footprint_rescan_interval": 10.0,
+    "server_n": 100_000,
+    "server_changes": 1000,
+    "server_transactions": 10,
 }
 QUICK = {
     "n": 300,
@@ -36,6 +39,9 @@ QUICK = {
     "burst_deadline": 60.0,
     "live_timeout": 20.0,
     "footprint_rescan_interval": 2.0,
+    "server_n": 330,
+    "server_changes": 50,
+    "server_transactions": 5,
 }
 
 
@@ -85,6 +91,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--footprint-rescan-interval",
         type=float,
         help="the footprint daemon's rescan_interval, so a rescan comes soon (10)",
+    )
+    parser.add_argument(
+        "--server-n",
+        "--server",
+        type=int,
+        help="dispatches in the synthesized Covalent server database (100000)",
+    )
+    parser.add_argument(
+        "--server-changes",
+        type=int,
+        help="lattice rows completed while the daemon follows the server (1000)",
+    )
+    parser.add_argument(
+        "--server-transactions",
+        type=int,
+        help="transactions those rows are committed in (10)",
     )
     parser.add_argument(
         "--heavy-every",
@@ -144,6 +166,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.footprint_n = (
         [int(x) for x in args.footprint_n.split(",") if x.strip()] if args.footprint_n else None
     )
+    if args.server_n < 11 or args.server_changes < 1 or args.server_transactions < 1:
+        parser.error("--server-n must be >= 11, --server-changes and --server-transactions >= 1")
     if args.repeat < 1 or args.n < 1 or args.queries_n < 100 or args.burst_n < 1:
         parser.error("--repeat and --n must be >= 1, --queries-n >= 100, --burst-n >= 1")
     args.workdir = args.workdir.expanduser().resolve()

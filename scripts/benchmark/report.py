@@ -199,6 +199,28 @@ def table_rows(measures: dict[str, Any]) -> list[dict[str, str]]:
                     f"database bytes per record (file + wal), {n_text}",
                     f"{f['database_bytes_per_record']:,.0f} B",
                 )
+        elif name == "server":
+            cold = m["cold"]
+            ratio = m["ratio_to_legacy_listing"]
+            add(
+                f"server cold sync per dispatch, N={m['n']:,}",
+                f"{m['cold_per_dispatch_ms']:.3f} ms ({fmt_seconds(cold['seconds'])})",
+                f"legacy listing {m['legacy_listing_per_dispatch_ms']:.3f} ms",
+                f"{ratio:.1f}x" if ratio else "-",
+            )
+            add(
+                f"server sync, nothing changed, N={m['n']:,}",
+                fmt_seconds(cold["unchanged_seconds"]),
+            )
+            live = m["live"]
+            d = live["latency_ms"]
+            add(
+                f"server live: {live['changes']} rows completed, commit to index",
+                f"p50 {fmt_ms(d.get('p50'))}, p99 {fmt_ms(d.get('p99'))}",
+                f"{live['seen']}/{live['changes']} seen",
+                target="p99 < 1 s",
+                result=verdict(m["pass"]["live_p99"]),
+            )
     ingest = measures.get("ingest-pg")
     if ingest is not None and ingest.get("status") == "ok":
         for measure, value, baseline in ingest_rows(ingest):

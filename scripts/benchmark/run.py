@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import burst, cold, footprint, ingest_pg, live, queries, rescan
+from . import burst, cold, footprint, ingest_pg, live, queries, rescan, server
 from .common import error, log
 from .options import MEASURES
 from .processes import DaemonProcess
@@ -92,6 +92,8 @@ def run(session: Session) -> dict[str, Any]:
         attempt("queries", queries.measure)
     if "footprint" in selected:
         attempt("footprint", footprint.measure)
+    if "server" in selected:
+        attempt("server", server.measure)
     if "ingest-pg" in selected:
         attempt("ingest-pg", ingest_pg.measure)
     return {

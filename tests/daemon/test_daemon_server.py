@@ -54,7 +54,7 @@ def test_the_daemon_follows_the_database(daemon: DaemonProcess, covalent_server:
     wait_for(lambda: _status(SLEEPY_240) == "COMPLETED", 10, "the final copy again")
     report = json.loads(CliRunner().invoke(app, ["status", "--json"]).output)
     (root,) = report["roots"]
-    assert root["mode"] == "polling (Covalent database)"
+    assert root["mode"] == "native (Covalent database)"
     assert root["kind"] == "covalent-data"
     # A deleted database loses nothing; a removed folder is missing.
     database.unlink()

@@ -16,6 +16,8 @@ import pytest
 
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.errors import BadInputError, ConfigError
+from dispatch_indexer.records import ScanSummary
+from dispatch_indexer.scan.server import ServerCursor
 
 from ..realdata import (
     ARITH_240,
@@ -23,6 +25,7 @@ from ..realdata import (
     FAILED_240,
     FIXTURES_240,
     INNER_240,
+    OUTER_240,
     RUNNING_DB_240,
     SERVER_DB_240,
     SLEEPY_240,
@@ -246,3 +249,143 @@ def test_an_old_config_file_loads_its_roots_as_results(home: Path, corpus: Path)
     config.write_text(f'[[roots]]\npath = "{corpus / "results"}"\nkind = "client"\n')
     with pytest.raises(ConfigError, match="kind must be one of"):
         DispatchIndex()
+
+
+# ---- incremental syncs (what the daemon runs) ---------------------------------------
+
+
+def _sync(index: DispatchIndex, server: Path, **options: Any) -> ScanSummary:
+    (root,) = index.config.roots
+    return index.writer().sync_server(root, **options)
+
+
+def test_an_incremental_sync_reads_only_what_changed(index: DispatchIndex, server: Path) -> None:
+    cursor = ServerCursor()
+    first = _sync(index, server, cursor=cursor)
+    assert (first.unchanged, cursor.full_syncs) == (len(MANIFEST), 1)
+    with sqlite3.connect(server.parent / DB_NAME) as conn:
+        conn.execute(
+            "UPDATE lattices SET status = 'CANCELLED', updated_at = '2026-12-01 00:00:00'"
+            " WHERE dispatch_id = ?",
+            (FAILED_240,),
+        )
+    summary = _sync(index, server, cursor=cursor)
+    assert cursor.incremental_syncs == 1 and cursor.full_syncs == 1
+    # Only the rows written since (and within the slack before) are compared.
+    assert summary.updated == 1 and summary.unchanged <= 1
+    assert index.get(FAILED_240).status == "CANCELLED"
+    assert cursor.high_water == dt.datetime(2026, 12, 1, tzinfo=UTC)
+    assert _sync(index, server, cursor=cursor).updated == 0
+
+
+def test_a_database_replaced_is_reconciled(index: DispatchIndex, server: Path) -> None:
+    cursor = ServerCursor()
+    _sync(index, server, cursor=cursor)
+    database = server.parent / DB_NAME
+    # Written in place (the same inode): its high water went backwards.
+    with sqlite3.connect(RUNNING_DB_240) as src, sqlite3.connect(database) as dst:
+        src.backup(dst)
+    summary = _sync(index, server, cursor=cursor)
+    assert cursor.full_syncs == 2 and summary.updated >= 3
+    assert index.get(SLEEPY_240).status == "RUNNING"
+    # Another file put in its place: another inode.
+    _put_database(SERVER_DB_240, database)
+    summary = _sync(index, server, cursor=cursor)
+    assert cursor.full_syncs == 3
+    assert index.get(SLEEPY_240).status == "COMPLETED"
+
+
+def test_an_unchanged_dispatch_is_not_read_again(index: DispatchIndex, server: Path) -> None:
+    # Garbage of the same size and times in place of the result: only a
+    # read of the asset could tell, and an unchanged mark is not read.
+    asset = server / ARITH_240 / "node_5" / "results.tobj"
+    st = asset.stat()
+    with open(asset, "r+b") as handle:
+        handle.write(b"\xff" * st.st_size)
+    os.utime(asset, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert _sync(index, server, cursor=ServerCursor()).unchanged == len(MANIFEST)
+    assert index.get(ARITH_240).unreadable is None
+    # A sync of that dispatch by name (a file of it changed) reads it whole.
+    summary = _sync(index, server, dispatch_ids=[ARITH_240])
+    assert summary.updated == 1
+    assert "results.tobj" in (index.get(ARITH_240).unreadable or "")
+
+
+def test_a_busy_database_leaves_the_cursor_where_it_was(index: DispatchIndex, server: Path) -> None:
+    cursor = ServerCursor()
+    _sync(index, server, cursor=cursor)
+    high_water = cursor.high_water
+    conn = sqlite3.connect(server.parent / DB_NAME, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute(
+            "UPDATE lattices SET status = 'CANCELLED', updated_at = '2026-12-01 00:00:00'"
+            " WHERE dispatch_id = ?",
+            (ARITH_240,),
+        )
+        summary = _sync(index, server, cursor=cursor, busy_wait=0.1)
+        assert summary.busy == 1 and summary.errors == []
+        assert cursor.high_water == high_water
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    assert _sync(index, server, cursor=cursor).updated == 1
+    assert index.get(ARITH_240).status == "CANCELLED"
+
+
+def test_a_missing_database_resets_the_cursor(index: DispatchIndex, server: Path) -> None:
+    cursor = ServerCursor()
+    _sync(index, server, cursor=cursor)
+    database = server.parent / DB_NAME
+    database.unlink()
+    summary = _sync(index, server, cursor=cursor)
+    assert summary.errors and cursor.high_water is None
+    _put_database(RUNNING_DB_240, database)
+    _sync(index, server, cursor=cursor)
+    assert cursor.full_syncs == 2
+    assert index.get(SLEEPY_240).status == "RUNNING"
+
+
+def test_an_incremental_sync_keeps_links_and_marks_deletions(
+    index: DispatchIndex, server: Path
+) -> None:
+    cursor = ServerCursor()
+    _sync(index, server, cursor=cursor)
+    inner = index.get(INNER_240)
+    assert (inner.parent_dispatch_id, inner.parent_node_id) == (OUTER_240, 0)
+    assert inner.origin == "covalent-db" and inner.covalent_state == "active"
+    # Deleted in Covalent's UI (its row written, so its updated_at moves).
+    with sqlite3.connect(server.parent / DB_NAME) as conn:
+        conn.execute(
+            "UPDATE lattices SET is_active = 0, updated_at = '2026-12-01 00:00:00'"
+            " WHERE dispatch_id IN (?, ?)",
+            (INNER_240, ARITH_240),
+        )
+    summary = _sync(index, server, cursor=cursor)
+    assert cursor.incremental_syncs == 1 and summary.updated == 2
+    for dispatch_id in (INNER_240, ARITH_240):
+        record = index.get(dispatch_id)
+        assert record.covalent_state == "deleted" and record.status == "COMPLETED"
+    assert index.get(INNER_240).parent_dispatch_id == OUTER_240
+
+
+def test_a_server_without_asset_tables_is_synced_by_file_names(
+    index: DispatchIndex, covalent_server: Path
+) -> None:
+    # Before the asset tables: each file at its row's storage_path + *_filename.
+    data = covalent_server / "data"
+    shutil.copyfile(data / ARITH_240 / "node_5" / "results.tobj", data / ARITH_240 / "results.tobj")
+    with sqlite3.connect(covalent_server / DB_NAME) as conn:
+        for table in ("lattice_assets", "electron_assets", "assets"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute(
+            "UPDATE electrons SET storage_path = ("
+            " SELECT l.storage_path FROM lattices l WHERE l.id = parent_lattice_id)"
+            " || '/node_' || transport_graph_node_id"
+        )
+    index.add_dirs([data])
+    summary = index.scan()
+    assert summary.new == len(MANIFEST) and summary.errors == []
+    assert index.get(ARITH_240).result == "6"
+    assert index.get(FAILED_240).nodes[0].error == "RuntimeError: the task failed"
+    assert index.scan().unchanged == len(MANIFEST)
