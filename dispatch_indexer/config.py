@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import tomli_w
 
@@ -44,6 +46,19 @@ HOST_MAX_LENGTH = 255  # the width of every host column (store.models)
 DAEMON_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced, fit to print or log."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    except ValueError:
+        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
 @dataclass
 class RootConfig:
     path: str
@@ -56,7 +71,7 @@ class RootConfig:
         """What the root is, for a person: "results folders", or the server
         data dir with its database."""
         if self.kind == "covalent-data":
-            return f"Covalent server data, database {self.covalent_db}"
+            return f"Covalent server data, database {redact_url(self.covalent_db)}"
         return _KIND_DESCRIPTIONS.get(self.kind, self.kind)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -35,7 +36,7 @@ from .integrations import covalent_config
 from .integrations.covalent_config import CovalentRoots
 from .read.pool import Reader, make_reader
 from .records import DispatchRecord, RootInfo, ScanSummary
-from .scan import kinds
+from .scan import kinds, server
 from .scan.scanner import Progress, Scanner
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
 
@@ -385,10 +386,13 @@ class DispatchIndex:
     def result_document(self, dispatch_id: str) -> dict:
         """The document Covalent's UI shows for a dispatch (the shape of
         Covalent 0.110's ``encode_result``), built without running the pickle."""
-        self.get(dispatch_id)
+        record = self.get(dispatch_id)
         document = self._guard(lambda: self._store.result_document(dispatch_id))
+        if document is None and record.origin == "covalent-db":
+            text = server.server_document(self.config.roots, record)
+            document = json.loads(text) if text is not None else None
         if document is None:
-            raise NotFoundError(f"no readable result.pkl was stored for {dispatch_id!r}")
+            raise NotFoundError(f"no readable result was stored for {dispatch_id!r}")
         return document
 
     def hide(self, dispatch_ids: Iterable[str]) -> int:

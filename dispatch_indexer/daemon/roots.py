@@ -22,6 +22,7 @@ from typing import Any
 
 from ..config import RootConfig
 from ..paths import depth_below, is_within
+from ..scan.covalent_pg import is_database_url
 from .fsinfo import wants_polling
 from .status import DegradedRegistry
 from .watcher import NativeWatcher, WatchLimitError
@@ -129,7 +130,9 @@ class Roots:
             if state is not None:
                 self.watcher.unwatch_under(path)
             mode = root.watch
-            if root.kind not in NATIVE_KINDS:
+            if root.kind not in NATIVE_KINDS or is_database_url(root.covalent_db or ""):
+                # Client caches, and a server whose database is not a file
+                # (PostgreSQL): nothing inotify can say, each poll syncs them.
                 mode = "polling"
             elif mode == "auto":
                 mode = "polling" if wants_polling(path) else "native"

@@ -33,6 +33,7 @@ from ..config import RootConfig
 from ..paths import is_within
 from ..read.detect import find_database
 from ..records import FINAL_STATUSES, DispatchRecord, ScanSummary
+from ..scan.covalent_pg import is_database_url
 from ..scan.server import ServerCursor, SyncInterrupted
 from .roots import Roots, RootState
 from .status import DegradedRegistry
@@ -116,6 +117,9 @@ class Servers:
         for path, root in wanted.items():
             if path not in self.by_path:
                 database = root.covalent_db or find_database(path)
+                if database is not None and is_database_url(str(database)):
+                    # On PostgreSQL: no file to watch, its polls sync it.
+                    database = None
                 self.by_path[path] = ServerState(root, str(database) if database else None)
 
     def _drop(self, state: ServerState) -> None:

@@ -55,7 +55,7 @@ def mark_rows(
     100,000 dispatches building full rows was most of a sync's cost."""
     cols = ", ".join(f'l."{c}"' if schema.has("lattices", c) else "NULL" for c in _LATTICE)
     where, args = _in("l.dispatch_id", dispatch_ids)
-    sql = f"SELECT l.id, l.dispatch_id, {cols} FROM lattices l WHERE 1{where}"  # noqa: S608
+    sql = f"SELECT l.id, l.dispatch_id, {cols} FROM lattices l WHERE 1 = 1{where}"  # noqa: S608
     lattices = conn.execute(sql, args).fetchall()
     row_ids = None if dispatch_ids is None else [r[0] for r in lattices]
     tasks = _tasks_latest(conn, schema, row_ids)
@@ -109,7 +109,7 @@ def _tasks_latest(
         for c in ("started_at", "completed_at", "updated_at")
     ]
     where, args = _in("e.parent_lattice_id", row_ids)
-    sql = f"SELECT e.parent_lattice_id, {', '.join(cols)} FROM electrons e WHERE 1{where} GROUP BY e.parent_lattice_id"  # noqa: E501, S608 - names from PRAGMA, values as '?'
+    sql = f"SELECT e.parent_lattice_id, {', '.join(cols)} FROM electrons e WHERE 1 = 1{where} GROUP BY e.parent_lattice_id"  # noqa: E501, S608 - names from PRAGMA, values as '?'
     return {row[0]: tuple(row[1:]) for row in conn.execute(sql, args)}
 
 

@@ -98,7 +98,7 @@ class ServerMarks:
 
 
 def read_marks(
-    database: str | Path,
+    database: str | Path | CovalentDb,
     data_dir: str | Path,
     since: datetime | None = None,
     dispatch_ids: list[str] | None = None,
@@ -107,7 +107,7 @@ def read_marks(
     """The cheap pass (``dbmarks``) as marks: every dispatch's, or those
     changed at or after ``since``, or those named (``busy_wait``: how long
     a busy database is waited for before ``CovalentDbBusyError``)."""
-    db = CovalentDb(database, busy_wait=busy_wait)
+    db = _opened(database, busy_wait)
     marks = db.marks(since=since, dispatch_ids=dispatch_ids)
     data = os.fspath(data_dir)
     by_filename = not marks.schema.has("assets")
@@ -127,18 +127,30 @@ def read_marks(
 
 
 def read_dispatches(
-    database: str | Path,
+    database: str | Path | CovalentDb,
     data_dir: str | Path,
     dispatch_ids: list[str] | None,
     busy_wait: float = BUSY_WAIT,
+    every_asset: bool = False,
 ) -> list[ServerDispatch]:
     """The full records of the dispatches named (None: all), in one read
-    transaction, with only the assets they are built from."""
-    db = CovalentDb(database, busy_wait=busy_wait)
+    transaction, with only the assets they are built from (or, with
+    ``every_asset``, all of them: what their UI document shows)."""
+    db = _opened(database, busy_wait)
+    if every_asset:
+        snapshot = db.snapshot(dispatch_ids=dispatch_ids)
+        return dispatches_from_snapshot(snapshot, Path(data_dir))
     snapshot = db.snapshot(
         dispatch_ids=dispatch_ids, asset_keys=RECORD_ASSETS, skip_task_status=_DONE
     )
     return dispatches_from_snapshot(snapshot, Path(data_dir), lean=True)
+
+
+def _opened(database: str | Path | CovalentDb, busy_wait: float) -> CovalentDb:
+    # A reader of another engine (``scan.covalent_pg``) comes opened.
+    if isinstance(database, CovalentDb):
+        return database
+    return CovalentDb(database, busy_wait=busy_wait)
 
 
 def _result_path(row: MarkRow, data_dir: str, by_filename: bool) -> str | None:

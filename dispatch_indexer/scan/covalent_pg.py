@@ -25,24 +25,18 @@ the session's zone); see docs/covalent-generations.md, section 4.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
+from ..config import redact_url as redact
 from ..errors import CovalentDbBusyError, CovalentDbError
-from ..read.covalent_db import CovalentDb, Snapshot, _changed_ids, _chunked, _link_parents
-from ..read.dbrows import (
-    Schema,
-    asset_rows,
-    edge_rows,
-    electron_rows,
-    lattice_rows,
-    since_text,
-)
-from ..records import latest
+from ..read.covalent_db import BUSY_WAIT, CovalentDb
+from ..read.dbrows import Schema
 
 if TYPE_CHECKING:
     import psycopg
@@ -62,29 +56,19 @@ def is_database_url(spec: str) -> bool:
     return scheme.split("+", 1)[0].lower() in _SCHEMES
 
 
-def redact(url: str) -> str:
-    """``url`` with its password replaced, fit to print or log."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    except ValueError:
-        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
-
-
-def open_covalent_db(spec: str) -> CovalentDb | CovalentPg:
+def open_covalent_db(spec: str | os.PathLike[str], busy_wait: float = BUSY_WAIT) -> CovalentDb:
     """The reader for a Covalent server database: a PostgreSQL URL or an
-    SQLite file's path."""
-    return CovalentPg(spec) if is_database_url(spec) else CovalentDb(spec)
+    SQLite file's path (``busy_wait``: how long a busy file is waited for)."""
+    spec = os.fspath(spec)
+    return CovalentPg(spec) if is_database_url(spec) else CovalentDb(spec, busy_wait=busy_wait)
 
 
-class CovalentPg:
-    """One Covalent dispatcher database on PostgreSQL, read-only per use."""
+class CovalentPg(CovalentDb):
+    """One Covalent dispatcher database on PostgreSQL, read-only per use: the
+    queries of ``CovalentDb`` over a connection of another engine."""
 
     def __init__(self, url: str, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
+        # No file: CovalentDb's path, busy_timeout and busy_wait do not apply.
         if not is_database_url(url):
             raise CovalentDbError(f"not a PostgreSQL URL: {redact(url)}")
         # psycopg takes the URL without SQLAlchemy's "+driver".
@@ -93,55 +77,11 @@ class CovalentPg:
         # What messages and logs show: never the password.
         self.path = redact(url)
 
-    def schema(self) -> Schema:
-        with self._transaction() as conn:
-            return _schema(conn, self.path)
-
-    def snapshot(
-        self, since: datetime | None = None, dispatch_ids: Iterable[str] | None = None
-    ) -> Snapshot:
-        """As ``CovalentDb.snapshot``: every dispatch (or those changed at or
-        after ``since``, or those named) with its tasks, edges and assets."""
-        with self._transaction() as conn:
-            schema = _schema(conn, self.path)
-            ids = None if dispatch_ids is None else list(dict.fromkeys(dispatch_ids))
-            if since is not None:
-                changed = _changed_ids(conn, schema, since_text(since))
-                ids = list(changed) if ids is None else [i for i in ids if i in changed]
-            # The builders are typed for sqlite3; _Connection answers as it does.
-            lattices = _chunked(ids, lambda chunk: lattice_rows(conn, schema, chunk))
-            by_row = {row.row_id: row for row in lattices}
-            electrons = _chunked(
-                list(by_row),
-                lambda chunk: electron_rows(conn, schema, chunk, by_row),
-            )
-            lattices = _link_parents(conn, schema, lattices)
-            ids_by_row = {e.row_id: e for e in electrons}
-            edges = _chunked(
-                list(by_row),
-                lambda chunk: edge_rows(conn, schema, chunk, ids_by_row),
-            )
-            assets = _chunked(
-                list(by_row),
-                lambda chunk: asset_rows(conn, schema, chunk, by_row, ids_by_row),
-            )
-        times = [r.updated_at for r in lattices] + [e.updated_at for e in electrons]
-        return Snapshot(
-            schema=schema,
-            lattices=lattices,
-            electrons=electrons,
-            edges=edges,
-            assets=assets,
-            high_water=latest(times),
-        )
-
-    def dispatch_ids(self) -> list[str]:
-        """Every dispatch id in the database: a full reconciliation's list."""
-        with self._transaction() as conn:
-            return [row[0] for row in conn.execute("SELECT dispatch_id FROM lattices")]
+    def _read_schema(self, conn: Any) -> Schema:
+        return _schema(conn, self.path)
 
     @contextmanager
-    def _transaction(self) -> Iterator[_Connection]:
+    def _transaction(self) -> Iterator[_Connection]:  # type: ignore[override]
         import psycopg
 
         try:
@@ -180,27 +120,45 @@ class CovalentPg:
         return text
 
 
-class _Row(dict):  # type: ignore[type-arg]
-    """A row by column name (a dict, so ``dict(row)`` works) and by position,
-    as ``sqlite3.Row`` answers the query builders."""
+class _Row(tuple):  # type: ignore[type-arg]
+    """A row by position (a tuple: it unpacks and slices) and by column
+    name, with ``keys()`` for ``dict(row)``, as ``sqlite3.Row`` answers the
+    query builders."""
 
-    __slots__ = ("_values",)
+    __slots__ = ()
+    _names: dict[str, int]
 
     def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, int):
-            return self._values[key]
-        return super().__getitem__(key)
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
 
 
 def _row_maker(cursor: Any) -> Callable[[Sequence[Any]], _Row]:
-    names = [column.name for column in cursor.description or ()]
+    # The first of several columns of one name answers for it (sqlite3.Row's rule).
+    names: dict[str, int] = {}
+    for position, column in enumerate(cursor.description or ()):
+        names.setdefault(column.name, position)
+    row_type = type("Row", (_Row,), {"__slots__": (), "_names": names})
 
     def make(values: Sequence[Any]) -> _Row:
-        row = _Row(zip(names, values, strict=True))
-        row._values = tuple(values)
-        return row
+        return row_type(_as_sqlite(v) for v in values)
 
     return make
+
+
+def _as_sqlite(value: Any) -> Any:
+    """A time as the text SQLAlchemy writes into SQLite (naive UTC,
+    ``YYYY-MM-DD HH:MM:SS[.ffffff]``): the readers compare and parse the
+    stored text as it comes (``read.dbmarks``), one form for both engines."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return str(value)
+    return value
 
 
 class _Connection:

@@ -15,11 +15,12 @@ import os
 from collections.abc import Callable, Iterable
 
 from ..config import Config, RootConfig, normalize_root
-from ..errors import BadInputError
+from ..errors import BadInputError, CovalentDbError
 from ..read.detect import FolderKind, detect
 from ..records import ScanSummary
 from ..store.store import Store
 from .client import CLIENT_KINDS, ClientSyncInterrupted, refresh_client, sync_client
+from .covalent_pg import CovalentPg, is_database_url
 from .scanner import ScanInterrupted, Scanner
 from .server import SyncInterrupted, sync_server
 
@@ -38,6 +39,8 @@ def root_for(
     folder, as before kinds."""
     path = normalize_root(folder)
     database = None
+    if covalent_db is not None and is_database_url(os.fspath(covalent_db)):
+        return _on_postgres(path, watch, os.fspath(covalent_db))
     if covalent_db is not None:
         database = os.path.abspath(os.path.expanduser(os.fspath(covalent_db)))
         if not os.path.isfile(database):
@@ -59,6 +62,24 @@ def root_for(
     if found.kind in _CLIENT_FOLDERS:
         return RootConfig(path=path, watch=watch, kind=_CLIENT_FOLDERS[found.kind])
     return RootConfig(path=path, watch=watch)
+
+
+def _on_postgres(path: str, watch: str, url: str) -> RootConfig:
+    """A server whose database is PostgreSQL: its data dir (anything but a
+    folder of another kind), and a database that answers as Covalent's."""
+    found = detect(path)
+    if found.kind not in (FolderKind.DATA_DIR, FolderKind.CLIENT_RESULTS, FolderKind.UNKNOWN):
+        raise BadInputError(
+            f"--covalent-db names a server's database, but {path} is not its data dir "
+            f"({found.reason})"
+        )
+    try:
+        CovalentPg(url).schema()
+    except CovalentDbError as exc:
+        raise BadInputError(str(exc)) from None
+    return RootConfig(
+        path=str(found.path.resolve()), watch=watch, kind="covalent-data", covalent_db=url
+    )
 
 
 def scan_roots(

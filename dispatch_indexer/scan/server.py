@@ -34,13 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RootConfig
+from ..paths import is_within
 from ..read.covalent_db import BUSY_WAIT, CovalentDbBusyError, CovalentDbError, Schema
 from ..read.detect import find_database
 from ..read.modern import ServerDispatch, ServerMark, read_dispatches, read_marks, read_result_bytes
+from ..read.moderndoc import document_json
 from ..read.reader import ReadOutcome, stat_of
 from ..read.tobj import UnreadableAssetError
 from ..records import DispatchRecord, FileStat, ScanSummary
 from ..store.store import Store
+from .covalent_pg import is_database_url, open_covalent_db
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +155,10 @@ class _Sync:
                 "register it again with add-dir --covalent-db PATH"
             )
             return
-        self.database = database
+        self.database = str(database)
+        # A server on PostgreSQL has no file whose replacement says "reconcile".
+        self.on_file = not is_database_url(self.database)
+        self.db = open_covalent_db(self.database, busy_wait=self.busy_wait)
         try:
             if dispatch_ids is not None:
                 self._named(dispatch_ids)
@@ -171,18 +177,18 @@ class _Sync:
 
     def _named(self, dispatch_ids: list[str]) -> None:
         """These dispatches, read whole: a file of theirs changed."""
-        marks = read_marks(
-            self.database, self.data_dir, dispatch_ids=dispatch_ids, busy_wait=self.busy_wait
-        ).marks
+        marks = read_marks(self.db, self.data_dir, dispatch_ids=dispatch_ids).marks
         self._build(marks, {}, force=True)
 
     def _changed(self, cursor: ServerCursor | None, full: bool) -> None:
-        file = _file_of(self.database)
+        file = _file_of(self.database) if self.on_file else None
         since = None
         if cursor is not None and not full and cursor.high_water is not None:
-            replaced = file is None or file[:2] != cursor.file or file[2] < cursor.size
+            replaced = self.on_file and (
+                file is None or file[:2] != cursor.file or file[2] < cursor.size
+            )
             since = None if replaced else cursor.high_water - SLACK
-        read = read_marks(self.database, self.data_dir, since=since, busy_wait=self.busy_wait)
+        read = read_marks(self.db, self.data_dir, since=since)
         if since is not None and cursor is not None:
             assert cursor.high_water is not None
             # The rows read include the one that set the high water (read
@@ -191,7 +197,7 @@ class _Sync:
             if went_back or _schema_key(read.schema) != cursor.schema:
                 log.info("%s: its database was replaced; reconciling", self.data_dir)
                 since = None
-                read = read_marks(self.database, self.data_dir, busy_wait=self.busy_wait)
+                read = read_marks(self.db, self.data_dir)
         if since is None:
             known = {
                 p: (k.stat, k.last_event)
@@ -243,9 +249,7 @@ class _Sync:
         step = max(self.batch_size, 1)
         for start in range(0, len(ids), step):
             chunk = ids[start : start + step]
-            for dispatch in read_dispatches(
-                self.database, self.data_dir, chunk, busy_wait=self.busy_wait
-            ):
+            for dispatch in read_dispatches(self.db, self.data_dir, chunk):
                 mark, stat = changed[dispatch.record.dispatch_id]
                 batch.append(_outcome(dispatch, mark, stat, self.data_dir))
                 if len(batch) >= self.batch_size:
@@ -266,6 +270,26 @@ class _Sync:
         self.summary.unreadable += result.unreadable
         if self.should_stop is not None and self.should_stop():
             raise SyncInterrupted
+
+
+def server_document(roots: list[RootConfig], record: DispatchRecord) -> str | None:
+    """Covalent's UI document of a dispatch read from a server, built when
+    asked for from the server as it is now (every asset of one dispatch:
+    too much to read for each of 100,000 in a sync); None when its server
+    is not registered or cannot be read."""
+    root = next(
+        (r for r in roots if r.kind == "covalent-data" and is_within(record.path, r.path)), None
+    )
+    database = root and (root.covalent_db or find_database(root.path))
+    if root is None or database is None:
+        return None
+    try:
+        db = open_covalent_db(str(database))
+        found = read_dispatches(db, root.path, [record.dispatch_id], every_asset=True)
+    except CovalentDbError as exc:
+        log.info("%s: no document from its server: %s", record.dispatch_id, exc)
+        return None
+    return document_json(found[0]) if found else None
 
 
 def _outcome(

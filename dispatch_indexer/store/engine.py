@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, unquote, urlparse
 
 import peewee as pw
 
+from ..config import redact_url
 from ..errors import BadInputError, DatabaseError
 from ..paths import ensure_private_dir
 
@@ -58,11 +59,7 @@ RETRIES = 5
 
 def describe(url: str) -> str:
     """The URL with any password hidden, for messages and status."""
-    parsed = urlparse(url)
-    if parsed.password:
-        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
-        return parsed._replace(netloc=netloc).geturl()
-    return url
+    return redact_url(url)
 
 
 def is_sqlite(url: str) -> bool:

@@ -14,13 +14,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from dispatch_indexer.errors import CovalentDbError
+from dispatch_indexer import DispatchIndex
+from dispatch_indexer.errors import BadInputError, CovalentDbError
 from dispatch_indexer.read.covalent_db import CovalentDb
 from dispatch_indexer.read.modern import ServerDispatch, dispatches_from_snapshot
 from dispatch_indexer.scan.covalent_pg import CovalentPg, is_database_url, open_covalent_db, redact
+from dispatch_indexer.scan.server import ServerCursor
 
 from ..postgres_server import PASSWORD, PostgresServer
-from ..realdata import FIXTURES_240, REVISION_240, SERVER_DB_240
+from ..realdata import ARITH_240, FIXTURES_240, REVISION_240, SERVER_DB_240
 
 UTC = dt.timezone.utc
 FAILED = "564c6446-c6b4-4127-8be8-ac0da370b620"
@@ -209,3 +211,51 @@ def test_sqlalchemy_url_and_factory(pg_url: str) -> None:
 )
 def test_redact(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+def test_a_server_on_postgres_is_registered_synced_and_followed(
+    pg_url: str, covalent_server: Path, index: DispatchIndex
+) -> None:
+    """``add-dir DATA --covalent-db postgresql://...`` end to end: every
+    dispatch as Covalent reported it, then a write on the server read by an
+    incremental sync (no file to watch: the cursor's high water alone)."""
+    (added,) = index.add_dirs([covalent_server / "data"], covalent_db=pg_url)
+    root = index.config.root(added)
+    assert root is not None and root.kind == "covalent-data" and root.covalent_db == pg_url
+    assert PASSWORD not in root.describe()
+    summary = index.scan()
+    assert summary.errors == [] and summary.new == 11
+    manifest = json.loads((FIXTURES_240 / "manifest.json").read_text())
+    for entry in manifest:
+        record = index.get(entry["dispatch_id"])
+        assert (record.status, record.lattice_name, record.num_nodes) == (
+            entry["status"],
+            entry["lattice_name"],
+            entry["num_nodes"],
+        )
+        assert record.origin == "covalent-db"
+
+    writer = index.writer()
+    cursor = ServerCursor()
+    assert writer.sync_server(root, cursor=cursor).unchanged == 11
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(
+            "UPDATE lattices SET status = 'CANCELLED', updated_at = now() AT TIME ZONE 'UTC'"
+            " WHERE dispatch_id = %s",
+            (ARITH_240,),
+        )
+    again = writer.sync_server(root, cursor=cursor)
+    # Only what changed (and what shares its slack window) is read again.
+    assert cursor.incremental_syncs == 1 and again.updated == 1 and again.unchanged < 11
+    assert index.get(ARITH_240).status == "CANCELLED"
+
+
+def test_an_unreachable_postgres_server_is_refused_in_one_line(
+    postgres_server: PostgresServer, covalent_server: Path, index: DispatchIndex
+) -> None:
+    url = f"postgresql://indexer:{PASSWORD}@127.0.0.1:1/covalent"
+    with pytest.raises(BadInputError) as caught:
+        index.add_dirs([covalent_server / "data"], covalent_db=url)
+    message = str(caught.value)
+    assert "\n" not in message and PASSWORD not in message and "cannot connect" in message
+    assert index.config.roots == []

@@ -389,3 +389,24 @@ def test_a_server_without_asset_tables_is_synced_by_file_names(
     assert index.get(ARITH_240).result == "6"
     assert index.get(FAILED_240).nodes[0].error == "RuntimeError: the task failed"
     assert index.scan().unchanged == len(MANIFEST)
+
+
+def test_the_ui_document_is_built_from_the_server_when_asked(
+    cli, index: DispatchIndex, server: Path
+) -> None:
+    """A server's dispatch has Covalent's UI document, read when asked for
+    (a sync stores none: every asset of 100,000 dispatches is too much)."""
+    index.scan()
+    document = index.result_document(FAILED_240)
+    assert document["status"] == "FAILED"
+    fail = document["graph"]["nodes"][0]
+    assert fail["error"] == "RuntimeError: the task failed"
+    assert fail["stderr"].startswith("Traceback (most recent call last):")
+    shown = cli("show", ARITH_240, "--document")
+    assert '"result": "6"' in shown.output
+    # Its server's database gone, there is nothing to build it from: said,
+    # not a crash, and the record stays.
+    (server.parent / "dispatcher_db.sqlite").unlink()
+    missing = cli("show", ARITH_240, "--document", code=1)
+    assert "no readable result" in missing.output
+    assert index.get(ARITH_240).status == "COMPLETED"
