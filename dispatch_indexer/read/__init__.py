@@ -12,12 +12,14 @@ with ``safepickle`` (real objects only from ``constructors``), takes the
 record's fields with ``covalent_result`` (the result's value as JSON through
 ``values``; the status from ``resultinfo`` when the pickle is unreadable)
 and builds Covalent's UI document with ``document`` (``render``, ``mirror``,
-``functions``). Every walk over what a pickle held is a ``tree.TreeWalk``,
+``functions``; its layout and size bound in ``doclayout``). Every walk over what a pickle held is a ``tree.TreeWalk``,
 bounded in depth, width and size.
 
 Modern Covalent (0.136 on) keeps no result.pkl: ``covalent_db`` reads the
-dispatcher's database read-only (rows as ``dbrows`` dataclasses), ``modern``
-joins it with the data dir (paths through ``relocate``, asset previews
-through ``tobj``) into records; ``client`` reads the client's caches and
-``detect`` says which of these a folder is.
+dispatcher's database read-only (rows as ``dbrows`` dataclasses; one mark
+per dispatch as ``dbmarks`` rows, for telling what changed), ``modern``
+joins it with the data dir (paths through ``relocate``, files through
+``datafiles``, asset previews through ``tobj``) into records, and
+``moderndoc`` into Covalent's UI document; ``client`` reads the client's
+caches and ``detect`` says which of these a folder is.
 """
