@@ -8,7 +8,10 @@ Tests copy them before changing anything (``conftest.corpus``).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,3 +55,22 @@ HEAVY_240 = "30382443-c33a-4b99-9839-015090cd9b5b"  # an 800 kB bytes result
 NUMERIC_240 = "0727a367-de62-4268-b906-5961c59102ea"  # a numpy array result
 SLEEPY_240 = "7912ecc3-db59-4dad-b408-91fd25e9fe64"  # RUNNING in running/
 CANCELLED_240 = "f3b781a0-4cc4-4ae9-99e2-0d2cf9d2dbac"  # "sleepy" again, cancelled
+
+
+@contextlib.contextmanager
+def covalent_mid_commit(database: Path) -> Iterator[None]:
+    """Covalent's server inside a commit to ``database``: its exclusive lock
+    held (in rollback-journal mode that shuts every reader out) over a change
+    of ARITH_240 to CANCELLED, committed when the block ends."""
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute(
+            "UPDATE lattices SET status = 'CANCELLED', updated_at = '2026-12-01 00:00:00'"
+            " WHERE dispatch_id = ?",
+            (ARITH_240,),
+        )
+        yield
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

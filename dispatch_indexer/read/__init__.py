@@ -12,8 +12,8 @@ with ``safepickle`` (real objects only from ``constructors``), takes the
 record's fields with ``covalent_result`` (the result's value as JSON through
 ``values``; the status from ``resultinfo`` when the pickle is unreadable)
 and builds Covalent's UI document with ``document`` (``render``, ``mirror``,
-``functions``; its layout and size bound in ``doclayout``). Every walk over what a pickle held is a ``tree.TreeWalk``,
-bounded in depth, width and size.
+``functions``; its layout and size bound in ``doclayout``). Every walk over
+what a pickle held is a ``tree.TreeWalk``, bounded in depth, width and size.
 
 Modern Covalent (0.136 on) keeps no result.pkl: ``covalent_db`` reads the
 dispatcher's database read-only (rows as ``dbrows`` dataclasses; one mark

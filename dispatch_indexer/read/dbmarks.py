@@ -17,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from .dbrows import Schema, parse_time
+from .dbrows import Schema, in_list, parse_time
 
 __all__ = ["MarkRow", "high_water", "mark_rows"]
 
@@ -54,8 +54,8 @@ def mark_rows(
     hundred: one IN list). Raw rows, one time parsed per dispatch: at
     100,000 dispatches building full rows was most of a sync's cost."""
     cols = ", ".join(f'l."{c}"' if schema.has("lattices", c) else "NULL" for c in _LATTICE)
-    where, args = _in("l.dispatch_id", dispatch_ids)
-    sql = f"SELECT l.id, l.dispatch_id, {cols} FROM lattices l WHERE 1 = 1{where}"  # noqa: S608
+    where, args = in_list("l.dispatch_id", dispatch_ids)
+    sql = f"SELECT l.id, l.dispatch_id, {cols} FROM lattices l{where}"  # noqa: S608
     lattices = conn.execute(sql, args).fetchall()
     row_ids = None if dispatch_ids is None else [r[0] for r in lattices]
     tasks = _tasks_latest(conn, schema, row_ids)
@@ -92,12 +92,6 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _in(column: str, ids: list[Any] | None) -> tuple[str, list[Any]]:
-    if ids is None:
-        return "", []
-    return f" AND {column} IN ({','.join('?' * len(ids))})", list(ids)
-
-
 def _tasks_latest(
     conn: sqlite3.Connection, schema: Schema, row_ids: list[int] | None
 ) -> dict[int, tuple[Any, Any, Any]]:
@@ -108,8 +102,8 @@ def _tasks_latest(
         f'MAX(e."{c}")' if schema.has("electrons", c) else "NULL"
         for c in ("started_at", "completed_at", "updated_at")
     ]
-    where, args = _in("e.parent_lattice_id", row_ids)
-    sql = f"SELECT e.parent_lattice_id, {', '.join(cols)} FROM electrons e WHERE 1 = 1{where} GROUP BY e.parent_lattice_id"  # noqa: E501, S608 - names from PRAGMA, values as '?'
+    where, args = in_list("e.parent_lattice_id", row_ids)
+    sql = f"SELECT e.parent_lattice_id, {', '.join(cols)} FROM electrons e{where} GROUP BY e.parent_lattice_id"  # noqa: E501, S608 - names from PRAGMA, values as '?'
     return {row[0]: tuple(row[1:]) for row in conn.execute(sql, args)}
 
 
@@ -126,6 +120,6 @@ def _result_assets(
         or row_ids == []
     ):
         return {}
-    where, args = _in("la.meta_id", row_ids)
+    where, args = in_list("la.meta_id", row_ids, "AND")
     sql = f"SELECT la.meta_id, a.storage_path, a.object_key FROM lattice_assets la JOIN assets a ON a.id = la.asset_id WHERE la.\"key\" = 'result'{where}"  # noqa: E501, S608
     return {row[0]: (row[1], row[2]) for row in conn.execute(sql, args)}

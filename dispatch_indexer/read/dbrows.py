@@ -138,16 +138,18 @@ def _select(schema: Schema, table: str, alias: str, wanted: tuple[str, ...]) -> 
     )
 
 
-def _in(column: str, ids: list[Any] | None) -> tuple[str, list[Any]]:
+def in_list(column: str, ids: list[Any] | None, joiner: str = "WHERE") -> tuple[str, list[Any]]:
+    """`` WHERE column IN (?, ...)`` (or ``AND ...``) and its values; nothing
+    for None, which is every row."""
     if ids is None:
         return "", []
-    return f" WHERE {column} IN ({','.join('?' * len(ids))})", list(ids)
+    return f" {joiner} {column} IN ({','.join('?' * len(ids))})", list(ids)
 
 
 def lattice_rows(
     conn: sqlite3.Connection, schema: Schema, dispatch_ids: list[str] | None
 ) -> list[LatticeRow]:
-    where, args = _in("l.dispatch_id", dispatch_ids)
+    where, args = in_list("l.dispatch_id", dispatch_ids)
     sql = f"SELECT l.id AS id, l.dispatch_id AS dispatch_id, {_select(schema, 'lattices', 'l', _LATTICE_COLUMNS)} FROM lattices l{where}"  # noqa: E501, S608 - names from PRAGMA, values as '?'
     out = []
     for row in conn.execute(sql, args):
@@ -192,7 +194,7 @@ def electron_rows(
         else []
     )
     extra = "".join(f', e."{c}" AS "{c}"' for c in filename_columns)
-    where, args = _in("e.parent_lattice_id", lattice_row_ids)
+    where, args = in_list("e.parent_lattice_id", lattice_row_ids)
     sql = f"SELECT e.id AS id, e.parent_lattice_id AS lattice, {_select(schema, 'electrons', 'e', _ELECTRON_COLUMNS)}{extra} FROM electrons e{where}"  # noqa: E501, S608 - names from PRAGMA
     out = []
     for row in conn.execute(sql, args):
@@ -231,7 +233,7 @@ def edge_rows(
     if not (schema.has(table, "electron_id") and schema.has(table, "parent_electron_id")):
         return []
     cols = _select(schema, table, "d", ("edge_name", "parameter_type", "arg_index"))
-    where, args = _in("e.parent_lattice_id", lattice_row_ids)
+    where, args = in_list("e.parent_lattice_id", lattice_row_ids)
     sql = f"SELECT d.electron_id AS child, d.parent_electron_id AS parent, {cols} FROM electron_dependency d JOIN electrons e ON e.id = d.electron_id{where}"  # noqa: E501, S608
     out = []
     for row in conn.execute(sql, args):
@@ -270,14 +272,14 @@ def asset_rows(
     )
     out: list[AssetRow] = []
     if schema.has("lattice_assets", "meta_id"):
-        where, args = _keyed(*_in("la.meta_id", lattice_row_ids), "la", keys)
+        where, args = _keyed(*in_list("la.meta_id", lattice_row_ids), "la", keys)
         sql = f'SELECT la.meta_id AS owner, la."key" AS "key", {cols} FROM lattice_assets la JOIN assets a ON a.id = la.asset_id{where}'  # noqa: E501, S608
         for row in conn.execute(sql, args):
             lattice = lattices.get(row["owner"])
             if lattice is not None:
                 out.append(_asset(row, lattice.dispatch_id, None))
     if schema.has("electron_assets", "meta_id"):
-        where, args = _keyed(*_in("e.parent_lattice_id", lattice_row_ids), "ea", keys)
+        where, args = _keyed(*in_list("e.parent_lattice_id", lattice_row_ids), "ea", keys)
         if skip_task_status is not None and schema.has("electrons", "status"):
             where += " AND e.status != ?" if where else " WHERE e.status != ?"
             args.append(skip_task_status)

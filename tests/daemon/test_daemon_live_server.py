@@ -22,7 +22,14 @@ from dispatch_indexer.cli import app
 
 from ..daemon_helpers import DaemonProcess, get, wait_for
 from ..fault_helpers import configure
-from ..realdata import ARITH_240, FAILED_240, RUNNING_DB_240, SERVER_DB_240, SLEEPY_240
+from ..realdata import (
+    ARITH_240,
+    FAILED_240,
+    RUNNING_DB_240,
+    SERVER_DB_240,
+    SLEEPY_240,
+    covalent_mid_commit,
+)
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -108,23 +115,12 @@ def test_the_database_deleted_then_restored(daemon: DaemonProcess, share: Path) 
 
 
 def test_a_busy_database_is_no_error(daemon: DaemonProcess, share: Path) -> None:
-    conn = sqlite3.connect(share / DB_NAME, isolation_level=None)
-    try:
-        # Rollback-journal mode: a writer's exclusive lock shuts readers out.
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute(
-            "UPDATE lattices SET status = 'CANCELLED', updated_at = '2026-12-01 00:00:00'"
-            " WHERE dispatch_id = ?",
-            (ARITH_240,),
-        )
+    with covalent_mid_commit(share / DB_NAME):
         held_until = time.monotonic() + 3.0
         while time.monotonic() < held_until:
             assert _report()["degraded"] == []
             assert _status(ARITH_240) == "COMPLETED"
             time.sleep(0.2)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
     wait_for(lambda: _status(ARITH_240) == "CANCELLED", SEEN_WITHIN, "synced once released")
     assert _report()["degraded"] == []
     complaints = [

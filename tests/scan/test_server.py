@@ -29,6 +29,7 @@ from ..realdata import (
     RUNNING_DB_240,
     SERVER_DB_240,
     SLEEPY_240,
+    covalent_mid_commit,
 )
 
 # Run on both engines (see conftest).
@@ -198,21 +199,11 @@ def test_a_removed_dispatch_folder_is_missing(index: DispatchIndex, server: Path
 
 
 def test_a_busy_database_is_read_at_the_next_scan(index: DispatchIndex, server: Path) -> None:
-    conn = sqlite3.connect(server.parent / DB_NAME, isolation_level=None)
-    try:
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute(
-            "UPDATE lattices SET status = 'CANCELLED', updated_at = '2026-12-01 00:00:00'"
-            " WHERE dispatch_id = ?",
-            (ARITH_240,),
-        )
+    with covalent_mid_commit(server.parent / DB_NAME):
         summary = index.scan()
         assert summary.busy == 1 and summary.errors == []
         assert "busy" in summary.line()
         assert index.get(ARITH_240).status == "COMPLETED"
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
     summary = index.scan()
     assert summary.busy == 0
     assert index.get(ARITH_240).status == "CANCELLED"
@@ -315,20 +306,10 @@ def test_a_busy_database_leaves_the_cursor_where_it_was(index: DispatchIndex, se
     cursor = ServerCursor()
     _sync(index, server, cursor=cursor)
     high_water = cursor.high_water
-    conn = sqlite3.connect(server.parent / DB_NAME, isolation_level=None)
-    try:
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute(
-            "UPDATE lattices SET status = 'CANCELLED', updated_at = '2026-12-01 00:00:00'"
-            " WHERE dispatch_id = ?",
-            (ARITH_240,),
-        )
+    with covalent_mid_commit(server.parent / DB_NAME):
         summary = _sync(index, server, cursor=cursor, busy_wait=0.1)
         assert summary.busy == 1 and summary.errors == []
         assert cursor.high_water == high_water
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
     assert _sync(index, server, cursor=cursor).updated == 1
     assert index.get(ARITH_240).status == "CANCELLED"
 
