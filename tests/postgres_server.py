@@ -16,16 +16,20 @@ so a query that relies on byte order without saying so fails here too.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import glob
 import itertools
 import os
 import pwd
+import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -215,3 +219,54 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         with self.admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---- a Covalent server's database on PostgreSQL ------------------------------
+
+
+def _pg_type(declared: str) -> str:
+    """The PostgreSQL type Covalent's SQLAlchemy models make for a column
+    SQLite declares (``DATETIME`` is ``timestamp without time zone``)."""
+    declared = declared.upper()
+    if declared == "DATETIME":
+        return "TIMESTAMP WITHOUT TIME ZONE"
+    if declared in ("INTEGER", "BIGINT", "BOOLEAN", "TEXT") or re.fullmatch(
+        r"VARCHAR\(\d+\)", declared
+    ):
+        return declared
+    raise AssertionError(f"a column type the loader does not know: {declared}")
+
+
+def load_into_postgres(sqlite_file: Path, url: str) -> None:
+    """Every table of ``sqlite_file`` created in ``url``'s database with the
+    same columns and typed values, as Covalent's migrations would make them."""
+    source = sqlite3.connect(sqlite_file.absolute().as_uri() + "?mode=ro", uri=True)
+    tables = [
+        row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    ]
+    with psycopg.connect(url) as target:
+        for table in tables:
+            info = source.execute(f'PRAGMA table_info("{table}")').fetchall()
+            columns = [(row[1], _pg_type(row[2])) for row in info]
+            ddl = ", ".join(f'"{name}" {kind}' for name, kind in columns)
+            target.execute(f'CREATE TABLE "{table}" ({ddl})')
+            names = ", ".join(f'"{name}"' for name, _ in columns)
+            marks = ", ".join("%s" for _ in columns)
+            rows = [
+                [_value(value, kind) for value, (_, kind) in zip(row, columns, strict=True)]
+                for row in source.execute(f'SELECT {names} FROM "{table}"')
+            ]
+            if rows:
+                with target.cursor() as cursor:
+                    cursor.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+    source.close()
+
+
+def _value(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "BOOLEAN":
+        return bool(value)
+    if kind.startswith("TIMESTAMP"):
+        return dt.datetime.fromisoformat(value)
+    return value

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -22,6 +23,7 @@ from dispatch_indexer.cli import app
 
 from ..daemon_helpers import DaemonProcess, get, wait_for
 from ..fault_helpers import configure
+from ..postgres_server import PASSWORD, load_into_postgres
 from ..realdata import (
     ARITH_240,
     FAILED_240,
@@ -166,5 +168,32 @@ def test_a_polled_server_is_synced_at_each_poll(covalent_server: Path, home: Pat
         assert root["mode"] == "polling (Covalent database)"
         _write_through_sqlite(RUNNING_DB_240, covalent_server / DB_NAME)
         wait_for(lambda: _status(SLEEPY_240) == "RUNNING", SEEN_WITHIN, "the next poll")
+    finally:
+        process.stop()
+
+
+def test_a_server_on_postgres_is_polled(
+    covalent_server: Path, home: Path, postgres_url: str
+) -> None:
+    """A Covalent server whose database is PostgreSQL: no file to watch, so
+    the daemon polls it (said in status) and each poll brings its writes."""
+    load_into_postgres(SERVER_DB_240, postgres_url)
+    with DispatchIndex() as index:
+        index.add_dirs([covalent_server / "data"], covalent_db=postgres_url)
+    configure(poll_interval=0.3)
+    process = DaemonProcess().start()
+    try:
+        wait_for(lambda: _status(ARITH_240) == "COMPLETED", 10, "the first sync")
+        (root,) = _report()["roots"]
+        assert root["mode"] == "polling (Covalent database)"
+        with psycopg.connect(postgres_url) as conn:
+            conn.execute(
+                "UPDATE lattices SET status = 'CANCELLED',"
+                " updated_at = now() AT TIME ZONE 'UTC' WHERE dispatch_id = %s",
+                (ARITH_240,),
+            )
+        wait_for(lambda: _status(ARITH_240) == "CANCELLED", SEEN_WITHIN, "the next poll")
+        assert _report()["degraded"] == []
+        assert PASSWORD not in process.log()
     finally:
         process.stop()

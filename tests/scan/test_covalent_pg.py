@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import re
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -21,59 +19,11 @@ from dispatch_indexer.read.modern import ServerDispatch, dispatches_from_snapsho
 from dispatch_indexer.scan.covalent_pg import CovalentPg, is_database_url, open_covalent_db, redact
 from dispatch_indexer.scan.server import ServerCursor
 
-from ..postgres_server import PASSWORD, PostgresServer
+from ..postgres_server import PASSWORD, PostgresServer, load_into_postgres
 from ..realdata import ARITH_240, FIXTURES_240, REVISION_240, SERVER_DB_240
 
 UTC = dt.timezone.utc
 FAILED = "564c6446-c6b4-4127-8be8-ac0da370b620"
-
-
-def _pg_type(declared: str) -> str:
-    """The PostgreSQL type Covalent's SQLAlchemy models make for a column
-    SQLite declares (``DATETIME`` is ``timestamp without time zone``)."""
-    declared = declared.upper()
-    if declared == "DATETIME":
-        return "TIMESTAMP WITHOUT TIME ZONE"
-    if declared in ("INTEGER", "BIGINT", "BOOLEAN", "TEXT") or re.fullmatch(
-        r"VARCHAR\(\d+\)", declared
-    ):
-        return declared
-    raise AssertionError(f"a column type the loader does not know: {declared}")
-
-
-def load_into_postgres(sqlite_file: Path, url: str) -> None:
-    """Every table of ``sqlite_file`` created in ``url``'s database with the
-    same columns and typed values, as Covalent's migrations would make them."""
-    source = sqlite3.connect(sqlite_file.absolute().as_uri() + "?mode=ro", uri=True)
-    tables = [
-        row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-    ]
-    with psycopg.connect(url) as target:
-        for table in tables:
-            info = source.execute(f'PRAGMA table_info("{table}")').fetchall()
-            columns = [(row[1], _pg_type(row[2])) for row in info]
-            ddl = ", ".join(f'"{name}" {kind}' for name, kind in columns)
-            target.execute(f'CREATE TABLE "{table}" ({ddl})')
-            names = ", ".join(f'"{name}"' for name, _ in columns)
-            marks = ", ".join("%s" for _ in columns)
-            rows = [
-                [_value(value, kind) for value, (_, kind) in zip(row, columns, strict=True)]
-                for row in source.execute(f'SELECT {names} FROM "{table}"')
-            ]
-            if rows:
-                with target.cursor() as cursor:
-                    cursor.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
-    source.close()
-
-
-def _value(value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if kind == "BOOLEAN":
-        return bool(value)
-    if kind.startswith("TIMESTAMP"):
-        return dt.datetime.fromisoformat(value)
-    return value
 
 
 @pytest.fixture
