@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import peewee as pw
 
 from .config import Config, RootConfig
-from .errors import DatabaseError
+from .errors import DatabaseError, MissingDependencyError, UntrustedDataError
 from .read.pool import ReadOutcome
 from .records import ScanSummary
 from .scan import kinds, server
@@ -232,3 +232,26 @@ class IndexWriter:
         gone or damaged: a close that fails must not stop a reopen)."""
         with contextlib.suppress(Exception):
             self._database.close()
+
+
+def unpickle_trusted(fetch: Callable[[], bytes], *, trust: bool) -> object:
+    """``DispatchIndex.load_result``: the bytes ``fetch`` gives, unpickled,
+    only for a caller who said ``trust=True`` and with Covalent importable
+    (the pickle names its classes). The one place a pickle is loaded for
+    real; everything else reads through ``read.safepickle``."""
+    if trust is not True:
+        raise UntrustedDataError(
+            "refusing to unpickle: loading a result runs code from the file; "
+            "pass trust=True if you trust where it came from"
+        )
+    try:
+        import covalent  # noqa: F401 - the pickle names its classes
+    except ImportError:
+        raise MissingDependencyError(
+            "loading a result needs Covalent installed (pip install covalent)"
+        ) from None
+    data = fetch()
+    import pickle
+
+    # The one trusted opt-in path: the caller said trust=True above.
+    return pickle.loads(data)  # noqa: S301

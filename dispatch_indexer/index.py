@@ -24,13 +24,18 @@ from typing import TypeVar
 
 from . import config as config_mod
 from . import paths as paths_mod
-from .access import IndexWriter, Opened, guarded, guarded_iteration, thread_connection
+from .access import (
+    IndexWriter,
+    Opened,
+    guarded,
+    guarded_iteration,
+    thread_connection,
+    unpickle_trusted,
+)
 from .config import Config, RootConfig
 from .errors import (
     BadInputError,
-    MissingDependencyError,
     NotFoundError,
-    UntrustedDataError,
 )
 from .integrations import covalent_config
 from .integrations.covalent_config import CovalentRoots
@@ -356,22 +361,7 @@ class DispatchIndex:
         caller passes ``trust=True``, and it needs Covalent importable (the
         pickle refers to its classes). Everything else here reads safely.
         """
-        if trust is not True:
-            raise UntrustedDataError(
-                "refusing to unpickle: loading a result runs code from the file; "
-                "pass trust=True if you trust where it came from"
-            )
-        try:
-            import covalent  # noqa: F401 - the pickle names its classes
-        except ImportError:
-            raise MissingDependencyError(
-                "loading a result needs Covalent installed (pip install covalent)"
-            ) from None
-        data = self.result_bytes(dispatch_id)
-        import pickle
-
-        # The one trusted opt-in path: the caller said trust=True above.
-        return pickle.loads(data)  # noqa: S301
+        return unpickle_trusted(lambda: self.result_bytes(dispatch_id), trust=trust)
 
     def result_bytes(self, dispatch_id: str) -> bytes:
         """The stored result.pkl bytes; never unpickled here."""
