@@ -364,11 +364,12 @@ class DispatchIndex:
         return unpickle_trusted(lambda: self.result_bytes(dispatch_id), trust=trust)
 
     def result_bytes(self, dispatch_id: str) -> bytes:
-        """The stored result.pkl bytes; never unpickled here."""
+        """The stored result bytes (a result.pkl, or a server's result asset),
+        never unpickled here."""
         self.get(dispatch_id)
         data = self._guard(lambda: self._store.result_bytes(dispatch_id))
         if data is None:
-            raise NotFoundError(f"no readable result.pkl was stored for {dispatch_id!r}")
+            raise NotFoundError(f"no result bytes were stored for {dispatch_id!r}")
         return data
 
     # ---- Covalent's UI --------------------------------------------------
