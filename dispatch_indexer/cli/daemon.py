@@ -11,8 +11,7 @@ from ..config import DAEMON_LOG_LEVELS, Config
 from ..daemon import control, logsetup
 from ..daemon import status as status_mod
 from ..daemon.database import damaged_database, open_index_recovering
-from ..daemon.loop import Daemon
-from ..errors import DatabaseError
+from ..errors import DatabaseError, MissingDependencyError
 from ..index import DispatchIndex
 from ..paths import resolve
 from . import app
@@ -58,6 +57,16 @@ def start(
         index.close()
         raise
     logsetup.configure(index.paths, level, foreground=not quiet)
+    # Only the daemon watches: loading it (and inotify) here, not for every
+    # command, lets the others run where inotify does not exist (macOS).
+    try:
+        from ..daemon.loop import Daemon
+    except Exception as exc:  # noqa: BLE001 - watchdog's UnsupportedLibcError, an ImportError
+        index.close()
+        raise MissingDependencyError(
+            f"the daemon needs Linux's inotify, which this system lacks: {exc}"
+        ) from None
+
     daemon = Daemon(index)
     if rebuilt is not None:
         daemon.database_rebuilt(rebuilt)
