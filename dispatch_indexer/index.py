@@ -380,7 +380,7 @@ class DispatchIndex:
         record = self.get(dispatch_id)
         document = self._guard(lambda: self._store.result_document(dispatch_id))
         if document is None and record.origin == "covalent-db":
-            text = server.server_document(self.config.roots, record)
+            text = server.server_document(self.config, record)
             document = json.loads(text) if text is not None else None
         if document is None:
             raise NotFoundError(f"no readable result was stored for {dispatch_id!r}")

@@ -205,6 +205,13 @@ class ScanSummary:
             text += f" (all {self.listed} listed in the first {self.listed_seconds:.2f}s)"
         return text
 
+    def add(self, part: ScanSummary) -> None:
+        """Count ``part`` (a scan of other roots) into this summary."""
+        for f in dataclasses.fields(self):
+            if f.name != "errors":
+                setattr(self, f.name, getattr(self, f.name) + getattr(part, f.name))
+        self.errors.extend(part.errors)
+
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -24,7 +24,7 @@ from ..records import FINAL_STATUSES, ScanSummary
 from ..scan.scanner import ScanInterrupted, Scanner
 from .roots import Roots, RootState
 from .schedule import Schedule
-from .servers import Servers, SyncInterrupted, add
+from .servers import Servers, SyncInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class Capture:
             )
         for root in servers:
             try:
-                add(summary, self.servers.sync(root, full=full))
+                summary.add(self.servers.sync(root, full=full))
             except SyncInterrupted:
                 raise ScanInterrupted from None
         for root in others:

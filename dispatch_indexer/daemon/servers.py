@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 from ..access import IndexWriter
 from ..config import RootConfig
 from ..paths import is_within
-from ..read.detect import find_database
 from ..records import FINAL_STATUSES, DispatchRecord, ScanSummary
 from ..scan.covalent_pg import is_database_url
-from ..scan.server import ServerCursor, SyncInterrupted
+from ..scan.server import ServerCursor, SyncInterrupted, database_of
 from .roots import Roots, RootState
 from .status import DegradedRegistry
 from .watcher import CREATED, DELETED, GONE, MOVED_FROM, MOVED_TO, FsEvent
@@ -116,11 +115,11 @@ class Servers:
                 self._drop(self.by_path.pop(path))
         for path, root in wanted.items():
             if path not in self.by_path:
-                database = root.covalent_db or find_database(path)
-                if database is not None and is_database_url(str(database)):
+                database = database_of(root)
+                if database is not None and is_database_url(database):
                     # On PostgreSQL: no file to watch, its polls sync it.
                     database = None
-                self.by_path[path] = ServerState(root, str(database) if database else None)
+                self.by_path[path] = ServerState(root, database)
 
     def _drop(self, state: ServerState) -> None:
         folder = state.database_dir
@@ -288,11 +287,4 @@ class Servers:
                 self.roots.watcher.unwatch_under(folder)
 
 
-def add(total: ScanSummary, part: ScanSummary) -> None:
-    """``part`` counted into ``total``."""
-    for name in ("new", "updated", "unchanged", "missing", "unreadable", "busy", "seconds"):
-        setattr(total, name, getattr(total, name) + getattr(part, name))
-    total.errors.extend(part.errors)
-
-
-__all__ = ["ServerState", "Servers", "SyncInterrupted", "add"]
+__all__ = ["ServerState", "Servers", "SyncInterrupted"]

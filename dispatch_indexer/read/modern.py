@@ -54,9 +54,6 @@ class ServerDispatch:
 
     record: DispatchRecord
     lattice: LatticeRow
-    # A sub-workflow's parent: the dispatch and the task (node id) that ran it.
-    parent_dispatch_id: str | None
-    parent_node_id: int | None
     # The sub-workflows this dispatch ran, by the node id of the task that ran each.
     sub_dispatches: dict[int, str]
     # Where the result asset is now (None when there is none yet).
@@ -67,6 +64,16 @@ class ServerDispatch:
     assets: dict[str, Path]
     # Its task graph's edges (``electron_dependency``).
     edges: list[EdgeRow]
+
+    # A sub-workflow's parent: the dispatch and the task (node id) that ran
+    # it, as its record holds them.
+    @property
+    def parent_dispatch_id(self) -> str | None:
+        return self.record.parent_dispatch_id
+
+    @property
+    def parent_node_id(self) -> int | None:
+        return self.record.parent_node_id
 
 
 @dataclass
@@ -282,8 +289,6 @@ def _dispatch(
     return ServerDispatch(
         record=record,
         lattice=lattice,
-        parent_dispatch_id=lattice.parent_dispatch_id,
-        parent_node_id=lattice.parent_node_id,
         sub_dispatches=dict(sub_dispatches),
         result_path=result_path,
         node_assets=dict(node_assets),

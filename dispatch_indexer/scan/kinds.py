@@ -126,7 +126,7 @@ def scan_roots(
             raise ScanInterrupted from None
         if on_server is not None:
             on_server(root, part)
-        _add(summary, part)
+        summary.add(part)
     for root in clients:
         try:
             part = sync_client(
@@ -139,7 +139,7 @@ def scan_roots(
             )
         except ClientSyncInterrupted:
             raise ScanInterrupted from None
-        _add(summary, part)
+        summary.add(part)
     return summary
 
 
@@ -167,18 +167,3 @@ def reread(store: Store, config: Config, folders: Iterable[str], scanner: Scanne
             settle_seconds=config.settle_seconds,
             max_bytes=config.max_pickle_bytes,
         )
-
-
-def _add(total: ScanSummary, part: ScanSummary) -> None:
-    for name in (
-        "new",
-        "updated",
-        "unchanged",
-        "missing",
-        "unreadable",
-        "unsettled",
-        "busy",
-        "seconds",
-    ):
-        setattr(total, name, getattr(total, name) + getattr(part, name))
-    total.errors.extend(part.errors)

@@ -33,8 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import RootConfig
-from ..paths import is_within
+from ..config import Config, RootConfig
 from ..read.covalent_db import BUSY_WAIT, CovalentDbBusyError, CovalentDbError, Schema
 from ..read.detect import find_database
 from ..read.modern import ServerDispatch, ServerMark, read_dispatches, read_marks, read_result_bytes
@@ -148,14 +147,14 @@ class _Sync:
             gone = [os.path.join(self.data_dir, i) for i in dispatch_ids]
             gone = [p for p in gone if not os.path.isdir(p)]
             _forget(self.store, [p for p in gone if self.store.known_locations(p)], self.summary)
-        database = self.root.covalent_db or find_database(self.data_dir)
+        database = database_of(self.root)
         if database is None:
             self.summary.errors.append(
                 f"{self.data_dir}: no Covalent database found beside it; "
                 "register it again with add-dir --covalent-db PATH"
             )
             return
-        self.database = str(database)
+        self.database = database
         # A server on PostgreSQL has no file whose replacement says "reconcile".
         self.on_file = not is_database_url(self.database)
         self.db = open_covalent_db(self.database, busy_wait=self.busy_wait)
@@ -272,19 +271,24 @@ class _Sync:
             raise SyncInterrupted
 
 
-def server_document(roots: list[RootConfig], record: DispatchRecord) -> str | None:
+def database_of(root: RootConfig) -> str | None:
+    """The database of a server's root: the one it was registered with (a
+    file or a PostgreSQL URL), else the one Covalent keeps beside its data dir."""
+    found = root.covalent_db or find_database(root.path)
+    return None if found is None else str(found)
+
+
+def server_document(config: Config, record: DispatchRecord) -> str | None:
     """Covalent's UI document of a dispatch read from a server, built when
     asked for from the server as it is now (every asset of one dispatch:
     too much to read for each of 100,000 in a sync); None when its server
     is not registered or cannot be read."""
-    root = next(
-        (r for r in roots if r.kind == "covalent-data" and is_within(record.path, r.path)), None
-    )
-    database = root and (root.covalent_db or find_database(root.path))
+    root = config.synced_root(record.path)
+    database = database_of(root) if root is not None and root.kind == "covalent-data" else None
     if root is None or database is None:
         return None
     try:
-        db = open_covalent_db(str(database))
+        db = open_covalent_db(database)
         found = read_dispatches(db, root.path, [record.dispatch_id], every_asset=True)
     except CovalentDbError as exc:
         log.info("%s: no document from its server: %s", record.dispatch_id, exc)
