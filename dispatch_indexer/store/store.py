@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import peewee as pw
 
 from ..config import default_host
-from ..read.reader import ReadOutcome
 from ..records import DispatchRecord
 from . import counters, forget, provisional, read, write
 from .models import Tables
@@ -44,6 +44,9 @@ from .read import KnownLocation, StoredStat
 from .scope import Scope, utcnow
 from .statements import Batch
 from .write import ApplyResult
+
+if TYPE_CHECKING:  # the reader modules load in the processes that read
+    from ..read.reader import ReadOutcome
 
 __all__ = ["ApplyResult", "KnownLocation", "Store", "StoredStat", "utcnow"]
 
