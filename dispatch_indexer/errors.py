@@ -1,7 +1,7 @@
 """The project's exceptions, and the exit code each one maps to.
 
 Library code raises these; the CLI turns them into a one-line message and an
-exit code in one place (``cli._IndexerGroup.invoke``).
+exit code in one place (``cli.IndexerGroup.main``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each command opens the index, calls one library function and prints. Every
 error, the library's and a mistyped command line alike, becomes one line on
-stderr and an exit code here, in ``_IndexerGroup.main``, and nowhere else.
+stderr and an exit code here, in ``IndexerGroup.main``, and nowhere else.
 
 A command module imports only what every command needs (typer, the errors);
 what one command uses (the index, the daemon, rich) it imports when it runs,
@@ -71,13 +71,26 @@ def _name_metavars(command: Any) -> Any:
     return command
 
 
-class _IndexerGroup(TyperGroup):
+class IndexerGroup(TyperGroup):
+    """The command group: its help, its order, and every error's one line."""
+
     def list_commands(self, ctx: Any) -> list[str]:
         known = [name for name in COMMAND_ORDER if name in self.commands]
         return known + [name for name in self.commands if name not in COMMAND_ORDER]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         return _name_metavars(super().get_command(ctx, cmd_name))
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """Each command with its first sentence, wrapped, never cut short."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=300)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -141,7 +154,7 @@ def _print_version(value: bool) -> None:
 
 
 app = typer.Typer(
-    cls=_IndexerGroup,
+    cls=IndexerGroup,
     name=PROG,
     help="Index every Covalent dispatch found in your results directories.",
     no_args_is_help=True,

@@ -105,7 +105,8 @@ def _shown_fields(record: DispatchRecord) -> Iterator[tuple[str, Any]]:
     for key, value in vars(record).items():
         if key in INTERNAL_FIELDS or key in ("nodes", "result", "error"):
             continue
-        if key in ALWAYS_SHOWN or value not in (None, False, "", [], {}):
+        # ``is``: a task id 0 says something, False does not.
+        if key in ALWAYS_SHOWN or not (value is None or value is False or value in ("", [], {})):
             yield key, value
 
 

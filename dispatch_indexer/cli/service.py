@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from . import app
+from . import IndexerGroup, app
 from .common import options
 
 service_app = typer.Typer(
+    cls=IndexerGroup,
     name="service",
     help="Install or remove the systemd user service that runs the daemon.",
     no_args_is_help=True,
