@@ -53,9 +53,13 @@ def _usage_message(exc: Exception) -> str:
     text = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
     text = text[:1].lower() + text[1:]
     ctx = getattr(exc, "ctx", None)
-    if ctx is not None and ctx.command_path:
-        path = ctx.command_path.split(None, 1)
-        command = f"{PROG} {path[1]}" if len(path) > 1 else PROG
+    if ctx is not None:
+        # The command's own words, whatever ran it (``python -m dispatch_indexer``).
+        names = []
+        while ctx.parent is not None:
+            names.append(ctx.info_name)
+            ctx = ctx.parent
+        command = " ".join([PROG, *reversed(names)])
         text = f"{text.rstrip('.')} (see: {command} --help)"
     return text.rstrip(".")
 
