@@ -3,7 +3,8 @@
 peewee imports every PostgreSQL driver it finds when it is first imported
 (and playhouse's modules do again): psycopg 3 alone costs about 80 ms, which
 every SQLite user would pay on every command. So the store imports peewee
-with the drivers hidden (``import_peewee``, from ``store/__init__``), and
+with the drivers hidden (``import_peewee``, from ``store/__init__``; so are
+playhouse's modules, ``LazyPlayhouseMigrate``), and
 ``engine`` hands psycopg to peewee the first time a PostgreSQL database is
 opened (``load_psycopg``), setting what peewee's own import would have set.
 Tied to peewee 4's module layout, which pyproject pins.
@@ -11,7 +12,10 @@ Tied to peewee 4's module layout, which pyproject pins.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 from ..errors import MissingDependencyError
 
@@ -20,15 +24,33 @@ INSTALL_HINT = "pip install 'covalent-indexer[postgresql]'"
 
 
 def import_peewee() -> None:
-    """Import peewee and the playhouse modules the store uses, drivers hidden."""
-    if "peewee" in sys.modules or any(sys.modules.get(d) is not None for d in _DRIVERS):
-        return  # too late, or a driver is loaded already: nothing to save
+    """Import peewee, drivers hidden."""
+    with _drivers_hidden():
+        import peewee  # noqa: F401
+
+
+class LazyPlayhouseMigrate:
+    """``playhouse.migrate`` (which pulls in ``postgres_ext`` and with it the
+    drivers), imported, drivers hidden, when an attribute is first asked for."""
+
+    def __getattr__(self, name: str) -> Any:
+        with _drivers_hidden():
+            from playhouse import migrate
+        return getattr(migrate, name)
+
+
+@contextlib.contextmanager
+def _drivers_hidden() -> Iterator[None]:
+    """Make importing a driver fail, unless one is loaded already (then
+    there is nothing to save, and peewee should have it)."""
+    if any(sys.modules.get(d) is not None for d in _DRIVERS):
+        yield
+        return
     hidden = [d for d in _DRIVERS if d not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment] - makes its import fail
     try:
-        import peewee  # noqa: F401
-        from playhouse import migrate  # noqa: F401 - pulls in postgres_ext
+        yield
     finally:
         for name in hidden:
             if sys.modules.get(name) is None:
