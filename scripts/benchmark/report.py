@@ -228,7 +228,7 @@ def table_rows(measures: dict[str, Any]) -> list[dict[str, str]]:
                     f"CLI start: {c['command']}, {m['records']} records",
                     fmt_ms(c["seconds"]["median"] * 1000),
                     f"python -c pass {fmt_ms(base * 1000)}",
-                    f"{c['ratio']:.1f}x",
+                    f"{c['ratio']:.1f}x (CPU {c['cpu_ratio']:.1f}x)",
                     target=m["target"],
                     result=verdict(c["ratio"] <= 5),
                 )
