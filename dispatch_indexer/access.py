@@ -20,21 +20,23 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import peewee as pw
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, RootConfig
 from .errors import DatabaseError, MissingDependencyError, UntrustedDataError
-from .read.pool import ReadOutcome
 from .records import ScanSummary
-from .scan import kinds, server
-from .scan.scanner import Scanner
 from .store import engine as db_mod
 from .store.migrations import migrate
 from .store.models import Tables, bind
 from .store.sqlite.checkpoint import defer_checkpoints
 from .store.store import ApplyResult, KnownLocation, Store
+
+# Scanning and reading are imported where used: reading the index needs neither.
+if TYPE_CHECKING:
+    import peewee as pw
+
+    from .read.pool import ReadOutcome
+    from .scan.scanner import Scanner
 
 T = TypeVar("T")
 
@@ -166,6 +168,8 @@ class IndexWriter:
 
     def scanner(self, config: Config, **options: object) -> Scanner:
         """A scanner writing to this index (``Scanner``'s options)."""
+        from .scan.scanner import Scanner
+
         return Scanner(self._store, config, **options)  # type: ignore[arg-type]
 
     def scan_roots(
@@ -178,6 +182,8 @@ class IndexWriter:
         on_server: Callable[[RootConfig, ScanSummary], None] | None = None,
     ) -> ScanSummary:
         """Scan roots, each by its kind (``scan.kinds.scan_roots``)."""
+        from .scan import kinds
+
         return kinds.scan_roots(
             self._store,
             config,
@@ -191,6 +197,8 @@ class IndexWriter:
     def sync_server(self, root: RootConfig, **options: Any) -> ScanSummary:
         """Sync one Covalent server's root (``scan.server.sync_server``'s
         options: a cursor for incremental syncs, named dispatches)."""
+        from .scan import server
+
         return server.sync_server(self._store, root, **options)
 
     # ---- what the index knows ---------------------------------------------

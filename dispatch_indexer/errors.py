@@ -1,7 +1,7 @@
 """The project's exceptions, and the exit code each one maps to.
 
 Library code raises these; the CLI turns them into a one-line message and an
-exit code in one place (``cli._IndexerGroup.invoke``).
+exit code in one place (``cli.IndexerGroup.main``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ class ExitCode(enum.IntEnum):
     DATABASE = 4  # the index database cannot be opened or written
     ALREADY_RUNNING = 5  # another daemon already owns this index
     NOT_RUNNING = 6  # the daemon was asked for but is not running
+    INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT death (128 + 2)
 
 
 class IndexerError(Exception):
@@ -29,6 +30,16 @@ class BadInputError(IndexerError):
     """Something the user gave us (a path, an option value) is not usable."""
 
     exit_code = ExitCode.USAGE
+
+
+class UnknownStatusError(BadInputError):
+    """A status filter names a status that neither Covalent nor the index has."""
+
+
+class Interrupted(IndexerError):
+    """The user pressed Ctrl-C."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class NotFoundError(IndexerError):

@@ -20,7 +20,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from . import config as config_mod
 from . import paths as paths_mod
@@ -37,13 +37,15 @@ from .errors import (
     BadInputError,
     NotFoundError,
 )
-from .integrations import covalent_config
-from .integrations.covalent_config import CovalentRoots
-from .read.pool import Reader, make_reader
 from .records import DispatchRecord, RootInfo, ScanSummary
-from .scan import kinds, server
-from .scan.scanner import Progress, Scanner
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
+
+# Scanning, the reader processes and Covalent's config are imported where
+# used: reading the index (``list``, ``status``) starts without them.
+if TYPE_CHECKING:
+    from .integrations.covalent_config import CovalentRoots
+    from .read.pool import Reader
+    from .scan.scanner import Progress, Scanner
 
 T = TypeVar("T")
 
@@ -95,6 +97,8 @@ class DispatchIndex:
         """What reads result.pkl files for this index: worker processes
         (see ``read.pool``), started on first use and kept until ``close``."""
         if self._reader is None:
+            from .read.pool import make_reader
+
             config = self.config
             self._reader = make_reader(
                 config.reader_processes, config.read_memory_mb, config.read_timeout_seconds
@@ -134,6 +138,8 @@ class DispatchIndex:
         results folders, or a Covalent server's data dir with its database,
         found beside it or named by ``covalent_db``); their absolute paths,
         described by ``config.root(path).describe()``. All or nothing."""
+        from .scan import kinds
+
         _check_watch(watch)
         found = [kinds.root_for(d, watch, covalent_db) for d in dirs]
         if not found:
@@ -151,6 +157,9 @@ class DispatchIndex:
         """Register the ``also`` directories and every existing folder that
         Covalent's own config names (``integrations.covalent_config``), all or
         nothing; what was registered (``.roots``), left out and why."""
+        from .integrations import covalent_config
+        from .scan import kinds
+
         _check_watch(watch)
         extra = [kinds.root_for(d, watch, covalent_db) for d in also]
         found = covalent_config.roots_from_covalent(watch)
@@ -178,6 +187,9 @@ class DispatchIndex:
             return 0
         forgotten, reread = self._guard(lambda: self._store.forget_root(path))
         # Dispatches also found under another root now show that copy.
+        from .scan import kinds
+        from .scan.scanner import Scanner
+
         scanner = Scanner(self._store, self.config, reader=self.reader())
         self._guard(lambda: kinds.reread(self._store, self.config, reread, scanner))
         return forgotten
@@ -219,6 +231,9 @@ class DispatchIndex:
         progress: Progress | None = None,
     ) -> ScanSummary:
         """Scan the given folders, or every registered root."""
+        from .scan import kinds
+        from .scan.scanner import Scanner
+
         if dirs:
             roots = [config_mod.normalize_root(d) for d in dirs]
         else:
@@ -244,6 +259,8 @@ class DispatchIndex:
         caller knows it is whole (Covalent's save has returned). The record
         shown for that dispatch, or None if the folder changed while it was
         read (then nothing was recorded)."""
+        from .scan.scanner import Scanner
+
         path = os.fspath(folder)
         config = dataclasses.replace(self.config, settle_seconds=0)
         scanner = Scanner(self._store, config, source=source)
@@ -380,6 +397,8 @@ class DispatchIndex:
         record = self.get(dispatch_id)
         document = self._guard(lambda: self._store.result_document(dispatch_id))
         if document is None and record.origin == "covalent-db":
+            from .scan import server
+
             text = server.server_document(self.config, record)
             document = json.loads(text) if text is not None else None
         if document is None:

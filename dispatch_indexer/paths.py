@@ -55,6 +55,11 @@ class Paths:
     def status_file(self) -> Path:
         return self.state_dir / "daemon-status.json"
 
+    @property
+    def last_scan_file(self) -> Path:
+        """The last full scan the ``scan`` command ran (the daemon's is in its status)."""
+        return self.state_dir / "last-full-scan.json"
+
 
 def resolve(home: str | os.PathLike[str] | None = None) -> Paths:
     """The locations to use, from an override, the environment or platformdirs."""

@@ -12,6 +12,25 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+# Every status some Covalent release writes on a dispatch or a task, newest
+# releases' first (docs/covalent-generations.md, section 3). A status filter
+# is checked against these and the statuses the index holds, so a status a
+# plugin or a later release writes is accepted once a record has it.
+KNOWN_STATUSES = (
+    "NEW_OBJECT",
+    "STARTING",
+    "RUNNING",
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "DISPATCHING",
+    "PENDING_REUSE",
+    "PENDING_REPLACEMENT",
+    "DISPATCHING_SUBLATTICE",
+    "POSTPROCESSING",
+    "PENDING_POSTPROCESSING",
+    "POSTPROCESSING_FAILED",
+)
 
 # How a record came in: found by a scan, a watch event, the hook, or the
 # provisional listing pass.

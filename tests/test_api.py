@@ -169,10 +169,10 @@ def test_cli_prune(indexed: DispatchIndex, corpus: Path) -> None:
     cli("prune", code=2)
 
 
-def test_limit_zero_is_an_empty_page(indexed: DispatchIndex) -> None:
-    page = indexed.list(limit=0)
-    assert list(page) == [] and page.next_cursor is None
-    assert cli("list", "--limit", "0", "--format", "jsonl") == ""
+def test_limit_zero_is_an_error_and_any_other_limit_is_taken(indexed: DispatchIndex) -> None:
+    with pytest.raises(BadInputError, match="limit must be at least 1"):
+        indexed.list(limit=0)
+    assert len(indexed.list(limit=100_000)) == 11  # beyond the HTTP API's cap
 
 
 def test_hidden_records_leave_listings_but_stay_readable(indexed: DispatchIndex) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from ..index import DispatchIndex
+if TYPE_CHECKING:
+    from ..index import DispatchIndex
 
 
 def options(ctx: typer.Context) -> tuple[str | None, str | None]:
@@ -14,5 +17,8 @@ def options(ctx: typer.Context) -> tuple[str | None, str | None]:
 
 
 def open_index(ctx: typer.Context) -> DispatchIndex:
+    # Imported here: ``--help`` and a mistyped command never load the database layer.
+    from ..index import DispatchIndex
+
     home, db = options(ctx)
     return DispatchIndex(db, home=home)

@@ -1,4 +1,8 @@
-"""Tables, records and progress for people at a terminal."""
+"""Tables, records and progress for people at a terminal.
+
+rich is loaded only for the scan's live progress: plain lines print faster
+than rich can be imported.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,14 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..records import DispatchRecord
-from ..scan.scanner import Progress as ProgressCallback
 
-
-def _console() -> Console:
-    # Wide enough that ids and paths are never cut when output is piped.
-    return Console(soft_wrap=True, highlight=False)
+if TYPE_CHECKING:
+    from ..scan.scanner import Progress as ProgressCallback
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
@@ -55,33 +55,83 @@ def short_time(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
 
 
+# Bookkeeping of the index, in ``show --json`` only: how a change is told
+# (size, mtime, inode, hash), the listing order, the pickle's own folder.
+INTERNAL_FIELDS = frozenset(
+    {"mtime_ns", "inode", "sha256", "sort_time", "last_event", "pickled_results_dir", "size"}
+)
+# Shown even when empty; any other field only when it says something.
+ALWAYS_SHOWN = ("dispatch_id", "status", "lattice_name", "start_time", "end_time")
+INDENT = "    "
+
+
 def print_record(
     record: DispatchRecord, sub_workflows: list[tuple[str, int | None]] | None = None
 ) -> None:
-    """Every field, then the sub-workflow links and the nodes."""
-    data = record.to_json()
-    nodes = data.pop("nodes")
-    result = data.pop("result")
-    width = max(len(k) for k in data)
-    console = _console()
-    for key, value in data.items():
-        console.print(f"{key:<{width}}  {'' if value is None else value}", markup=False)
-    console.print(f"{'result':<{width}}  {json.dumps(result)}", markup=False)
+    """What a person asks ``show`` for: the dispatch's fields without the
+    index's bookkeeping, its error as a block, its parent and sub-workflows,
+    then its tasks."""
+    lines: list[tuple[str, str]] = []
+    for key, value in _shown_fields(record):
+        lines.append((key, _text(value)))
+        if key == "end_time" and record.start_time and record.end_time:
+            lines.append(("duration", _duration(record.end_time - record.start_time)))
+    width = max(len(key) for key, _ in [*lines, ("result", "")])
+    for key, text in lines:
+        typer.echo(f"{key:<{width}}  {text}".rstrip())
+    if record.result is not None:
+        typer.echo(f"{'result':<{width}}  {json.dumps(record.result)}")
+    error = (record.error or "").strip("\n")
+    if "\n" in error:
+        typer.echo("error:")
+        for line in error.splitlines():
+            typer.echo(f"{INDENT}{line}".rstrip())
+    elif error:
+        typer.echo(f"{'error':<{width}}  {error}")
     if record.parent_dispatch_id:
-        console.print(
-            f"parent: {record.parent_dispatch_id}{_task(record.parent_node_id)}", markup=False
-        )
+        typer.echo(f"parent: {record.parent_dispatch_id}{_task(record.parent_node_id)}")
     if sub_workflows:
-        console.print(f"sub-workflows ({len(sub_workflows)}):", markup=False)
+        typer.echo(f"sub-workflows ({len(sub_workflows)}):")
         for child, node_id in sub_workflows:
-            console.print(f"  {child}{_task(node_id)}", markup=False)
-    if nodes:
-        console.print(f"nodes ({len(nodes)}):", markup=False)
-        for node in nodes:
-            console.print(
-                f"  {node['node_id']!s:>4}  {node['status'] or '?':<10} {node['name']}",
-                markup=False,
-            )
+            typer.echo(f"  {child}{_task(node_id)}")
+    if record.nodes:
+        typer.echo(f"nodes ({len(record.nodes)}):")
+        for node in record.nodes:
+            line = f"  {node.node_id!s:>4}  {node.status or '?':<10} {node.name or ''}"
+            typer.echo(line.rstrip())
+
+
+def _shown_fields(record: DispatchRecord) -> Iterator[tuple[str, Any]]:
+    for key, value in vars(record).items():
+        if key in INTERNAL_FIELDS or key in ("nodes", "result", "error"):
+            continue
+        # ``is``: a task id 0 says something, False does not.
+        if key in ALWAYS_SHOWN or not (value is None or value is False or value in ("", [], {})):
+            yield key, value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return short_time(value)
+    if value is True:
+        return "yes"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _duration(delta: dt.timedelta) -> str:
+    seconds = delta.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
+    shown = [f"{n} {unit}" for n, unit in parts if n][:2]
+    return " ".join(shown)
 
 
 def _task(node_id: int | None) -> str:
@@ -94,6 +144,9 @@ def progress_counter(enabled: bool) -> Iterator[ProgressCallback | None]:
     if not enabled:
         yield None
         return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("scanning: {task.completed} dispatch folders"),

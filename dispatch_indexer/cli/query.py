@@ -16,7 +16,11 @@ from .output import FORMATS, print_record, print_table, short_time, write_record
 def list_(
     ctx: typer.Context,
     status: list[str] = typer.Option(
-        None, "--status", "-s", help="Only this status (repeat for several)."
+        None,
+        "--status",
+        "-s",
+        metavar="STATUS",
+        help="Only this status, e.g. FAILED (repeat for several; any case).",
     ),
     results_dir: str | None = typer.Option(
         None, "--results-dir", help="Only dispatches in this folder or below it."
@@ -31,7 +35,7 @@ def list_(
         True, "--missing/--no-missing", help="Include dispatches whose folder is gone."
     ),
     limit: int | None = typer.Option(
-        None, "--limit", "-n", min=0, help="At most this many (default: all)."
+        None, "--limit", "-n", metavar="N", help="At most N dispatches (default: all)."
     ),
     cursor: str | None = typer.Option(None, help="Continue after a previous page."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, jsonl or csv."),

@@ -19,7 +19,7 @@ def add_dir(
         None, metavar="PATH...", help="Results directories (optional with --from-covalent)."
     ),
     watch: str = typer.Option(
-        "auto", help="How the daemon watches it: auto, native (inotify) or polling."
+        "auto", metavar="MODE", help="How the daemon watches it: auto, native (inotify) or polling."
     ),
     from_covalent: bool = typer.Option(
         False,
@@ -57,7 +57,7 @@ def add_dir(
 @app.command("remove-dir")
 def remove_dir(
     ctx: typer.Context,
-    path: str = typer.Argument(..., help="A registered results directory."),
+    path: str = typer.Argument(..., metavar="PATH", help="A registered results directory."),
     forget: bool = typer.Option(False, "--forget", help="Also delete its records."),
 ) -> None:
     """Unregister a results directory (its records stay unless --forget)."""

@@ -21,8 +21,14 @@ def scan(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Scan results directories and update the index."""
+    from ..daemon.status import record_full_scan, utcnow_iso
+
+    started = utcnow_iso()
     with open_index(ctx) as index, progress_counter(enabled=sys.stderr.isatty()) as progress:
         summary = index.scan(paths or None, progress=progress)
+        if not paths:
+            # Every registered folder: what ``status`` shows as the last full scan.
+            record_full_scan(index.paths, started, summary.to_json())
     if as_json:
         typer.echo(json.dumps(summary.to_json(), indent=2))
         return

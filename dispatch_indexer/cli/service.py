@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from ..daemon import service as service_mod
-from . import app
+from . import IndexerGroup, app
 from .common import options
 
 service_app = typer.Typer(
+    cls=IndexerGroup,
     name="service",
     help="Install or remove the systemd user service that runs the daemon.",
     no_args_is_help=True,
@@ -19,6 +19,8 @@ app.add_typer(service_app, name="service")
 @service_app.command("install")
 def install(ctx: typer.Context) -> None:
     """Write the systemd user unit (using this index: --home/--db are kept)."""
+    from ..daemon import service as service_mod
+
     home, db = options(ctx)
     unit = service_mod.install(home=home, db=db)
     typer.echo(f"wrote {unit}")
@@ -29,6 +31,8 @@ def install(ctx: typer.Context) -> None:
 @service_app.command("uninstall")
 def uninstall() -> None:
     """Remove the systemd user unit."""
+    from ..daemon import service as service_mod
+
     unit = service_mod.uninstall()
     typer.echo(f"removed {unit}")
     typer.echo("stop and disable it with:")

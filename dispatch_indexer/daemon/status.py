@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .. import config as config_mod
@@ -24,7 +25,7 @@ from ..errors import DatabaseError
 from ..index import DispatchIndex
 from ..paths import Paths, resolve
 from ..store import engine as db_mod
-from .lock import running_pid
+from .lock import running_pid, write_private
 
 
 def utcnow_iso() -> str:
@@ -149,13 +150,28 @@ def gather_unreachable(paths: Paths, config: Config, error: str) -> Report:
 
 def _started(paths: Paths, config: Config) -> Report:
     pid = running_pid(paths)
-    daemon: dict[str, Any] = {}
-    if pid is not None:
-        try:
-            daemon = json.loads(paths.status_file.read_text())
-        except (OSError, ValueError):
-            daemon = {}
+    daemon = _read_json(paths.status_file)
+    if pid is None:
+        # A stopped daemon's file still says when it last scanned everything.
+        daemon = {"last_full_scan": daemon.get("last_full_scan")}
+    scans = [daemon.get("last_full_scan"), _read_json(paths.last_scan_file) or None]
+    known = [s for s in scans if isinstance(s, dict) and isinstance(s.get("time"), str)]
+    daemon["last_full_scan"] = max(known, key=lambda s: s["time"], default=None)
     return Report(paths, config, config.database_url(paths), pid, daemon)
+
+
+def record_full_scan(paths: Paths, started: str, summary: dict[str, Any]) -> None:
+    """Keep a full scan the ``scan`` command ran, for ``status`` to show."""
+    scan = {"time": started, "reason": "scan command", "summary": summary}
+    write_private(paths.last_scan_file, json.dumps(scan, indent=2))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _daemon_pid(report: Report) -> int | None:

@@ -53,7 +53,11 @@ def add_routes(app: FastAPI, access: Access) -> None:
     @app.get(f"{PREFIX}/dispatches", tags=["dispatches"])
     def list_dispatches(
         status: Annotated[
-            list[str] | None, Query(description="Only this status (repeat for several).")
+            list[str] | None,
+            Query(
+                description="Only this status (repeat for several; any case). One that "
+                "neither Covalent nor the index knows is a 422 naming the known ones."
+            ),
         ] = None,
         results_dir: Annotated[
             str | None, Query(description="Only dispatches in this folder or below it.")
@@ -69,7 +73,15 @@ def add_routes(app: FastAPI, access: Access) -> None:
         include_missing: Annotated[
             bool, Query(description="Include dispatches whose folder is gone.")
         ] = True,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
+        limit: Annotated[
+            int,
+            Query(
+                ge=1,
+                le=MAX_LIMIT,
+                description=f"Page size, 1 to {MAX_LIMIT} (this API's cap; follow next_cursor "
+                "for more).",
+            ),
+        ] = DEFAULT_LIMIT,
         cursor: Annotated[
             str | None,
             Query(max_length=MAX_PARAM_CHARS, description="next_cursor of the previous page."),

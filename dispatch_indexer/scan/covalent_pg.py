@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ..config import redact_url as redact
-from ..errors import CovalentDbBusyError, CovalentDbError
+from ..errors import CovalentDbBusyError, CovalentDbError, MissingDependencyError
 from ..read.covalent_db import BUSY_WAIT, CovalentDb
 from ..read.dbrows import Schema
+from ..store.driver import INSTALL_HINT
 
 if TYPE_CHECKING:
     import psycopg
@@ -82,8 +83,12 @@ class CovalentPg(CovalentDb):
 
     @contextmanager
     def _transaction(self) -> Iterator[_Connection]:  # type: ignore[override]
-        import psycopg
-
+        try:
+            import psycopg
+        except ImportError:
+            raise MissingDependencyError(
+                f"reading a Covalent server's PostgreSQL database needs psycopg 3: {INSTALL_HINT}"
+            ) from None
         try:
             raw = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT)
         except (psycopg.Error, ValueError) as exc:

@@ -11,3 +11,7 @@ Engine-specific code lives in ``engine`` (connections) and ``sqlite/`` (what
 only an SQLite file has: Covalent's compatibility view, file health checks,
 checkpoints).
 """
+
+from .driver import import_peewee
+
+import_peewee()

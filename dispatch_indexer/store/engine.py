@@ -36,6 +36,7 @@ import peewee as pw
 from ..config import redact_url
 from ..errors import BadInputError, DatabaseError
 from ..paths import ensure_private_dir
+from . import driver
 
 T = TypeVar("T")
 
@@ -164,11 +165,9 @@ def postgres_params(url: str) -> dict[str, object]:
 
 
 def _open_postgres(url: str) -> pw.Database:
-    try:
-        import psycopg  # noqa: F401 - peewee picks it up; say so clearly if it is missing
-        from playhouse.postgres_ext import PooledPsycopg3Database
-    except ImportError:
-        raise DatabaseError("PostgreSQL needs psycopg 3: pip install 'psycopg[binary]'") from None
+    driver.load_psycopg()  # peewee was imported without it (``store.driver``)
+    from playhouse.postgres_ext import PooledPsycopg3Database
+
     params = postgres_params(url)
     dbname = params.pop("dbname")
     return PooledPsycopg3Database(

@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import peewee as pw
-from playhouse import migrate as schema
 
 from ..errors import DatabaseError
 from . import counters
 from . import engine as db_mod
+from .driver import LazyPlayhouseMigrate
 from .models import REREAD_MTIME_NS, BaseModel, CharField, Tables, TextField, UTCDateTimeField
 from .sqlite import compat as sqlite_compat
+
+# ``playhouse.migrate``, imported when a step first needs it: an index that
+# is up to date (every command's start) never does.
+schema = LazyPlayhouseMigrate()
 
 SCHEMA_VERSION_KEY = "schema_version"
 

@@ -14,12 +14,14 @@ import binascii
 import datetime as dt
 import json
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..errors import BadInputError
-from ..records import DispatchRecord
+from ..errors import BadInputError, UnknownStatusError
+from ..records import KNOWN_STATUSES, DispatchRecord
 
 DEFAULT_LIMIT = 50
+# The HTTP API's largest page; Python and the CLI may ask for any number.
 MAX_LIMIT = 10_000
 
 
@@ -80,8 +82,10 @@ class ListQuery:
         if isinstance(status, str):
             status = [status]
         statuses = tuple(dict.fromkeys(s.strip().upper() for s in status or () if s.strip()))
-        if limit is not None and (isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
-            raise BadInputError(f"limit must be between 0 and {MAX_LIMIT}, not {limit!r}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise BadInputError(f"limit must be a whole number, not {limit!r}")
+        if limit is not None and limit < 1:
+            raise BadInputError(f"limit must be at least 1, not {limit} (leave it out for all)")
         folder = None
         if results_dir is not None:
             folder = os.path.abspath(os.path.expanduser(os.fspath(results_dir))).rstrip("/") or "/"
@@ -100,6 +104,26 @@ class ListQuery:
             if isinstance(cursor, str) and cursor
             else (cursor if isinstance(cursor, Cursor) else None),
         )
+
+
+def check_statuses(asked: tuple[str, ...], held: Callable[[], Iterable[str]]) -> None:
+    """Refuse a status filter that can match nothing: one neither Covalent
+    (``KNOWN_STATUSES``) nor any record (``held``, asked only then) has."""
+    unknown = [s for s in asked if s not in KNOWN_STATUSES]
+    if not unknown:
+        return
+    in_index = set(held())
+    unknown = [s for s in unknown if s not in in_index]
+    if not unknown:
+        return
+    import difflib
+
+    names = [*KNOWN_STATUSES, *sorted(in_index - set(KNOWN_STATUSES))]
+    close = difflib.get_close_matches(unknown[0], names, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise UnknownStatusError(
+        f"unknown status {', '.join(unknown)}; {hint}known: {', '.join(names)}"
+    )
 
 
 class Page(list[DispatchRecord]):

@@ -31,19 +31,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import peewee as pw
 
 from ..config import default_host
-from ..read.reader import ReadOutcome
 from ..records import DispatchRecord
 from . import counters, forget, provisional, read, write
 from .models import Tables
-from .query import ListQuery, Page
+from .query import ListQuery, Page, check_statuses
 from .read import KnownLocation, StoredStat
 from .scope import Scope, utcnow
 from .statements import Batch
 from .write import ApplyResult
+
+if TYPE_CHECKING:  # the reader modules load in the processes that read
+    from ..read.reader import ReadOutcome
 
 __all__ = ["ApplyResult", "KnownLocation", "Store", "StoredStat", "utcnow"]
 
@@ -137,10 +140,16 @@ class Store:
         return read.result_document(self.scope, dispatch_id)
 
     def list(self, q: ListQuery) -> Page:
+        self._check_statuses(q)
         return read.page(self.scope, q)
 
     def iterate(self, q: ListQuery, chunk: int = 1000) -> Iterator[DispatchRecord]:
+        self._check_statuses(q)
         return read.iterate(self.scope, q, chunk)
+
+    def _check_statuses(self, q: ListQuery) -> None:
+        every = ListQuery(include_hidden=True)
+        check_statuses(q.status, lambda: read.counts(self.scope, every))
 
     def counts(self, q: ListQuery | None = None) -> dict[str, int]:
         return read.counts(self.scope, q)

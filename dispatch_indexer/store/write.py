@@ -14,16 +14,18 @@ import datetime as dt
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
-from ..read.reader import ReadOutcome
 from ..records import ORIGIN_RANKS, DispatchRecord
 from . import engine, provisional
 from .models import Dispatch, EncodedJSON, Location
 from .scope import Scope, chunks, utcnow
 from .statements import slots
+
+if TYPE_CHECKING:  # the reader modules load in the processes that read
+    from ..read.reader import ReadOutcome
 
 # The columns a read's data fills in. A failed read of a dispatch read well
 # before leaves them as they are (and the dispatch's place in the listing).

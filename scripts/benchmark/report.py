@@ -221,6 +221,17 @@ def table_rows(measures: dict[str, Any]) -> list[dict[str, str]]:
                 target="p99 < 1 s",
                 result=verdict(m["pass"]["live_p99"]),
             )
+        elif name == "cli-start":
+            base = m["bare_python_seconds"]["median"]
+            for c in m["commands"].values():
+                add(
+                    f"CLI start: {c['command']}, {m['records']} records",
+                    fmt_ms(c["seconds"]["median"] * 1000),
+                    f"python -c pass {fmt_ms(base * 1000)}",
+                    f"{c['ratio']:.1f}x (CPU {c['cpu_ratio']:.1f}x)",
+                    target=m["target"],
+                    result=verdict(c["ratio"] <= 5),
+                )
     ingest = measures.get("ingest-pg")
     if ingest is not None and ingest.get("status") == "ok":
         for measure, value, baseline in ingest_rows(ingest):

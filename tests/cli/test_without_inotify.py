@@ -69,7 +69,7 @@ def test_every_command_but_the_daemon_works(env: dict[str, str], covalent_server
         (("list",), FAILED_240),
         (("show", ARITH_240), "COMPLETED"),
         (("dirs",), "covalent-data"),
-        (("status",), "11 records"),
+        (("status",), "11 dispatches"),
     ):
         done = run(env, *args)
         assert done.returncode == 0, (args, done.stderr)
