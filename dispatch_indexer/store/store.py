@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import peewee as pw
 
 from ..config import default_host
 from ..read.reader import ReadOutcome
 from ..records import DispatchRecord
-from . import counters, forget, provisional, read, write
+from . import counters, forget, provisional, read, stats, write
 from .models import Tables
 from .query import ListQuery, Page
 from .read import KnownLocation, StoredStat
@@ -141,6 +142,9 @@ class Store:
 
     def iterate(self, q: ListQuery, chunk: int = 1000) -> Iterator[DispatchRecord]:
         return read.iterate(self.scope, q, chunk)
+
+    def timeline(self, days: int, now: dt.datetime) -> dict[str, Any]:
+        return stats.timeline(self.scope, days, now)
 
     def counts(self, q: ListQuery | None = None) -> dict[str, int]:
         return read.counts(self.scope, q)
