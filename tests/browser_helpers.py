@@ -131,7 +131,8 @@ class Browser:
         if full_page:
             params["captureBeyondViewport"] = True
             size = self.js(
-                "({w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight})"
+                "({w: document.documentElement.scrollWidth,"
+                " h: document.documentElement.scrollHeight})"
             )
             params["clip"] = {"x": 0, "y": 0, "width": size["w"], "height": size["h"], "scale": 1}
         data = self.call("Page.captureScreenshot", params, session=self.session)

@@ -16,10 +16,13 @@ from pathlib import Path
 from ..realdata import ARITH_240
 
 
-def add_workflow(server: Path, tasks: int, name: str = "wide") -> str:
-    """Add a COMPLETED dispatch of ``tasks`` tasks, each depending on the
+def add_workflow(
+    server: Path, tasks: int, name: str = "wide", task_name: str = "step_", error: str = ""
+) -> str:
+    """Add a COMPLETED (with ``error``: FAILED) dispatch of ``tasks`` tasks, each depending on the
     one at half its number (a binary tree), to the server folder ``server``
-    (``dispatcher_db.sqlite`` and ``data/``); its id."""
+    (``dispatcher_db.sqlite`` and ``data/``); its id. Task n is named
+    ``task_name`` and n; ``error``: the dispatch's ``error.log``."""
     new_id = str(uuid.uuid4())
     conn = sqlite3.connect(server / "dispatcher_db.sqlite")
     try:
@@ -33,11 +36,13 @@ def add_workflow(server: Path, tasks: int, name: str = "wide") -> str:
                 root_dispatch_id=new_id,
                 electron_id=None,
                 name=name,
+                status="FAILED" if error else "COMPLETED",
                 electron_num=tasks,
                 completed_electron_num=tasks,
                 storage_path=str(lattice["storage_path"]).replace(ARITH_240, new_id),
             )
             _insert(conn, "lattices", lattice)
+            _copy_assets(conn, template_id, lattice_id, new_id)
             electron = _row(
                 conn,
                 "SELECT * FROM electrons WHERE parent_lattice_id = ? AND type = 'function'",
@@ -53,7 +58,7 @@ def add_workflow(server: Path, tasks: int, name: str = "wide") -> str:
                         "id": first + n,
                         "parent_lattice_id": lattice_id,
                         "transport_graph_node_id": n,
-                        "name": f"step_{n}",
+                        "name": f"{task_name}{n}",
                         "task_group_id": n,
                     },
                 )
@@ -81,7 +86,23 @@ def add_workflow(server: Path, tasks: int, name: str = "wide") -> str:
     for item in source.iterdir():
         if item.is_file():
             shutil.copy2(item, folder / item.name)
+    if error:
+        (folder / "error.log").write_text(error)
     return new_id
+
+
+def _copy_assets(conn: sqlite3.Connection, template: int, lattice: int, new_id: str) -> None:
+    """The lattice's own assets (source, inputs, error...), in the new folder."""
+    rows = conn.execute(
+        "SELECT asset_id, key FROM lattice_assets WHERE meta_id = ?", (template,)
+    ).fetchall()
+    for asset_id, key in rows:
+        asset = _row(conn, "SELECT * FROM assets WHERE id = ?", (asset_id,))
+        asset["id"] = _next_id(conn, "assets")
+        asset["object_key"] = str(asset["object_key"]).replace(ARITH_240, new_id)
+        _insert(conn, "assets", asset)
+        link = {"id": _next_id(conn, "lattice_assets"), "meta_id": lattice}
+        _insert(conn, "lattice_assets", {**link, "asset_id": asset["id"], "key": key})
 
 
 def _row(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> dict[str, object]:

@@ -1,30 +1,23 @@
-"""The status page as a person sees it, in headless Chromium.
-
-Chromium is driven through the DevTools protocol over a pipe
-(``--remote-debugging-pipe``: JSON messages ending in NUL on fds 3 and 4),
-so no driver package and no browser download is needed, only Debian's
-``chromium``. Without it these tests are skipped (``.ci/run`` installs it).
-"""
+"""The list page as a person sees it, in headless Chromium (``browser_helpers``)."""
 
 from __future__ import annotations
 
 import json
-import os
-import select
-import subprocess
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
-
-import pytest
+from typing import Any
 
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.corpus import clone
 from dispatch_indexer.http import create_app
 
+from ..browser_helpers import Browser, browser, needs_chromium, wait_for
 from ..http_helpers import live_server
 from ..realdata import ARITH, FAILED, FIXTURES
+
+TOKEN = "page-token"
+pytestmark = needs_chromium
+__all__ = ["browser"]  # the fixture, used by name
+
 
 ROWS = """Array.from(document.querySelectorAll('#dispatches tbody tr')).map(tr => ({
   id: tr.querySelector('.id').textContent,
@@ -124,20 +117,21 @@ def test_untrusted_text_is_shown_as_text(
         wait_for(lambda: folder.name in [r["id"] for r in rows(browser)], what="the odd id")
         assert browser.js("document.querySelectorAll('#dispatches img').length") == 0
         assert browser.js("window.pwned === undefined")
-        # Its detail opens too: the id travels percent-encoded.
+        # Its page opens too: the id travels percent-encoded.
         browser.js(
             "Array.from(document.querySelectorAll('#dispatches tbody tr'))"
             f".find(tr => tr.dataset.id === {json.dumps(nasty)}).click()"
         )
-        heading = wait_for(
+        facts = wait_for(
             lambda: browser.js(
-                "(() => { const d = document.getElementById('detail');"
-                " return d.hidden ? null : d.querySelector('h2').textContent; })()"
+                "window.CIPage && window.CIPage.ready && document.getElementById('facts').innerText"
             ),
-            what="the detail",
+            what="the dispatch page",
         )
-        assert nasty in heading
+        assert nasty in facts
+        assert browser.js("decodeURIComponent(location.pathname)") == "/dispatches/" + nasty
         assert browser.js("document.querySelectorAll('img').length") == 0
+        assert browser.js("window.pwned === undefined")
 
 
 def test_the_page_with_a_token(indexed: DispatchIndex, browser: Browser) -> None:
