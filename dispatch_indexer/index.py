@@ -394,23 +394,21 @@ class DispatchIndex:
             raise NotFoundError(f"no readable result was stored for {dispatch_id!r}")
         return browse.for_covalent_ui(record, document)
 
-    # ---- the dispatch page ------------------------------------------------
+    # ---- the dispatch page (``browse``) and the list's charts -------------
 
     def graph(self, dispatch_id: str) -> dict:
-        """A dispatch's header, workflow and task graph (``browse.graph``)."""
+        """A dispatch's header, workflow and task graph."""
         return browse.graph(self, dispatch_id)
 
     def node(self, dispatch_id: str, node_id: int | str) -> dict:
-        """One task in full: inputs, output, stdout, stderr, error (``browse.node``)."""
+        """One task in full: inputs, output, stdout, stderr, error."""
         return browse.node(self, dispatch_id, node_id)
 
     def timeline(self, days: int = 90, *, now: dt.datetime | None = None) -> dict:
-        """Dispatches per day by status and their durations, over ``days``
-        days up to today (``store.stats.timeline``: aggregates, no records)."""
-        if isinstance(days, bool) or not 1 <= days <= stats.MAX_DAYS:
-            raise BadInputError(f"days must be between 1 and {stats.MAX_DAYS}, not {days!r}")
+        """Dispatches per day by status, and their durations, over ``days``
+        days up to today: aggregates, no records (``store.stats``)."""
         when = now or dt.datetime.now(dt.timezone.utc)
-        return self._guard(lambda: self._store.timeline(days, when))
+        return self._guard(lambda: self._store.timeline(stats.check_days(days), when))
 
     def hide(self, dispatch_ids: Iterable[str]) -> int:
         """Hide dispatches from listings and Covalent's UI, as its "delete"

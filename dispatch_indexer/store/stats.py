@@ -15,6 +15,7 @@ from typing import Any
 
 import peewee as pw
 
+from ..errors import BadInputError
 from .engine import is_postgres
 from .scope import Scope
 
@@ -22,6 +23,12 @@ MAX_DAYS = 3660
 # Upper bounds (seconds) of the duration buckets; the last bucket is open.
 DURATION_BOUNDS = (1, 10, 60, 600, 3600, 86400)
 DURATION_LABELS = ("< 1 s", "1-10 s", "10 s-1 min", "1-10 min", "10 min-1 h", "1 h-1 d", ">= 1 d")
+
+
+def check_days(days: object) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise BadInputError(f"days must be between 1 and {MAX_DAYS}, not {days!r}")
+    return days
 
 
 # ---- the engine-specific expressions ---------------------------------------

@@ -86,8 +86,12 @@
       // Parameters are drawn small: a workflow's shape is in its tasks.
       const small = task.kind === "parameter";
       const label = clip(task.name || "#" + task.id, small ? 12 : 26);
-      const width = small ? Math.max(26, label.length * 6 + 12) : Math.max(64, label.length * 7.4 + 26);
-      g.setNode(key(task.id), { width, height: small ? 18 : 32, task, label, small });
+      // A sub-workflow's shape holds a second line: the link to its page.
+      const sub = Boolean(task.sub_dispatch_id);
+      let width = small ? Math.max(26, label.length * 6 + 12) : Math.max(64, label.length * 7.4 + 26);
+      if (sub) width = Math.max(width, 128);
+      const height = small ? 18 : (sub ? 46 : 32);
+      g.setNode(key(task.id), { width, height, task, label, small, sub });
     }
     data.edges.forEach((edge, i) => {
       const a = key(edge.source);
@@ -120,7 +124,7 @@
         transform: "translate(" + (n.x - n.width / 2).toFixed(1) + "," + (n.y - n.height / 2).toFixed(1) + ")" });
       group.appendChild(svg("rect", { width: n.width, height: n.height, rx: n.small ? 9 : 6,
         fill: colour(task.status), class: "shape" }));
-      group.appendChild(svg("text", { x: n.width / 2, y: n.height / 2 + (n.small ? 4 : 4.5),
+      group.appendChild(svg("text", { x: n.width / 2, y: n.sub ? 19 : n.height / 2 + (n.small ? 4 : 4.5),
         "text-anchor": "middle", class: "label" }, n.label));
       group.appendChild(svg("title", {}, (task.kind === "task" ? "" : task.kind + " ") + task.name +
         " · " + (task.status || "UNKNOWN") + (task.error ? "\n" + task.error : "")));
@@ -129,7 +133,7 @@
       if (task.sub_dispatch_id) {
         // A sub-workflow's shape carries a link to its own dispatch page.
         const a = svg("a", { href: dispatchPath(task.sub_dispatch_id), class: "sub-link" });
-        a.appendChild(svg("text", { x: n.width + 4, y: n.height / 2 + 4 }, "sub-workflow ↗"));
+        a.appendChild(svg("text", { x: n.width / 2, y: 37, "text-anchor": "middle" }, "open sub-workflow ↗"));
         a.addEventListener("click", (event) => { event.stopPropagation(); window.CI.go(dispatchPath(task.sub_dispatch_id), event); });
         group.appendChild(a);
       }
@@ -137,9 +141,7 @@
     }
     graphSvg.replaceChildren(defs, edges, nodes);
     const size = g.graph();
-    // Room on the right for a sub-workflow's link.
-    const room = data.tasks.some((t) => t.sub_dispatch_id) ? 90 : 0;
-    bounds = { x: 0, y: 0, w: Math.max(size.width || 1, 1) + room, h: Math.max(size.height || 1, 1) };
+    bounds = { x: 0, y: 0, w: Math.max(size.width || 1, 1), h: Math.max(size.height || 1, 1) };
     // Small graphs at their natural size; big ones fill the screen, then pan and zoom.
     const box = graphSvg.parentElement.clientWidth || 800;
     const natural = bounds.h * Math.min(1.4, box / bounds.w);
