@@ -9,6 +9,7 @@ so no driver package and no browser download is needed, only Debian's
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -33,8 +34,8 @@ class Browser:
     """One headless Chromium with one page, spoken to over the DevTools pipe."""
 
     def __init__(self, profile: Path) -> None:
-        to_browser_r, self._to_browser = os.pipe()
-        self._from_browser, from_browser_w = os.pipe()
+        to_browser_r, self._to_browser = _high_pipe()
+        self._from_browser, from_browser_w = _high_pipe()
         flags = [
             "--headless",
             "--no-sandbox",
@@ -165,6 +166,17 @@ class Browser:
         os.close(self._to_browser)
         os.close(self._from_browser)
         self._log.close()
+
+
+def _high_pipe() -> tuple[int, int]:
+    """A pipe whose ends are above fd 9: the shell below moves them onto 3
+    and 4, which would clobber each other if they were 3 or 4 already (as in
+    a process with nothing else open)."""
+    ends = []
+    for fd in os.pipe():
+        ends.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10))
+        os.close(fd)
+    return ends[0], ends[1]
 
 
 def wait_for(check: Callable[[], T], timeout: float = 15.0, what: str = "the page") -> T:

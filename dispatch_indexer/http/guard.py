@@ -14,11 +14,12 @@ from urllib.parse import parse_qs
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# A page may be opened once as /?token=... (or /dispatches/ID?token=...); its
+# A page (/, /dispatches/ID, /docs) may be opened once with ?token=...; its
 # script then sends the token as a bearer header and takes it out of the
 # address bar.
 PAGE_PATH = "/"
 PAGE_PREFIX = "/dispatches/"
+DOCS_PATH = "/docs"
 # The pages' scripts, styles and vendored libraries: fixed files with no
 # data in them, loaded by <script src>, which cannot send the token.
 PUBLIC_PREFIX = "/static/"
@@ -116,7 +117,8 @@ class Guard:
             return False
         if path.startswith(PUBLIC_PREFIX):
             return True
-        if path == PAGE_PATH or (path.startswith(PAGE_PREFIX) and path.count("/") == 2):
+        page = path in (PAGE_PATH, DOCS_PATH)
+        if page or (path.startswith(PAGE_PREFIX) and path.count("/") == 2):
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             given = query.get("token", [])
             return len(given) == 1 and token_matches(given[0], self.token)

@@ -293,3 +293,25 @@ def test_the_pages_fit_the_screen(
     )
     assert 0 < graph["w"] <= width and graph["h"] >= 90
     browser.screenshot(shots / f"outer-{width}.png")
+
+
+def test_the_api_docs_render_from_the_server_alone(both: DispatchIndex, browser: Browser) -> None:
+    token = "docs-token"
+    with live_server(create_app(both, token=token)) as url:
+        browser.goto(f"{url}/docs?token={token}")
+        operations = wait_for(
+            lambda: browser.js(
+                "Array.from(document.querySelectorAll('.opblock-summary-path'))"
+                ".map(e => e.textContent)"
+            ),
+            what="Swagger UI's operations",
+        )
+        assert {
+            "/api/v1/dispatches/{dispatch_id}/graph",
+            "/api/v1/dispatches/{dispatch_id}/nodes/{node_id}",
+            "/api/v1/stats/timeline",
+        } <= {op.replace("\u200b", "") for op in operations}
+        assert "token" not in browser.js("location.href")
+        # Everything it loaded came from this server.
+        loaded = browser.js("performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(name.startswith(url + "/") for name in loaded), loaded

@@ -6,4 +6,9 @@ window.ui = SwaggerUIBundle({
   deepLinking: true,
   presets: [SwaggerUIBundle.presets.apis],
   layout: "BaseLayout",
+  // With a token (given once as /docs?token=...), every request carries it.
+  requestInterceptor: (request) => {
+    Object.assign(request.headers, window.CI.headers());
+    return request;
+  },
 });
