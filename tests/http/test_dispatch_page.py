@@ -6,7 +6,9 @@ in headless Chromium (``browser_helpers``). Screenshots go to
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +31,8 @@ from ..realdata import (
     INNER_240,
     OUTER,
     OUTER_240,
+    RUNNING_DB_240,
+    SLEEPY_240,
 )
 from .synthetic import add_workflow
 
@@ -315,3 +319,38 @@ def test_the_api_docs_render_from_the_server_alone(both: DispatchIndex, browser:
         # Everything it loaded came from this server.
         loaded = browser.js("performance.getEntriesByType('resource').map(e => e.name)")
         assert loaded and all(name.startswith(url + "/") for name in loaded), loaded
+
+
+def test_a_running_dispatch_follows_the_index(
+    index: DispatchIndex, server: Path, browser: Browser
+) -> None:
+    final = server / "dispatcher_db.sqlite"
+    saved = server.parent / "final.sqlite"
+    _copy_through_sqlite(final, saved)
+    _copy_through_sqlite(RUNNING_DB_240, final)
+    index.add_dirs([server / "data"])
+    index.scan()
+    assert index.get(SLEEPY_240).status == "RUNNING"
+    with live_server(create_app(index)) as url:
+        open_dispatch(browser, url, SLEEPY_240)
+        assert browser.js("document.getElementById('status').textContent") == "RUNNING"
+        before = browser.js("document.getElementById('graph').getAttribute('viewBox')")
+        browser.js("document.getElementById('zoom-in').click()")
+        zoomed = browser.js("document.getElementById('graph').getAttribute('viewBox')")
+        assert zoomed != before
+        _copy_through_sqlite(saved, final)  # the server finished it
+        index.scan()
+        wait_for(
+            lambda: browser.js("document.getElementById('status').textContent") == "COMPLETED",
+            what="the page to follow the index",
+        )
+        assert browser.js("performance.getEntriesByType('navigation').length") == 1
+        assert browser.js("document.querySelectorAll('#graph .node.status-RUNNING').length") == 0
+        # Recoloured in place: the view stays where it was zoomed.
+        assert browser.js("document.getElementById('graph').getAttribute('viewBox')") == zoomed
+
+
+def _copy_through_sqlite(source: Path, dest: Path) -> None:
+    """``dest`` holding ``source``'s rows, written by SQLite in place."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(dest)) as dst:
+        src.backup(dst)

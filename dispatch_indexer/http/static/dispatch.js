@@ -7,6 +7,7 @@
   const api = "/api/v1/dispatches/" + encodeURIComponent(dispatchId);
   const errorBox = $("error");
   const graphSvg = $("graph");
+  const POLL_MS = 3000;
   // What the tests (and a curious person) can read: how long the graph took.
   window.CIPage = { ready: false, renderMs: null, tasks: 0 };
 
@@ -317,22 +318,60 @@
   }
   $("download").addEventListener("click", download);
 
+  function taskKey(data) {
+    return data.tasks.map((t) => key(t.id)).join(" ") + "|" + data.edges.length;
+  }
+
+  // A dispatch still running is asked again every few seconds: the same
+  // tasks are recoloured in place (the view stays where it was panned);
+  // new tasks are laid out again.
+  function recolour(data) {
+    const byId = new Map(data.tasks.map((t) => [String(t.id), t]));
+    for (const node of graphSvg.querySelectorAll(".node")) {
+      const task = byId.get(node.dataset.id);
+      if (!task) continue;
+      node.setAttribute("class", "node " + task.kind + " " + statusClass(task.status) +
+        (node.classList.contains("selected") ? " selected" : ""));
+      node.querySelector(".shape").setAttribute("fill", colour(task.status));
+    }
+  }
+
+  let shownTasks = null;
+  let poll = null;
+
+  function render(data) {
+    header(data);
+    $("task-count").textContent = data.tasks.length + (data.tasks.length === 1 ? " task" : " tasks") +
+      (data.tasks_omitted ? " (" + data.tasks_omitted + " more not stored)" : "");
+    const shape = taskKey(data);
+    if (shape === shownTasks) recolour(data);
+    else if (data.tasks.length) drawGraph(data);
+    else graphSvg.hidden = true;
+    shownTasks = shape;
+    legend(data.tasks);
+    table(data);
+    if (selected !== null) {
+      for (const tr of document.querySelectorAll("#tasks tbody tr")) {
+        tr.classList.toggle("selected", tr.dataset.id === String(selected));
+      }
+    }
+    workflow(data);
+  }
+
   async function load() {
+    clearTimeout(poll);
     try {
       const data = await getJSON(api + "/graph");
       const started = performance.now();
-      header(data);
-      $("task-count").textContent = data.tasks.length + (data.tasks.length === 1 ? " task" : " tasks") +
-        (data.tasks_omitted ? " (" + data.tasks_omitted + " more not stored)" : "");
-      if (data.tasks.length) drawGraph(data);
-      else graphSvg.hidden = true;
-      legend(data.tasks);
-      table(data);
-      workflow(data);
+      render(data);
       // Layout and drawing, once the browser has laid the page out.
       await new Promise((resolve) => requestAnimationFrame(() => resolve()));
-      window.CIPage = { ready: true, renderMs: performance.now() - started, tasks: data.tasks.length };
+      if (!window.CIPage.ready) {
+        window.CIPage = { ready: true, renderMs: performance.now() - started, tasks: data.tasks.length };
+      }
+      if (!window.CI.FINAL.has(data.status) && !data.missing) poll = setTimeout(load, POLL_MS);
     } catch (e) {
+      if (window.CIPage.ready) { poll = setTimeout(load, POLL_MS); return; } // keep what is shown
       $("workflow").textContent = "Dispatch " + dispatchId;
       showError(errorBox, e, "this dispatch");
       window.CIPage = { ready: true, failed: e.message, renderMs: null, tasks: 0 };
