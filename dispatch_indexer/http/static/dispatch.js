@@ -8,6 +8,9 @@
   const errorBox = $("error");
   const graphSvg = $("graph");
   const POLL_MS = 3000;
+  // Below this many pixels per layout unit a label cannot be read.
+  const MIN_SCALE = 0.55;
+  const READABLE = 0.9;
   // What the tests (and a curious person) can read: how long the graph took.
   window.CIPage = { ready: false, renderMs: null, tasks: 0 };
 
@@ -143,11 +146,22 @@
     graphSvg.replaceChildren(defs, edges, nodes);
     const size = g.graph();
     bounds = { x: 0, y: 0, w: Math.max(size.width || 1, 1), h: Math.max(size.height || 1, 1) };
-    // Small graphs at their natural size; big ones fill the screen, then pan and zoom.
+    // Small graphs whole at their natural size. A graph that would shrink
+    // past reading when whole opens at a readable scale on its first tasks,
+    // in a box of most of the screen: pan and zoom from there, "Fit" for all.
     const box = graphSvg.parentElement.clientWidth || 800;
-    const natural = bounds.h * Math.min(1.4, box / bounds.w);
-    graphSvg.style.height = Math.max(90, Math.min(natural, window.innerHeight * 0.7)) + "px";
-    fit();
+    const scale = Math.min(1.4, box / bounds.w, (window.innerHeight * 0.7) / bounds.h);
+    if (scale >= MIN_SCALE) {
+      graphSvg.style.height = Math.max(90, bounds.h * scale) + "px";
+      fit();
+      return;
+    }
+    const height = Math.max(240, window.innerHeight * 0.7);
+    graphSvg.style.height = height + "px";
+    const first = g.node(key(data.tasks[0].id));
+    const w = box / READABLE;
+    const x = Math.min(Math.max(bounds.x - 8, first.x - w / 2), bounds.x + bounds.w - w + 8);
+    setView({ x, y: bounds.y - 8, w, h: height / READABLE });
   }
 
   function setView(v) {
