@@ -120,7 +120,11 @@ def _sorted_page(scope: Scope, q: ListQuery) -> Page:
 
 
 def iterate(scope: Scope, q: ListQuery, chunk: int = 1000) -> Iterator[DispatchRecord]:
-    """Every record matching ``q``, newest first, a page at a time."""
+    """Every record matching ``q``, newest first, a page at a time (in
+    ``q.sort`` order, if given, in one query: such an order has no cursor)."""
+    if q.sort is not None:
+        yield from _sorted_page(scope, dataclasses.replace(q, limit=None))
+        return
     cursor = None
     while True:
         found = page(scope, dataclasses.replace(q, limit=chunk, cursor=cursor))

@@ -181,6 +181,10 @@ def test_the_list_in_other_orders(client: TestClient, both: DispatchIndex, sort:
         # Unknown values come last either way.
         assert values[: len(known)] == known
         assert page["next_cursor"] is None
+    # The library streams every record in that order.
+    ordered = [r.dispatch_id for r in both.iterate(sort=sort, order="asc", limit=None)]
+    assert ordered == [r.dispatch_id for r in both.list(sort=sort, order="asc", limit=None)]
+    assert len(ordered) == len(everything)
     assert client.get("/api/v1/dispatches", params={"sort": "nope"}).status_code == 422
     assert client.get("/api/v1/dispatches", params={"order": "up"}).status_code == 422
 
