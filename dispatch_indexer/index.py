@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
+from . import browse
 from . import config as config_mod
 from . import paths as paths_mod
 from .access import (
@@ -38,6 +39,7 @@ from .errors import (
     NotFoundError,
 )
 from .records import DispatchRecord, RootInfo, ScanSummary
+from .store import stats
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
 
 # Scanning, the reader processes and Covalent's config are imported where
@@ -309,6 +311,8 @@ class DispatchIndex:
         include_missing: bool = True,
         limit: int | None = DEFAULT_LIMIT,
         cursor: str | None = None,
+        sort: str | None = None,
+        order: str | None = None,
     ) -> Page:
         """One page of records, newest first, and ``.next_cursor`` for the next.
 
@@ -318,7 +322,9 @@ class DispatchIndex:
         means UTC); ``text``: substring of id, workflow, location or error;
         ``include_missing``: also dispatches whose folder is gone;
         ``limit``: page size (None: everything); ``cursor``: from the
-        previous page. Missing and unreadable records are marked on them.
+        previous page; ``sort``/``order``: another order (``query.SORTS``,
+        asc or desc), paged by ``limit`` only. Missing and unreadable
+        records are marked on them.
         """
         query = ListQuery.build(
             status=list(status) if status is not None and not isinstance(status, str) else status,
@@ -330,6 +336,8 @@ class DispatchIndex:
             include_missing=include_missing,
             limit=limit,
             cursor=cursor,
+            sort=sort,
+            order=order,
         )
         return self._guard(lambda: self._store.list(query))
 
@@ -403,7 +411,23 @@ class DispatchIndex:
             document = json.loads(text) if text is not None else None
         if document is None:
             raise NotFoundError(f"no readable result was stored for {dispatch_id!r}")
-        return document
+        return browse.for_covalent_ui(record, document)
+
+    # ---- the dispatch page (``browse``) and the list's charts -------------
+
+    def graph(self, dispatch_id: str) -> dict:
+        """A dispatch's header, workflow and task graph."""
+        return browse.graph(self, dispatch_id)
+
+    def node(self, dispatch_id: str, node_id: int | str) -> dict:
+        """One task in full: inputs, output, stdout, stderr, error."""
+        return browse.node(self, dispatch_id, node_id)
+
+    def timeline(self, days: int = 90, *, now: dt.datetime | None = None) -> dict:
+        """Dispatches per day by status, and their durations, over ``days``
+        days up to today: aggregates, no records (``store.stats``)."""
+        when = now or dt.datetime.now(dt.timezone.utc)
+        return self._guard(lambda: self._store.timeline(stats.check_days(days), when))
 
     def hide(self, dispatch_ids: Iterable[str]) -> int:
         """Hide dispatches from listings and Covalent's UI, as its "delete"

@@ -8,16 +8,17 @@ own connection and closes it again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from ..daemon import status as daemon_status
 from ..errors import BadInputError
 from ..index import DispatchIndex
-from ..store.query import DEFAULT_LIMIT, MAX_LIMIT
-from . import statuspage
+from ..store.query import DEFAULT_LIMIT, MAX_LIMIT, ORDERS, SORTS
+from ..store.stats import MAX_DAYS
+from . import pages as pages_mod
 from .responses import JSON, MAX_PARAM_CHARS, check_id, check_text, download_name
 
 T = TypeVar("T")
@@ -34,14 +35,40 @@ MAX_STATUSES = 32
 
 
 def add_routes(app: FastAPI, access: Access) -> None:
-    """Register the status page, ``/healthz`` and the ``/api/v1`` routes on ``app``."""
-    page = statuspage.StatusPage.load()
+    """Register the pages, ``/healthz`` and the ``/api/v1`` routes on ``app``."""
+    pages = pages_mod.Pages.load()
+    shell = pages_mod.PAGE_HEADERS
 
     @app.api_route(
         "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
     )
-    def status_page() -> HTMLResponse:
-        return HTMLResponse(page.html, headers=page.headers)
+    def list_page() -> HTMLResponse:
+        return HTMLResponse(pages.list_html, headers=shell)
+
+    @app.api_route(
+        "/dispatches/{dispatch_id}",
+        methods=["GET", "HEAD"],
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
+    def dispatch_page(dispatch_id: str) -> HTMLResponse:
+        # The shell only: its script asks the API, which says if the id is unknown.
+        return HTMLResponse(pages.dispatch_html, headers=shell)
+
+    @app.api_route(
+        "/docs", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+    )
+    def docs_page() -> HTMLResponse:
+        return HTMLResponse(pages.docs_html, headers=shell)
+
+    @app.api_route("/static/{name:path}", methods=["GET", "HEAD"], include_in_schema=False)
+    def static_file(name: str) -> Response:
+        found = pages.static.get(name)
+        if found is None:
+            return JSON({"detail": "no such file"}, status_code=404)
+        return Response(
+            found.body, media_type=found.media_type, headers={"Cache-Control": "no-cache"}
+        )
 
     @app.head("/healthz", include_in_schema=False)
     @app.get("/healthz", tags=["service"])
@@ -86,9 +113,17 @@ def add_routes(app: FastAPI, access: Access) -> None:
             str | None,
             Query(max_length=MAX_PARAM_CHARS, description="next_cursor of the previous page."),
         ] = None,
+        sort: Annotated[
+            Literal[SORTS] | None,  # type: ignore[valid-type]
+            Query(description="Another order than newest first (paged by limit only)."),
+        ] = None,
+        order: Annotated[
+            Literal[ORDERS] | None,  # type: ignore[valid-type]
+            Query(description="asc or desc (with sort; default desc)."),
+        ] = None,
     ) -> JSON:
         """One page of dispatches, newest first, and the cursor of the next page
-        (null on the last)."""
+        (null on the last); with ``sort``, the first ``limit`` in that order."""
         statuses = status or []
         if len(statuses) > MAX_STATUSES:
             raise BadInputError(f"at most {MAX_STATUSES} statuses")
@@ -104,6 +139,8 @@ def add_routes(app: FastAPI, access: Access) -> None:
             "include_missing": include_missing,
             "limit": limit,
             "cursor": check_text("cursor", cursor),
+            "sort": sort,
+            "order": order,
         }
         page = access(lambda ix: ix.list(**filters))  # type: ignore[arg-type]
         return JSON({"dispatches": [r.list_json() for r in page], "next_cursor": page.next_cursor})
@@ -135,6 +172,33 @@ def add_routes(app: FastAPI, access: Access) -> None:
             media_type="application/octet-stream",
             headers={"Content-Disposition": download_name(dispatch_id)},
         )
+
+    @app.get(f"{PREFIX}/dispatches/{{dispatch_id}}/graph", tags=["dispatches"])
+    def get_graph(dispatch_id: str) -> JSON:
+        """The dispatch page's data: the record's header, the workflow (name,
+        docstring, source, inputs, executor), the result preview, and the task
+        graph: tasks with status, times, short error and the sub-dispatch each
+        ran; edges by dependency."""
+        check_id(dispatch_id)
+        return JSON(access(lambda ix: ix.graph(dispatch_id)))
+
+    @app.get(f"{PREFIX}/dispatches/{{dispatch_id}}/nodes/{{node_id}}", tags=["dispatches"])
+    def get_node(
+        dispatch_id: str,
+        node_id: Annotated[str, Path(max_length=64, description="The task's id (its number).")],
+    ) -> JSON:
+        """One task in full: inputs (by edge name), output preview, stdout,
+        stderr, error, source; each text shortened with a marker past its limit."""
+        check_id(dispatch_id)
+        return JSON(access(lambda ix: ix.node(dispatch_id, node_id)))
+
+    @app.get(f"{PREFIX}/stats/timeline", tags=["service"])
+    def timeline(
+        days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="Days up to today.")] = 90,
+    ) -> JSON:
+        """Dispatches started per day by status over the last ``days`` days
+        (UTC), and their durations in buckets: aggregates, no records."""
+        return JSON(access(lambda ix: ix.timeline(days)))
 
     @app.get(f"{PREFIX}/stats", tags=["service"])
     def stats() -> JSON:

@@ -81,6 +81,8 @@ def create_app(
         summary="Every Covalent dispatch on this machine, from the covalent-indexer index.",
         default_response_class=JSON,
         redoc_url=None,
+        # /docs is served by ``api`` from vendored Swagger UI (no CDN).
+        docs_url=None,
         lifespan=lifespan,
     )
     app.state.index = access.index

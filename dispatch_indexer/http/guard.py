@@ -14,9 +14,15 @@ from urllib.parse import parse_qs
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# The status page may be opened once as /?token=...; its script then sends
-# the token as a bearer header and takes it out of the address bar.
+# A page (/, /dispatches/ID, /docs) may be opened once with ?token=...; its
+# script then sends the token as a bearer header and takes it out of the
+# address bar.
 PAGE_PATH = "/"
+PAGE_PREFIX = "/dispatches/"
+DOCS_PATH = "/docs"
+# The pages' scripts, styles and vendored libraries: fixed files with no
+# data in them, loaded by <script src>, which cannot send the token.
+PUBLIC_PREFIX = "/static/"
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -106,7 +112,13 @@ class Guard:
         assert self.token is not None
         if token_matches(bearer(headers), self.token):
             return True
-        if scope["path"] == PAGE_PATH and scope["method"] in ("GET", "HEAD"):
+        path = scope["path"]
+        if scope["method"] not in ("GET", "HEAD"):
+            return False
+        if path.startswith(PUBLIC_PREFIX):
+            return True
+        page = path in (PAGE_PATH, DOCS_PATH)
+        if page or (path.startswith(PAGE_PREFIX) and path.count("/") == 2):
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             given = query.get("token", [])
             return len(given) == 1 and token_matches(given[0], self.token)

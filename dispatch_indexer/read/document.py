@@ -18,7 +18,7 @@ importing or running anything:
   dtype=float64>``), of an instance of a user's class (``<__main__.Measurement>``),
   and the settings of an executor named by its plugin name, which Covalent
   reads from its own running configuration, not from ``result.pkl``
-  (``<executor dask>``);
+  (``{"name": "dask"}``: Covalent's UI lists an executor as a dict);
 - everything is bounded: long strings and bytes are shortened with a marker
   (``…``), big values are cut, and the whole document stays under
   ``MAX_DOCUMENT_BYTES`` (nodes beyond what fits are left out and counted in
@@ -54,22 +54,27 @@ from .safepickle import as_ghost
 __all__ = ["MAX_DOCUMENT_BYTES", "build_document", "document_text"]
 
 
-def build_document(root: Any) -> dict[str, Any] | None:
+def build_document(root: Any, results_dir: str | None = None) -> dict[str, Any] | None:
     """Covalent's UI document of the Result at the top of a ghost tree, or
-    None when the tree does not hold a Result."""
-    built = _build(root)
+    None when the tree does not hold a Result.
+
+    ``results_dir``: where the dispatch's folder is now, shown as its
+    ``results_dir`` (the UI's "Directory") instead of the one recorded in
+    the pickle, which is gone once the folder has moved (the record keeps
+    that one as ``pickled_results_dir``)."""
+    built = _build(root, results_dir)
     return built[0] if built is not None else None
 
 
-def document_text(root: Any) -> str | None:
+def document_text(root: Any, results_dir: str | None = None) -> str | None:
     """``build_document``'s document as the JSON text the index stores
     (``storable_json``): encoded once, where it is built, which is a reader
     process during a scan rather than the process that writes the index."""
-    built = _build(root)
+    built = _build(root, results_dir)
     return built[1] if built is not None else None
 
 
-def _build(root: Any) -> tuple[dict[str, Any], str] | None:
+def _build(root: Any, results_dir: str | None) -> tuple[dict[str, Any], str] | None:
     ghost = as_ghost(root)
     if ghost is None:
         return None
@@ -80,7 +85,7 @@ def _build(root: Any) -> tuple[dict[str, Any], str] | None:
     # nodes' pickled functions again nor gets a fresh allowance for them.
     budget = InnerBudget(values.MAX_INNER_PICKLES)
     docs: dict[str, Any] = {}
-    return fitted(lambda render: _Document(state, render, budget, docs).document())
+    return fitted(lambda render: _Document(state, render, budget, docs, results_dir).document())
 
 
 class _Document:
@@ -92,11 +97,13 @@ class _Document:
         render: Renderer,
         budget: InnerBudget,
         docs: dict[str, Any],
+        results_dir: str | None = None,
     ) -> None:
         self.state = state
         self.render = render
         self.budget = budget
         self.docs = docs
+        self.results_dir = results_dir
 
     def document(self) -> dict[str, Any]:
         state = self.state
@@ -109,14 +116,14 @@ class _Document:
             result=r.json(state.get("_result")),
             start_time=r.json(state.get("_start_time")),
             end_time=r.json(state.get("_end_time")),
-            results_dir=r.json(state.get("_results_dir")),
+            results_dir=self.results_dir or r.json(state.get("_results_dir")),
             error=r.json(state.get("_error"), r.text_chars),
             lattice=lattice_layout(
                 function_string=r.json(lattice_attrs.get("workflow_function_string"), r.text_chars),
                 doc=r.json(lattice_attrs.get("__doc__"), r.text_chars),
                 name=r.json(lattice_attrs.get("__name__")),
                 inputs=self.inputs(lattice_attrs),
-                metadata=self.metadata(lattice_attrs.get("metadata")),
+                metadata=self.lattice_metadata(lattice_attrs.get("metadata")),
             ),
             graph=self.graph(lattice),
         )
@@ -161,6 +168,12 @@ class _Document:
         out["kwargs"] = r.str_dict(attrs.get("kwargs"))
         return out
 
+    def lattice_metadata(self, metadata: Any) -> Any:
+        out = self.metadata(metadata)
+        if self.results_dir and isinstance(out, dict) and "results_dir" in out:
+            out["results_dir"] = self.results_dir
+        return out
+
     def metadata(self, metadata: Any) -> Any:
         """``extract_metadata``: the executor resolved to its attributes."""
         r = self.render
@@ -174,7 +187,8 @@ class _Document:
         if isinstance(executor, str):
             # Covalent asks its running executor plugin of that name for its
             # settings; they are not in result.pkl.
-            out["executor"] = values.placeholder("executor", values.shorten_text(executor, 64))
+            # Covalent's UI lists the executor's attributes: the name is all there is.
+            out["executor"] = {"name": values.shorten_text(executor, 64)}
             out["executor_name"] = executor
         elif ghost is not None:
             # An executor object pickled with the workflow: its own attributes.

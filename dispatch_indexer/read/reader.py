@@ -220,14 +220,14 @@ def _fill_from_pickle(
     record.result = fields.result
     record.nodes = fields.nodes
     record.last_event = fields.last_event
-    return None, False, _document(root, record.path)
+    return None, False, _document(root, record.path, record.results_dir)
 
 
-def _document(root: Any, path: str) -> str | None:
+def _document(root: Any, path: str, results_dir: str) -> str | None:
     """Covalent's UI document (JSON text), or None: a value we did not
     foresee must not cost the dispatch its record."""
     try:
-        return document_text(root)
+        return document_text(root, results_dir)
     except Exception as exc:  # noqa: BLE001 - the record is still good without it
         log.warning("no Covalent UI document for %s: %s", path, _reason(exc))
         return None

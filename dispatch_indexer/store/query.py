@@ -23,6 +23,10 @@ from ..records import KNOWN_STATUSES, DispatchRecord
 DEFAULT_LIMIT = 50
 # The HTTP API's largest page; Python and the CLI may ask for any number.
 MAX_LIMIT = 10_000
+# Orders a listing can be asked for besides its own (newest first, by
+# cursor); those are pages by size only: no cursor.
+SORTS = ("start_time", "end_time", "duration", "lattice_name", "status")
+ORDERS = ("asc", "desc")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,9 @@ class ListQuery:
     include_hidden: bool = False
     limit: int | None = DEFAULT_LIMIT
     cursor: Cursor | None = None
+    # One of SORTS (None: newest first, the order cursors page through).
+    sort: str | None = None
+    order: str = "desc"
 
     @classmethod
     def build(
@@ -77,6 +84,8 @@ class ListQuery:
         include_missing: bool = True,
         limit: int | None = DEFAULT_LIMIT,
         cursor: str | Cursor | None = None,
+        sort: str | None = None,
+        order: str | None = None,
     ) -> ListQuery:
         """Check and normalise what a caller (Python, CLI or HTTP) asked for."""
         if isinstance(status, str):
@@ -91,6 +100,12 @@ class ListQuery:
             folder = os.path.abspath(os.path.expanduser(os.fspath(results_dir))).rstrip("/") or "/"
         if text is not None and len(text) > 1000:
             raise BadInputError("text must be at most 1000 characters")
+        if sort is not None and sort not in SORTS:
+            raise BadInputError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+        if order is not None and order not in ORDERS:
+            raise BadInputError(f"order must be asc or desc, not {order!r}")
+        if sort is not None and cursor:
+            raise BadInputError("a cursor pages the newest-first order only; leave out sort")
         return cls(
             status=statuses,
             results_dir=folder,
@@ -103,6 +118,8 @@ class ListQuery:
             cursor=Cursor.decode(cursor)
             if isinstance(cursor, str) and cursor
             else (cursor if isinstance(cursor, Cursor) else None),
+            sort=sort,
+            order=order or "desc",
         )
 
 

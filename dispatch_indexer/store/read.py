@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from ..records import FINAL_STATUSES, DispatchRecord, FileStat, NodeSummary
+from . import stats
 from .models import Dispatch
 from .query import Cursor, ListQuery, Page
 from .scope import Scope, under_range
@@ -73,6 +74,8 @@ def sub_workflows(scope: Scope, dispatch_id: str) -> list[tuple[str, int | None]
 def page(scope: Scope, q: ListQuery) -> Page:
     """One page newest first; see ``query`` for the cursor's rules."""
     D = scope.tables.Dispatch
+    if q.sort is not None:
+        return _sorted_page(scope, q)
     query = D.select(*_listing_columns(D)).order_by(D.sort_time.desc(), D.dispatch_id.desc())
     where = _filters(D, q)
     if q.cursor is not None:
@@ -95,8 +98,33 @@ def page(scope: Scope, q: ListQuery) -> Page:
     return Page(records, next_cursor)
 
 
+def _sorted_page(scope: Scope, q: ListQuery) -> Page:
+    """The first ``limit`` records in ``q.sort`` order (unknown values last),
+    without a cursor: pages by size only."""
+    D = scope.tables.Dispatch
+    column: pw.Node
+    if q.sort == "duration":
+        column = stats.duration_seconds(scope.database, D.start_time, D.end_time)
+    else:
+        column = getattr(D, q.sort or "start_time")
+    ascending = q.order == "asc"
+    key = column.asc(nulls="LAST") if ascending else column.desc(nulls="LAST")
+    tie = D.dispatch_id.asc() if ascending else D.dispatch_id.desc()
+    query = D.select(*_listing_columns(D)).order_by(key, tie)
+    where = _filters(D, q)
+    if where:
+        query = query.where(*where)
+    if q.limit is not None:
+        query = query.limit(q.limit)
+    return Page([_record(row) for row in query])
+
+
 def iterate(scope: Scope, q: ListQuery, chunk: int = 1000) -> Iterator[DispatchRecord]:
-    """Every record matching ``q``, newest first, a page at a time."""
+    """Every record matching ``q``, newest first, a page at a time (in
+    ``q.sort`` order, if given, in one query: such an order has no cursor)."""
+    if q.sort is not None:
+        yield from _sorted_page(scope, dataclasses.replace(q, limit=None))
+        return
     cursor = None
     while True:
         found = page(scope, dataclasses.replace(q, limit=chunk, cursor=cursor))

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
 from ..config import default_host
 from ..records import DispatchRecord
-from . import counters, forget, provisional, read, write
+from . import counters, forget, provisional, read, stats, write
 from .models import Tables
 from .query import ListQuery, Page, check_statuses
 from .read import KnownLocation, StoredStat
@@ -150,6 +150,9 @@ class Store:
     def _check_statuses(self, q: ListQuery) -> None:
         every = ListQuery(include_hidden=True)
         check_statuses(q.status, lambda: read.counts(self.scope, every))
+
+    def timeline(self, days: int, now: dt.datetime) -> dict[str, Any]:
+        return stats.timeline(self.scope, days, now)
 
     def counts(self, q: ListQuery | None = None) -> dict[str, int]:
         return read.counts(self.scope, q)
