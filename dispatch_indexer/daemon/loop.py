@@ -6,7 +6,12 @@ flags and watchdog callbacks only queue events; everything that reads folders
 or writes the database happens in ``loop``, on one thread, so there is never
 more than one writer and never a lock to reason about.
 
-Data flows one way: the watcher queues events; the daemon turns them into
+The loop sleeps until something is due: an event (each wakes it through a
+pipe), the next read, poll or timer, or a stop request (a signal writes to
+the same pipe), and at least once a second to notice a changed config file
+or a vanished root. An idle daemon so wakes once a second, not five times.
+
+Data flows one way: the watch backends (``watch``) queue events; the daemon turns them into
 folders to read and when (its ``Schedule``); ``capture`` reads the due ones
 through the reader processes and hands the outcomes to the index's writer
 (``DispatchIndex.writer``). The rooms beside it answer questions and keep
@@ -36,26 +41,35 @@ from .capture import Capture
 from .database import DB_RETRY, DatabaseHealth
 from .lock import InstanceLock, write_private
 from .roots import Roots, RootState
-from .schedule import Schedule
+from .schedule import Schedule, Timers
 from .servers import Servers
 from .status import DegradedRegistry, daemon_status, utcnow_iso
-from .watcher import (
+from .watch import (
     CLOSED,
     CREATED,
     DELETED,
     GONE,
+    MODIFIED,
     MOVED_FROM,
     MOVED_TO,
     OVERFLOW,
+    Backends,
+    EventQueue,
     FsEvent,
-    NativeWatcher,
 )
 
 log = logging.getLogger(__name__)
 
-# Longest wait for events in one iteration: bounds how late a stop is seen.
-TICK = 0.2
+# Longest sleep with nothing due: how late a changed config file, a vanished
+# root or the status file's refresh may be. Events, due work and stop
+# requests wake the loop at once.
+IDLE_WAKE = 1.0
 STATUS_INTERVAL = 1.0
+# Settling a file where no close-after-write is reported: looked at this
+# often, and read once its size and mtime held still between two looks, or
+# its mtime is this old already (a coalescing backend reports late).
+SETTLE_STEP = 0.1
+SETTLE_QUIET = 0.25
 # Reader processes with nothing to read for this long are let go (read.pool).
 READER_IDLE_SECONDS = 30.0
 # How often the index is asked for folders another host wants read again
@@ -72,13 +86,13 @@ class Daemon:
         # for ``DatabaseHealth`` to tell a damaged file from a full disk.
         self.writer = index.writer()
         self.clock = clock
-        self.events: queue.Queue[FsEvent] = queue.Queue()
-        self.watcher = NativeWatcher(self.events, index.config.max_watches)
+        self.events = EventQueue()
+        self.backends = Backends(self.events, index.config.max_watches)
         self.lock = InstanceLock(index.paths)
         self.stop_requested = threading.Event()
         self.reload_requested = False
         self.degraded = DegradedRegistry()
-        self.roots = Roots(self.watcher, self.degraded, clock)
+        self.roots = Roots(self.backends, self.degraded, clock)
         self.database = DatabaseHealth(index, self.degraded, self.stop_requested.wait)
         self.work = Schedule()
         self.servers = Servers(
@@ -91,8 +105,10 @@ class Daemon:
         self.last_scan: dict[str, Any] | None = None
         self.next_full_scan = 0.0
         self._config_mtime: float | None = None
-        self._next_reread_check = 0.0
         self._next_status = 0.0
+        # The periodic roles: one ``add`` each (see ``Timers``).
+        self.timers = Timers()
+        self.timers.add("reread-requests", REREAD_CHECK_INTERVAL, self._check_reread_requests)
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -101,7 +117,6 @@ class Daemon:
         self.lock.acquire()  # raises AlreadyRunningError before touching anything
         log.info("daemon starting (pid %d), index %s", os.getpid(), db_mod.describe(self.index.url))
         try:
-            self.watcher.start()
             self.database.start()
             self._config_mtime = self._config_file_mtime()
             self._sync_roots(scan=False)
@@ -131,9 +146,17 @@ class Daemon:
         finally:
             self.stop()
 
+    def request_stop(self) -> None:
+        """Ask the loop to stop (from any thread): it wakes at once."""
+        self.stop_requested.set()
+        self.events.wakeup.notify()
+
     def stop(self) -> None:
         log.info("daemon stopping")
-        self.watcher.stop()
+        self.backends.stop()
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(ValueError):
+                signal.set_wakeup_fd(-1)
         with contextlib.suppress(Exception):
             self._write_status(self.clock(), running=False)
         self.database.stop()
@@ -148,14 +171,17 @@ class Daemon:
         if threading.current_thread() is not threading.main_thread():
             return
 
-        # Handlers only set flags: the loop notices within one TICK, between
-        # transactions, so a stop never leaves a transaction half-written.
+        # Handlers only set flags: the loop notices between transactions, so
+        # a stop never leaves a transaction half-written. The wake-up fd has
+        # the interpreter write to the loop's pipe as a signal arrives, which
+        # ends its sleep (a handler must not take the locks a queue needs).
         def on_stop(signum: int, _frame: Any) -> None:
             self.stop_requested.set()
 
         def on_reload(signum: int, _frame: Any) -> None:
             self.reload_requested = True
 
+        signal.set_wakeup_fd(self.events.wakeup.write_fd, warn_on_full_buffer=False)
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_reload)
@@ -179,13 +205,15 @@ class Daemon:
             self.database.check_file(now)
             self._follow_database(now)
             self._check_roots(now)
-            self._check_reread_requests(now)
+            self._settle(now)
             self._process(now)
             self.servers.run_due(now)
+            self.timers.run_due(now)
             self._rescans(now)
             self.index.reader().retire_idle(READER_IDLE_SECONDS)
             self.database.recovered()
             self._follow_database(self.clock())
+            self.database.written()
             self.degraded.clear("error")
         except db_mod.engine_errors() as exc:
             self._database_failed(exc, now)
@@ -197,20 +225,29 @@ class Daemon:
             self._write_status(now)
             self._next_status = now + STATUS_INTERVAL
 
+    def next_due(self) -> float | None:
+        """The earliest time anything is due: reads, syncs, polls, timers, scans."""
+        times = [
+            self.work.next_due(),
+            self.servers.next_due(),
+            self.roots.next_due(),
+            self.timers.next_due(),
+            self.next_full_scan,
+        ]
+        return min((t for t in times if t is not None), default=None)
+
     def _take_events(self, now: float) -> None:
-        times = [t for t in (self.work.next_due(), self.servers.next_due()) if t is not None]
-        due = min(times, default=None)
-        timeout = TICK if due is None else min(TICK, max(0.0, due - now))
-        try:
-            event = self.events.get(timeout=timeout)
-        except queue.Empty:
+        if self.stop_requested.is_set():
             return
+        due = self.next_due()
+        timeout = IDLE_WAKE if due is None else min(IDLE_WAKE, max(0.0, due - now))
+        self.events.wait(timeout)
         while True:
-            self._on_event(event, self.clock())
             try:
                 event = self.events.get_nowait()
             except queue.Empty:
                 return
+            self._on_event(event, self.clock())
 
     def _on_event(self, event: FsEvent, now: float) -> None:
         if self.servers.on_event(event, now):
@@ -240,6 +277,11 @@ class Daemon:
             return
         if name not in (RESULT_FILE, INFO_FILE):
             return
+        root = self.roots.root_of(path)
+        if root is not None and root.settles and event.kind in (CREATED, MODIFIED):
+            # No close will come: read it once it holds still.
+            self.work.settle_at(folder, now + SETTLE_STEP)
+            return
         if event.kind in (CLOSED, MOVED_TO):
             # The writer closed the file: it is whole now, read it at once.
             self.work.read_at(folder, now)
@@ -249,8 +291,26 @@ class Daemon:
         elif event.kind in (DELETED, MOVED_FROM) and name == RESULT_FILE:
             self.work.read_at(folder, now + coalesce)
 
+    def _settle(self, now: float) -> None:
+        """Folders whose result.pkl changed without a close: read the ones
+        whose size and mtime held still (or are old already)."""
+        for folder in self.work.due(self.work.settle, now):
+            try:
+                st = os.stat(os.path.join(folder, RESULT_FILE))
+            except OSError:
+                self.work.read_at(folder, now)  # gone or not there yet: the read says
+                continue
+            seen = (st.st_size, st.st_mtime_ns)
+            quiet = time.time() - st.st_mtime >= SETTLE_QUIET
+            if quiet or self.work.seen.get(folder) == seen:
+                self.work.seen.pop(folder, None)
+                self.work.read_at(folder, now)
+            else:
+                self.work.seen[folder] = seen
+                self.work.settle_at(folder, now + SETTLE_STEP)
+
     def _mark_gone(self, path: str, now: float) -> None:
-        self.watcher.unwatch_under(path)
+        self.backends.unwatch_under(path)
         # Held back by the coalescing window: a rename shows up as gone here
         # and new there, and the new one should be read first.
         self.work.gone_at(path, now + self.index.config.coalesce_seconds)
@@ -347,9 +407,6 @@ class Daemon:
     def _check_reread_requests(self, now: float) -> None:
         """Read again the folders of ours that another host asked for: its
         copy of a dispatch vanished, and ours is the best one left."""
-        if now < self._next_reread_check:
-            return
-        self._next_reread_check = now + REREAD_CHECK_INTERVAL
         for folder in self.writer.reread_requests():
             if self.roots.root_of(folder) is not None:
                 self.work.read_at(folder, now)
@@ -373,7 +430,7 @@ class Daemon:
             running=running,
             started_at=self.started_at,
             url=self.index.url,
-            watches=self.watcher.count,
+            watches=self.backends.count,
             roots=self.roots.to_json(),
             last_scan=self.last_scan,
             degraded=self.degraded,

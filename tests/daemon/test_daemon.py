@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.cli import app
-from dispatch_indexer.daemon.watcher import inotify_watch_count
+from dispatch_indexer.daemon.procstats import inotify_watch_count
 
 from ..daemon_helpers import (
     CovalentWriter,
@@ -118,6 +118,9 @@ def test_status_json(daemon: DaemonProcess, results: Path) -> None:
             "path": str(results),
             "configured": "auto",
             "mode": "native",
+            "backend": "native",
+            "why": "auto: best available here",
+            "caveats": [],
             "kind": "results",
             "exists": True,
             "problem": None,

@@ -19,7 +19,7 @@ import pytest
 
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.daemon.loop import Daemon
-from dispatch_indexer.daemon.watcher import OVERFLOW, FsEvent
+from dispatch_indexer.daemon.watch import OVERFLOW, FsEvent
 
 from ..daemon_helpers import CovalentWriter, DaemonProcess, get, wait_for
 
@@ -91,7 +91,7 @@ def test_overflow_triggers_a_rescan_that_finds_what_was_missed(
     while not daemon.events.empty():
         daemon.events.get_nowait()
     assert get(dispatch_id) is None
-    daemon.watcher.on_queue_overflow()  # exactly what watchdog's InotifyFD calls
+    daemon.backends.get("native").on_queue_overflow()  # exactly what watchdog's InotifyFD calls
     daemon.loop()
     assert get(dispatch_id) is not None
     degraded = daemon.status()["degraded"]
@@ -149,7 +149,7 @@ def test_polling_root_by_configuration(results: Path, writer: CovalentWriter) ->
         index.add_dirs([results], watch="polling")
     daemon = make_daemon(results, poll_interval=0.2)
     try:
-        assert daemon.watcher.count == 0
+        assert daemon.backends.count == 0
         dispatch_id, folder = writer.new_dispatch(results, final=False)
         spin(daemon, lambda: get(dispatch_id) is not None)
         writer.finish(folder)
@@ -221,7 +221,7 @@ def test_the_periodic_rescan_catches_a_rewrite_of_a_finished_dispatch(
     daemon = make_daemon(results, clock, rescan_interval=60)
     try:
         assert get(dispatch_id).status == "COMPLETED"
-        assert not daemon.watcher.is_watched(str(folder))  # finished: not watched
+        assert not daemon.roots.is_watched(str(folder))  # finished: not watched
         # Rewritten behind the daemon's back (no watch sees inside the folder).
         writer.finish(folder)  # same status, new bytes
         pkl = folder / "result.pkl"

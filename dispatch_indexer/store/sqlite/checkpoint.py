@@ -6,7 +6,8 @@ database file and waits for the disk to flush it: a few hundred milliseconds
 on a slow disk, every hundred or so live saves, on the very path from a
 Covalent save to the record showing (it was most of the live latency's p99).
 The daemon turns that off on its connection and this thread checkpoints
-instead, on its own connection, every ``interval`` seconds. A PASSIVE
+instead, on its own connection, at most every ``interval`` seconds and only
+after the daemon says it wrote (``written``): an idle daemon's thread sleeps. A PASSIVE
 checkpoint waits for no one: the daemon goes on committing meanwhile, and a
 reader in the middle of a snapshot only defers the part it still needs.
 SQLite only; PostgreSQL has no such thing for us to do.
@@ -48,6 +49,7 @@ class Checkpointer:
         self.interval = interval
         self.wal_limit = wal_limit
         self._stop = threading.Event()
+        self._dirty = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._inode: int | None = None
@@ -56,14 +58,24 @@ class Checkpointer:
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
         self._thread.start()
 
+    def written(self) -> None:
+        """Something was committed: checkpoint within ``interval``."""
+        self._dirty.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._dirty.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
         try:
-            while not self._stop.wait(self.interval):
+            while True:
+                self._dirty.wait()
+                # A burst's commits are checkpointed together.
+                if self._stop.wait(self.interval):
+                    break
+                self._dirty.clear()
                 self.checkpoint()
         finally:
             self._disconnect()
