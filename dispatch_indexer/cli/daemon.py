@@ -57,14 +57,15 @@ def start(
         index.close()
         raise
     logsetup.configure(index.paths, level, foreground=not quiet)
-    # Only the daemon watches: loading it (and inotify) here, not for every
-    # command, lets the others run where inotify does not exist (macOS).
+    # Only the daemon watches: loading it here, not for every command, keeps
+    # the others free of watchdog (inotify itself loads only when a root is
+    # watched natively, ``daemon.watch``).
     try:
         from ..daemon.loop import Daemon
     except Exception as exc:  # noqa: BLE001 - watchdog's UnsupportedLibcError, an ImportError
         index.close()
         raise MissingDependencyError(
-            f"the daemon needs Linux's inotify, which this system lacks: {exc}"
+            f"the daemon cannot load here: {exc}"
         ) from None
 
     daemon = Daemon(index)

@@ -65,7 +65,8 @@ class Backends:
         except Exception as exc:  # noqa: BLE001 - an import or a start failing alike
             why = str(exc)
             if not isinstance(exc, BackendUnavailable):
-                why = f"{type(exc).__name__}: {exc}"
+                what = "inotify" if name == "native" else "watchdog's observer"
+                why = f"{what} cannot load: {exc}"
             self._unavailable[name] = why
             log.warning("the %s backend cannot run here: %s", name, why)
             raise BackendUnavailable(why) from None
