@@ -64,9 +64,7 @@ def start(
         from ..daemon.loop import Daemon
     except Exception as exc:  # noqa: BLE001 - watchdog's UnsupportedLibcError, an ImportError
         index.close()
-        raise MissingDependencyError(
-            f"the daemon cannot load here: {exc}"
-        ) from None
+        raise MissingDependencyError(f"the daemon cannot load here: {exc}") from None
 
     daemon = Daemon(index)
     if rebuilt is not None:

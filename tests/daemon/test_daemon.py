@@ -28,7 +28,6 @@ from ..daemon_helpers import (
 )
 from ..realdata import ARITH, FAILED, FIXTURES
 
-
 # The capture tests run with watchdog's observer too: on Linux its generic
 # (polling) observer, which like macOS's FSEvents reports no close after a
 # write and coalesces events, so the code macOS runs is exercised here.
