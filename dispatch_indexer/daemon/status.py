@@ -158,6 +158,18 @@ def _started(paths: Paths, config: Config) -> Report:
     return Report(paths, config, config.database_url(paths), pid, daemon)
 
 
+def daemon_roots(paths: Paths) -> dict[str, dict[str, Any]]:
+    """The running daemon's view of each root (its backend and why), by
+    path; empty when no daemon runs."""
+    if running_pid(paths) is None:
+        return {}
+    try:
+        roots = json.loads(paths.status_file.read_text()).get("roots") or []
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {r["path"]: r for r in roots if isinstance(r, dict) and "path" in r}
+
+
 def _daemon_pid(report: Report) -> int | None:
     pid = report.pid
     return pid if pid and pid > 0 else None

@@ -152,6 +152,10 @@ def test_status_json(daemon: DaemonProcess, results: Path) -> None:
     assert report["database"]["size_bytes"] > 0
     assert report["degraded"] == []
     assert "running (pid" in cli("status")
+    # dirs says what auto chose, too.
+    (root,) = json.loads(cli("dirs", "--json"))
+    assert (root["watch"], root["backend"]) == ("auto", "native")
+    assert "auto -> native" in cli("dirs")
 
 
 def test_stop_is_clean_and_quick(daemon: DaemonProcess, results: Path) -> None:
