@@ -65,6 +65,10 @@ log = logging.getLogger(__name__)
 # requests wake the loop at once.
 IDLE_WAKE = 1.0
 STATUS_INTERVAL = 1.0
+# An unchanged status is written again this often only (readers work out
+# the uptime from ``started_at``): a file replaced every second is a disk
+# write, and a wake-up, every second.
+STATUS_HEARTBEAT = 60.0
 # Settling a file where no close-after-write is reported: looked at this
 # often, and read once its size and mtime held still between two looks, or
 # its mtime is this old already (a coalescing backend reports late).
@@ -106,6 +110,7 @@ class Daemon:
         self.next_full_scan = 0.0
         self._config_mtime: float | None = None
         self._next_status = 0.0
+        self._status_written: tuple[str, float] | None = None
         # The periodic roles: one ``add`` each (see ``Timers``).
         self.timers = Timers()
         self.timers.add("reread-requests", REREAD_CHECK_INTERVAL, self._check_reread_requests)
@@ -437,7 +442,15 @@ class Daemon:
         )
 
     def _write_status(self, now: float, running: bool = True) -> None:
+        report = self.status(running)
+        moving = {key: report.pop(key) for key in ("uptime_seconds", "updated_at")}
+        same = json.dumps(report, sort_keys=True)
+        last = self._status_written
+        if last is not None and last[0] == same and now < last[1] + STATUS_HEARTBEAT:
+            return
         try:
-            write_private(self.index.paths.status_file, json.dumps(self.status(running), indent=2))
+            write_private(self.index.paths.status_file, json.dumps({**report, **moving}, indent=2))
         except OSError as exc:
             log.warning("cannot write the status file: %s", exc)
+            return
+        self._status_written = (same, now)

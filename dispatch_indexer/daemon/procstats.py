@@ -21,20 +21,25 @@ def inotify_watch_count(pid: int | str = "self") -> int:
     return total
 
 
-def context_switches(pid: int | str = "self") -> dict[str, int]:
-    """Voluntary plus involuntary context switches of each thread of a
-    process, by thread id: each voluntary one is a sleep ended, a wake-up.
-    Threads that ended meanwhile are not counted (read it before and after)."""
-    counts: dict[str, int] = {}
+def context_switches(pid: int | str = "self") -> dict[str, tuple[int, int]]:
+    """Voluntary and involuntary context switches of each thread of a
+    process, by thread id: a voluntary one is a sleep begun (so a wake-up
+    after it), an involuntary one a preemption (more of them on a busy
+    machine). Threads that ended meanwhile are not counted."""
+    counts: dict[str, tuple[int, int]] = {}
     task_dir = f"/proc/{pid}/task"
     for tid in os.listdir(task_dir):
+        found = {}
         try:
             with open(f"{task_dir}/{tid}/status") as fh:
-                total = 0
                 for line in fh:
                     if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                        total += int(line.split()[1])
+                        key, value = line.split(":")
+                        found[key] = int(value)
         except (OSError, ValueError):
             continue
-        counts[tid] = total
+        counts[tid] = (
+            found.get("voluntary_ctxt_switches", 0),
+            found.get("nonvoluntary_ctxt_switches", 0),
+        )
     return counts
