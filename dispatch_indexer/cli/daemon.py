@@ -126,6 +126,10 @@ def _print_status(report: dict, as_json: bool) -> None:
         records = "?" if root["records"] is None else root["records"]
         kind = root.get("kind") or "results"
         typer.echo(f"  {root['path']}  {kind}  [{mode}]  {records} records{state}")
+        # Which backend and why, and what it cannot promise (``daemon.watch``).
+        for note in [root.get("why"), *(root.get("caveats") or [])]:
+            if note and note != "configured":
+                typer.echo(f"      {note}")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(report["records_by_status"].items()))
     typer.echo(f"records: {counts or 'none'}")
     hosts = report.get("records_by_host") or {}

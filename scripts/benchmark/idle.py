@@ -5,13 +5,18 @@ second (voluntary and involuntary switches: a busy machine preempts more);
 beside two baselines measured over the same spell: a bare sleeping
 Python (the floor) and the previous loop's ticking alone (a 0.2 s queue wait
 and a 0.5 s checkpoint thread, without their work), what the daemon did
-before it learned to sleep until something is due. Target: <= 1 per second."""
+before it learned to sleep until something is due; and with
+``--idle-baseline-ref REF`` the daemon of that commit itself, on the same
+root. Target: <= 1 per second."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,7 @@ from typing import Any
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.daemon.procstats import context_switches
 
-from .common import FIXTURES, log
+from .common import FIXTURES, REPO, log
 from .processes import DaemonProcess, terminate
 from .session import Session
 
@@ -78,8 +83,47 @@ def _wakeups(before: Switches, after: Switches, seconds: float) -> dict[str, Any
     }
 
 
+def _previous_daemon(session: Session, ref: str, root: Path) -> subprocess.Popen[bytes]:
+    """The daemon of an earlier commit (``git archive``), on its own home
+    with the same root, ready (its first scan done)."""
+    code = session.run_dir / f"idle-code-{ref}"
+    shutil.rmtree(code, ignore_errors=True)
+    code.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "dispatch_indexer"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    tar = code / "code.tar"
+    tar.write_bytes(archive)
+    with tarfile.open(tar) as opened:
+        opened.extractall(code, filter="data")
+    home = session.fresh_home(f"idle-{ref}")
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    command = [sys.executable, "-m", "dispatch_indexer", "--home", str(home)]
+    subprocess.run([*command, "add-dir", str(root)], env=env, capture_output=True, check=True)
+    proc = subprocess.Popen(
+        [*command, "start", "--foreground", "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    status = home / "state" / "daemon-status.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if json.loads(status.read_text()).get("last_full_scan") is not None:
+                return proc
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    terminate(proc, 5)  # type: ignore[arg-type]
+    raise RuntimeError(f"the daemon of {ref} did not start")
+
+
 def measure(session: Session) -> dict[str, Any]:
     seconds = float(session.args.idle_seconds)
+    ref = session.args.idle_baseline_ref
     root = session.run_dir / "idle-results"
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(FIXTURES / "results", root)
@@ -90,6 +134,8 @@ def measure(session: Session) -> dict[str, Any]:
     baselines: dict[str, subprocess.Popen[bytes]] = {}
     try:
         daemon.start(timeout=60)
+        if ref:
+            baselines[f"daemon_at_{ref}"] = _previous_daemon(session, ref, root)
         # Its start-up (the first scan, the reader warmed) is not idleness.
         time.sleep(min(2.0, seconds))
         run_for = seconds + 5
@@ -118,6 +164,9 @@ def measure(session: Session) -> dict[str, Any]:
     daemon_figures["per_thread"] = per_thread
     rate = daemon_figures["wakeups_per_second"]
     sleeps_ended = daemon_figures["voluntary_per_second"]
+    for name in figures:
+        if name.startswith("daemon_at_"):
+            log(f"idle: {name} {figures[name]['wakeups_per_second']:.2f}/s")
     log(
         f"idle: daemon {rate:.2f}/s ({daemon_figures['voluntary_per_second']:.2f}/s voluntary), "
         f"bare sleep "
@@ -129,6 +178,7 @@ def measure(session: Session) -> dict[str, Any]:
         "daemon": daemon_figures,
         "bare_sleep": figures["bare_sleep"],
         "previous_ticks": figures["previous_ticks"],
+        **{name: figures[name] for name in figures if name.startswith("daemon_at_")},
         # Judged on the sleeps it ends itself: preemptions (involuntary
         # switches) follow the machine's load, not the daemon's design.
         "target": f"<= {TARGET:g} voluntary wake-up per second",

@@ -116,6 +116,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="how long the idle daemon's wake-ups are counted (60)",
     )
     parser.add_argument(
+        "--idle-baseline-ref",
+        default=None,
+        help="also count the wake-ups of the daemon of this git commit (e.g. main)",
+    )
+    parser.add_argument(
         "--heavy-every",
         type=int,
         default=5000,

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dispatch_indexer import DispatchIndex
+from dispatch_indexer import config as config_mod
 from dispatch_indexer.cli import app
 from dispatch_indexer.daemon.procstats import inotify_watch_count
 
@@ -43,8 +44,10 @@ def watch() -> str:
 @pytest.fixture
 def daemon(results: Path, watch: str) -> Iterator[DaemonProcess]:
     if watch != "auto":
+        # Registering again keeps a root's watch: the config is edited.
         with DispatchIndex() as index:
-            index.add_dirs([results], watch=watch)
+            index.config.root(str(results)).watch = watch
+            config_mod.save(index.config, index.paths)
     process = DaemonProcess().start()
     yield process
     process.stop()

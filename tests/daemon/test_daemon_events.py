@@ -19,7 +19,7 @@ import pytest
 
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.daemon.loop import Daemon
-from dispatch_indexer.daemon.watch import OVERFLOW, FsEvent
+from dispatch_indexer.daemon.watch import MODIFIED, OVERFLOW, FsEvent
 
 from ..daemon_helpers import CovalentWriter, DaemonProcess, get, wait_for
 
@@ -234,5 +234,40 @@ def test_the_periodic_rescan_catches_a_rewrite_of_a_finished_dispatch(
         daemon.loop(now=clock.now)
         assert get(dispatch_id).updated_at > before
         assert daemon.status()["last_full_scan"]["reason"] == "periodic"
+    finally:
+        daemon.stop()
+
+
+def test_without_a_close_a_file_is_read_once_it_holds_still(
+    results: Path, writer: CovalentWriter
+) -> None:
+    # The observer backend reports no close after a write (FSEvents neither):
+    # a changed result.pkl settles by size and mtime before it is read.
+    with DispatchIndex() as index:
+        index.add_dirs([results], watch="observer")
+    daemon = make_daemon(results)
+    try:
+        (root,) = daemon.roots
+        assert root.mode == "observer" and root.settles
+        _, folder = writer.new_dispatch(results)
+        pkl, key = folder / "result.pkl", str(folder)
+        t0 = time.monotonic()
+        os.utime(pkl)  # written just now
+        daemon._on_event(FsEvent(MODIFIED, str(pkl)), t0)
+        assert key in daemon.work.settle and key not in daemon.work.read
+        daemon._settle(t0 + 0.1)  # first look: remembered, not read
+        assert key in daemon.work.settle and key not in daemon.work.read
+        with pkl.open("ab") as fh:
+            fh.write(b"\0")  # still being written: it grew
+        daemon._settle(t0 + 0.2)
+        assert key in daemon.work.settle and key not in daemon.work.read
+        daemon._settle(t0 + 0.3)  # unchanged since the last look: read it
+        assert key in daemon.work.read and key not in daemon.work.settle
+        # An old file (a late, coalesced event) is read at the first look.
+        os.utime(pkl, (1, 1))
+        daemon.work.read.clear()
+        daemon._on_event(FsEvent(MODIFIED, str(pkl)), t0)
+        daemon._settle(t0 + 0.1)
+        assert key in daemon.work.read
     finally:
         daemon.stop()

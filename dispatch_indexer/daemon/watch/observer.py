@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 # How often the generic (polling) observer compares its snapshots: the
 # latency of a root watched this way on Linux, and its wake-ups.
 POLL_SECONDS = 1.0
+# Elsewhere watchdog's timeout only paces its dispatching thread's wait for
+# events (FSEvents and kqueue deliver as things happen, and a stop is queued
+# to it): a long one lets that thread sleep while nothing happens.
+DISPATCH_WAIT_SECONDS = 30.0
 
 
 def observer_class(platform: str = sys.platform) -> tuple[Any, str]:
@@ -71,6 +75,7 @@ class ObserverWatcher:
     def __init__(self, events: EventQueue, platform: str = sys.platform) -> None:
         self.events = events
         self.cls, self.described = observer_class(platform)
+        self.timeout = POLL_SECONDS if platform.startswith("linux") else DISPATCH_WAIT_SECONDS
         self._observer: Any = None
         self._lock = threading.Lock()
         # Watched folder -> (watchdog's ObservedWatch, recursive).
@@ -78,7 +83,7 @@ class ObserverWatcher:
         self._handler = _Handler(self)
 
     def start(self) -> None:
-        observer = self.cls(timeout=POLL_SECONDS)
+        observer = self.cls(timeout=self.timeout)
         observer.daemon = True
         observer.start()
         self._observer = observer
