@@ -99,12 +99,16 @@ def _previous_daemon(session: Session, ref: str, root: Path) -> subprocess.Popen
     with tarfile.open(tar) as opened:
         opened.extractall(code, filter="data")
     home = session.fresh_home(f"idle-{ref}")
+    # Run from there: ``-m`` puts the current folder first on sys.path.
     env = {**os.environ, "PYTHONPATH": str(code)}
     command = [sys.executable, "-m", "dispatch_indexer", "--home", str(home)]
-    subprocess.run([*command, "add-dir", str(root)], env=env, capture_output=True, check=True)
+    subprocess.run(
+        [*command, "add-dir", str(root)], env=env, cwd=code, capture_output=True, check=True
+    )
     proc = subprocess.Popen(
         [*command, "start", "--foreground", "--quiet"],
         env=env,
+        cwd=code,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
