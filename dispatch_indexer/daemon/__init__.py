@@ -1,7 +1,8 @@
 """The background daemon, by role.
 
 ``loop`` (``Daemon``: lifecycle, events, what to read when) drives
-``capture`` (reads and records), over ``schedule`` (folders due, and when),
+``capture`` (reads and records), over ``schedule`` (folders due, and when;
+the periodic roles), ``settle`` (files without a close-after-write),
 ``roots`` (watch modes, polling, rescan backoff) and ``database`` (the index
 file's health and rebuilds); ``status`` holds what is wrong and the one
 status report. ``watch`` turns filesystem notices into queued events

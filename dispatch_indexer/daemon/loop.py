@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import queue
@@ -39,11 +38,12 @@ from ..scan.scanner import ScanInterrupted
 from ..store import engine as db_mod
 from .capture import Capture
 from .database import DB_RETRY, DatabaseHealth
-from .lock import InstanceLock, write_private
+from .lock import InstanceLock
 from .roots import Roots, RootState
 from .schedule import Schedule, Timers
 from .servers import Servers
-from .status import DegradedRegistry, daemon_status, utcnow_iso
+from .settle import SETTLE_STEP, settle_due
+from .status import DegradedRegistry, StatusFile, daemon_status, utcnow_iso
 from .watch import (
     CLOSED,
     CREATED,
@@ -65,15 +65,6 @@ log = logging.getLogger(__name__)
 # requests wake the loop at once.
 IDLE_WAKE = 1.0
 STATUS_INTERVAL = 1.0
-# An unchanged status is written again this often only (readers work out
-# the uptime from ``started_at``): a file replaced every second is a disk
-# write, and a wake-up, every second.
-STATUS_HEARTBEAT = 60.0
-# Settling a file where no close-after-write is reported: looked at this
-# often, and read once its size and mtime held still between two looks, or
-# its mtime is this old already (a coalescing backend reports late).
-SETTLE_STEP = 0.1
-SETTLE_QUIET = 0.25
 # Reader processes with nothing to read for this long are let go (read.pool).
 READER_IDLE_SECONDS = 30.0
 # How often the index is asked for folders another host wants read again
@@ -110,7 +101,7 @@ class Daemon:
         self.next_full_scan = 0.0
         self._config_mtime: float | None = None
         self._next_status = 0.0
-        self._status_written: tuple[str, float] | None = None
+        self.status_file = StatusFile(index.paths.status_file)
         # The periodic roles: one ``add`` each (see ``Timers``).
         self.timers = Timers()
         self.timers.add("reread-requests", REREAD_CHECK_INTERVAL, self._check_reread_requests)
@@ -210,7 +201,7 @@ class Daemon:
             self.database.check_file(now)
             self._follow_database(now)
             self._check_roots(now)
-            self._settle(now)
+            settle_due(self.work, now)
             self._process(now)
             self.servers.run_due(now)
             self.timers.run_due(now)
@@ -295,24 +286,6 @@ class Daemon:
             self.work.read_at(folder, now + max(coalesce, 1.0))
         elif event.kind in (DELETED, MOVED_FROM) and name == RESULT_FILE:
             self.work.read_at(folder, now + coalesce)
-
-    def _settle(self, now: float) -> None:
-        """Folders whose result.pkl changed without a close: read the ones
-        whose size and mtime held still (or are old already)."""
-        for folder in self.work.due(self.work.settle, now):
-            try:
-                st = os.stat(os.path.join(folder, RESULT_FILE))
-            except OSError:
-                self.work.read_at(folder, now)  # gone or not there yet: the read says
-                continue
-            seen = (st.st_size, st.st_mtime_ns)
-            quiet = time.time() - st.st_mtime >= SETTLE_QUIET
-            if quiet or self.work.seen.get(folder) == seen:
-                self.work.seen.pop(folder, None)
-                self.work.read_at(folder, now)
-            else:
-                self.work.seen[folder] = seen
-                self.work.settle_at(folder, now + SETTLE_STEP)
 
     def _mark_gone(self, path: str, now: float) -> None:
         self.backends.unwatch_under(path)
@@ -442,15 +415,4 @@ class Daemon:
         )
 
     def _write_status(self, now: float, running: bool = True) -> None:
-        report = self.status(running)
-        moving = {key: report.pop(key) for key in ("uptime_seconds", "updated_at")}
-        same = json.dumps(report, sort_keys=True)
-        last = self._status_written
-        if last is not None and last[0] == same and now < last[1] + STATUS_HEARTBEAT:
-            return
-        try:
-            write_private(self.index.paths.status_file, json.dumps({**report, **moving}, indent=2))
-        except OSError as exc:
-            log.warning("cannot write the status file: %s", exc)
-            return
-        self._status_written = (same, now)
+        self.status_file.write(self.status(running), now, force=not running)

@@ -19,6 +19,7 @@ import pytest
 
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.daemon.loop import Daemon
+from dispatch_indexer.daemon.settle import settle_due
 from dispatch_indexer.daemon.watch import MODIFIED, OVERFLOW, FsEvent
 
 from ..daemon_helpers import CovalentWriter, DaemonProcess, get, wait_for
@@ -255,19 +256,19 @@ def test_without_a_close_a_file_is_read_once_it_holds_still(
         os.utime(pkl)  # written just now
         daemon._on_event(FsEvent(MODIFIED, str(pkl)), t0)
         assert key in daemon.work.settle and key not in daemon.work.read
-        daemon._settle(t0 + 0.1)  # first look: remembered, not read
+        settle_due(daemon.work, t0 + 0.1)  # first look: remembered, not read
         assert key in daemon.work.settle and key not in daemon.work.read
         with pkl.open("ab") as fh:
             fh.write(b"\0")  # still being written: it grew
-        daemon._settle(t0 + 0.2)
+        settle_due(daemon.work, t0 + 0.2)
         assert key in daemon.work.settle and key not in daemon.work.read
-        daemon._settle(t0 + 0.3)  # unchanged since the last look: read it
+        settle_due(daemon.work, t0 + 0.3)  # unchanged since the last look: read it
         assert key in daemon.work.read and key not in daemon.work.settle
         # An old file (a late, coalesced event) is read at the first look.
         os.utime(pkl, (1, 1))
         daemon.work.read.clear()
         daemon._on_event(FsEvent(MODIFIED, str(pkl)), t0)
-        daemon._settle(t0 + 0.1)
+        settle_due(daemon.work, t0 + 0.1)
         assert key in daemon.work.read
     finally:
         daemon.stop()

@@ -9,9 +9,9 @@ so for each root.
 
 from __future__ import annotations
 
-import os
 import queue
 import select
+import socket
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -86,41 +86,41 @@ class Backend(Protocol):
 
 
 class Wakeup:
-    """A pipe the daemon's loop sleeps on: events, timers and signals wake it.
+    """A socket pair the daemon's loop sleeps on: events, timers and signals
+    wake it.
 
-    A pipe rather than a condition variable because a signal handler may
-    write to it safely (``signal.set_wakeup_fd``) and a lock it may not.
+    Not a condition variable: a signal handler may not take a lock, but the
+    interpreter itself writes to this socket as a signal arrives
+    (``signal.set_wakeup_fd``). A socket, not a pipe, so that ``select``
+    and ``set_wakeup_fd`` take it on every platform.
     """
 
     def __init__(self) -> None:
-        self.read_fd, self.write_fd = os.pipe()
-        os.set_blocking(self.read_fd, False)
-        os.set_blocking(self.write_fd, False)
+        self._recv, self._send = socket.socketpair()
+        self._recv.setblocking(False)
+        self._send.setblocking(False)
+
+    @property
+    def write_fd(self) -> int:
+        return self._send.fileno()
 
     def notify(self) -> None:
         try:
-            os.write(self.write_fd, b"\0")
-        except (BlockingIOError, OSError):
+            self._send.send(b"\0")
+        except OSError:
             pass  # full (a wake-up is pending anyway) or closed (stopping)
 
     def wait(self, timeout: float) -> None:
-        ready, _, _ = select.select([self.read_fd], [], [], max(0.0, timeout))
+        ready, _, _ = select.select([self._recv], [], [], max(0.0, timeout))
         if ready:
             self.drain()
 
     def drain(self) -> None:
         try:
-            while os.read(self.read_fd, 4096):
+            while self._recv.recv(4096):
                 pass
-        except (BlockingIOError, OSError):
+        except OSError:
             pass
-
-    def close(self) -> None:
-        for fd in (self.read_fd, self.write_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 class EventQueue:
