@@ -7,8 +7,8 @@ or writes the database happens in ``loop``, on one thread, so there is never
 more than one writer and never a lock to reason about.
 
 The loop sleeps until something is due: an event (each wakes it through a
-pipe), the next read, poll or timer, or a stop request (a signal writes to
-the same pipe), and at least once a second to notice a changed config file
+socket pair), the next read, poll or timer, or a stop request (a signal writes to
+the same socket), and at least once a second to notice a changed config file
 or a vanished root. An idle daemon so wakes once a second, not five times.
 
 Data flows one way: the watch backends (``watch``) queue events; the daemon turns them into
@@ -169,7 +169,7 @@ class Daemon:
 
         # Handlers only set flags: the loop notices between transactions, so
         # a stop never leaves a transaction half-written. The wake-up fd has
-        # the interpreter write to the loop's pipe as a signal arrives, which
+        # the interpreter write to the loop's socket as a signal arrives, which
         # ends its sleep (a handler must not take the locks a queue needs).
         def on_stop(signum: int, _frame: Any) -> None:
             self.stop_requested.set()
