@@ -28,7 +28,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-WATCH_MODES = ("auto", "native", "polling")
+WATCH_MODES = ("auto", "native", "observer", "polling")
 # What a root holds, and so which sync keeps it current (``scan.kinds``):
 # "results" is the result.pkl layout (Covalent up to 0.135), "covalent-data"
 # a modern server's data dir read through its dispatcher database, and the

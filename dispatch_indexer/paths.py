@@ -44,6 +44,11 @@ class Paths:
         return self.log_dir / "daemon.log"
 
     @property
+    def service_output_file(self) -> Path:
+        """Where a launchd agent's stdout and stderr go (what escapes the log)."""
+        return self.log_dir / "service-output.log"
+
+    @property
     def pid_file(self) -> Path:
         return self.state_dir / "daemon.pid"
 
@@ -93,6 +98,14 @@ def systemd_user_unit_dir() -> Path:
     Not moved by ``--home`` or ``COVALENT_INDEXER_HOME``: systemd only looks here.
     """
     return xdg_config_home() / "systemd" / "user"
+
+
+def launchd_agents_dir() -> Path:
+    """Where launchd looks for the agents a user installed (macOS).
+
+    Not moved by ``--home`` or ``COVALENT_INDEXER_HOME``: launchd only looks here.
+    """
+    return Path.home() / "Library" / "LaunchAgents"
 
 
 def db_url_from_env() -> str | None:

@@ -13,7 +13,7 @@ import pytest
 
 from .realdata import REPO
 
-MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint", "server")
+MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint", "server", "idle")
 
 
 @pytest.mark.slow

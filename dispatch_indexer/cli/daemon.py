@@ -69,15 +69,14 @@ def start(
         index.close()
         raise
     logsetup.configure(index.paths, level, foreground=not quiet)
-    # Only the daemon watches: loading it (and inotify) here, not for every
-    # command, lets the others run where inotify does not exist (macOS).
+    # Only the daemon watches: loading it here, not for every command, keeps
+    # the others free of watchdog (inotify itself loads only when a root is
+    # watched natively, ``daemon.watch``).
     try:
         from ..daemon.loop import Daemon
     except Exception as exc:  # noqa: BLE001 - watchdog's UnsupportedLibcError, an ImportError
         index.close()
-        raise MissingDependencyError(
-            f"the daemon needs Linux's inotify, which this system lacks: {exc}"
-        ) from None
+        raise MissingDependencyError(f"the daemon cannot load here: {exc}") from None
 
     daemon = Daemon(index)
     if rebuilt is not None:
@@ -145,6 +144,10 @@ def _print_status(report: dict[str, Any], as_json: bool) -> None:
         count = "?" if root["records"] is None else plural(root["records"], "dispatch")
         kind = root.get("kind") or "results"
         typer.echo(f"  {root['path']}  {kind}  [{mode}]  {count}{state}")
+        # Which backend and why, and what it cannot promise (``daemon.watch``).
+        for note in [root.get("why"), *(root.get("caveats") or [])]:
+            if note and note != "configured":
+                typer.echo(f"      {note}")
     typer.echo(f"last full scan: {_scan_line(report.get('last_full_scan'))}")
     db = report["database"]
     size = f" ({_size(db['size_bytes'])})" if "size_bytes" in db else ""

@@ -6,7 +6,9 @@ import json
 
 import typer
 
+from ..daemon.status import daemon_roots
 from ..errors import BadInputError
+from ..records import RootInfo
 from . import app
 from .common import open_index
 from .output import print_table
@@ -19,7 +21,10 @@ def add_dir(
         None, metavar="PATH...", help="Results directories (optional with --from-covalent)."
     ),
     watch: str = typer.Option(
-        "auto", metavar="MODE", help="How the daemon watches it: auto, native (inotify) or polling."
+        "auto",
+        metavar="MODE",
+        help="How the daemon watches it: auto (the best that works here), native "
+        "(inotify), observer (watchdog's: FSEvents on macOS) or polling.",
     ),
     from_covalent: bool = typer.Option(
         False,
@@ -74,13 +79,31 @@ def dirs(
     """List registered results directories with their record counts."""
     with open_index(ctx) as index:
         roots = index.dirs()
+        # What a running daemon chose for each root ("auto" -> a backend), and why.
+        chosen = daemon_roots(index.paths)
     if as_json:
-        typer.echo(json.dumps([vars(r) for r in roots], indent=2))
+        typer.echo(json.dumps([{**vars(r), **_backend(chosen, r.path)} for r in roots], indent=2))
         return
     if not roots:
         typer.echo("no directories registered; add one with: covalent-indexer add-dir PATH")
         return
     print_table(
         ["path", "kind", "watch", "records", "state"],
-        [[r.path, r.kind, r.watch, str(r.records), "ok" if r.exists else "MISSING"] for r in roots],
+        [_row(r, chosen) for r in roots],
     )
+
+
+def _row(root: RootInfo, chosen: dict[str, dict]) -> list[str]:
+    watch = _watch(root.watch, chosen, root.path)
+    state = "ok" if root.exists else "MISSING"
+    return [root.path, root.kind, watch, str(root.records), state]
+
+
+def _backend(chosen: dict[str, dict], path: str) -> dict[str, str | None]:
+    root = chosen.get(path, {})
+    return {"backend": root.get("backend"), "why": root.get("why")}
+
+
+def _watch(configured: str, chosen: dict[str, dict], path: str) -> str:
+    backend = chosen.get(path, {}).get("backend")
+    return configured if backend in (None, configured) else f"{configured} -> {backend}"

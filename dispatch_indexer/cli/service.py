@@ -1,4 +1,5 @@
-"""``service install`` and ``service uninstall``: the daemon as a systemd user service."""
+"""``service install`` and ``service uninstall``: the daemon as a user service
+(a systemd user unit on Linux, a launchd agent on macOS)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from .common import options
 service_app = typer.Typer(
     cls=IndexerGroup,
     name="service",
-    help="Install or remove the systemd user service that runs the daemon.",
+    help="Install or remove the user service that runs the daemon "
+    "(systemd on Linux, launchd on macOS).",
     no_args_is_help=True,
 )
 app.add_typer(service_app, name="service")
@@ -18,22 +20,22 @@ app.add_typer(service_app, name="service")
 
 @service_app.command("install")
 def install(ctx: typer.Context) -> None:
-    """Write the systemd user unit (using this index: --home/--db are kept)."""
+    """Write the user service file (using this index: --home/--db are kept)."""
     from ..daemon import service as service_mod
 
     home, db = options(ctx)
-    unit = service_mod.install(home=home, db=db)
-    typer.echo(f"wrote {unit}")
-    typer.echo("enable and start it with:")
-    typer.echo(f"  {service_mod.enable_command()}")
+    written = service_mod.install(home=home, db=db)
+    typer.echo(f"wrote {written.path}")
+    typer.echo(written.action)
+    typer.echo(f"  {written.command}")
 
 
 @service_app.command("uninstall")
 def uninstall() -> None:
-    """Remove the systemd user unit."""
+    """Remove the user service file."""
     from ..daemon import service as service_mod
 
-    unit = service_mod.uninstall()
-    typer.echo(f"removed {unit}")
-    typer.echo("stop and disable it with:")
-    typer.echo(f"  {service_mod.disable_command()}")
+    removed = service_mod.uninstall()
+    typer.echo(f"removed {removed.path}")
+    typer.echo(removed.action)
+    typer.echo(f"  {removed.command}")

@@ -196,7 +196,7 @@ class Capture:
         )
 
     def _watch_unsettled(self, root: RootState, under: str | None = None) -> None:
-        if root.mode != "native":
+        if root.mode == "polling":
             return
         unsettled = self.writer.unsettled_paths(under or root.path)
         # A scan reads a dispatch folder before it is watched (a finished one

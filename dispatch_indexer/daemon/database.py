@@ -64,6 +64,8 @@ class DatabaseHealth:
         # POSIX locks that this process's SQLite connection holds there.
         self._probe: int | None = None
         self._next_check = 0.0
+        # The -wal file's (size, mtime, inode) when last looked at.
+        self._wal_mark: tuple[int, int, int] | None = None
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -117,6 +119,20 @@ class DatabaseHealth:
         what = "deleted" if identity is None else "replaced"
         log.warning("the index database was %s; recreating it", what)
         self._reopen(f"the index database was {what}; rebuilt it")
+
+    def written(self) -> None:
+        """After each iteration: if the WAL changed, the checkpointer's turn
+        (it sleeps until then, so that an idle daemon's threads all sleep)."""
+        if self.checkpointer is None:
+            return
+        try:
+            st = os.stat(f"{self._path()}-wal")
+        except OSError:
+            return
+        mark = (st.st_size, st.st_mtime_ns, st.st_ino)
+        if mark != self._wal_mark:
+            self._wal_mark = mark
+            self.checkpointer.written()
 
     def recovered(self) -> None:
         """An iteration went through: what failed before works again, and

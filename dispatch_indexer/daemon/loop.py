@@ -6,7 +6,12 @@ flags and watchdog callbacks only queue events; everything that reads folders
 or writes the database happens in ``loop``, on one thread, so there is never
 more than one writer and never a lock to reason about.
 
-Data flows one way: the watcher queues events; the daemon turns them into
+The loop sleeps until something is due: an event (each wakes it through a
+socket pair), the next read, poll or timer, or a stop request (a signal writes to
+the same socket), and at least once a second to notice a changed config file
+or a vanished root. An idle daemon so wakes once a second, not five times.
+
+Data flows one way: the watch backends (``watch``) queue events; the daemon turns them into
 folders to read and when (its ``Schedule``); ``capture`` reads the due ones
 through the reader processes and hands the outcomes to the index's writer
 (``DispatchIndex.writer``). The rooms beside it answer questions and keep
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import queue
@@ -34,27 +38,32 @@ from ..scan.scanner import ScanInterrupted
 from ..store import engine as db_mod
 from .capture import Capture
 from .database import DB_RETRY, DatabaseHealth
-from .lock import InstanceLock, write_private
+from .lock import InstanceLock
 from .roots import Roots, RootState
-from .schedule import Schedule
+from .schedule import Schedule, Timers
 from .servers import Servers
-from .status import DegradedRegistry, daemon_status, utcnow_iso
-from .watcher import (
+from .settle import SETTLE_STEP, settle_due
+from .status import DegradedRegistry, StatusFile, daemon_status, utcnow_iso
+from .watch import (
     CLOSED,
     CREATED,
     DELETED,
     GONE,
+    MODIFIED,
     MOVED_FROM,
     MOVED_TO,
     OVERFLOW,
+    Backends,
+    EventQueue,
     FsEvent,
-    NativeWatcher,
 )
 
 log = logging.getLogger(__name__)
 
-# Longest wait for events in one iteration: bounds how late a stop is seen.
-TICK = 0.2
+# Longest sleep with nothing due: how late a changed config file, a vanished
+# root or the status file's refresh may be. Events, due work and stop
+# requests wake the loop at once.
+IDLE_WAKE = 1.0
 STATUS_INTERVAL = 1.0
 # Reader processes with nothing to read for this long are let go (read.pool).
 READER_IDLE_SECONDS = 30.0
@@ -72,13 +81,13 @@ class Daemon:
         # for ``DatabaseHealth`` to tell a damaged file from a full disk.
         self.writer = index.writer()
         self.clock = clock
-        self.events: queue.Queue[FsEvent] = queue.Queue()
-        self.watcher = NativeWatcher(self.events, index.config.max_watches)
+        self.events = EventQueue()
+        self.backends = Backends(self.events, index.config.max_watches)
         self.lock = InstanceLock(index.paths)
         self.stop_requested = threading.Event()
         self.reload_requested = False
         self.degraded = DegradedRegistry()
-        self.roots = Roots(self.watcher, self.degraded, clock)
+        self.roots = Roots(self.backends, self.degraded, clock)
         self.database = DatabaseHealth(index, self.degraded, self.stop_requested.wait)
         self.work = Schedule()
         self.servers = Servers(
@@ -91,8 +100,11 @@ class Daemon:
         self.last_scan: dict[str, Any] | None = None
         self.next_full_scan = 0.0
         self._config_mtime: float | None = None
-        self._next_reread_check = 0.0
         self._next_status = 0.0
+        self.status_file = StatusFile(index.paths.status_file)
+        # The periodic roles: one ``add`` each (see ``Timers``).
+        self.timers = Timers()
+        self.timers.add("reread-requests", REREAD_CHECK_INTERVAL, self._check_reread_requests)
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -101,7 +113,6 @@ class Daemon:
         self.lock.acquire()  # raises AlreadyRunningError before touching anything
         log.info("daemon starting (pid %d), index %s", os.getpid(), db_mod.describe(self.index.url))
         try:
-            self.watcher.start()
             self.database.start()
             self._config_mtime = self._config_file_mtime()
             self._sync_roots(scan=False)
@@ -131,9 +142,17 @@ class Daemon:
         finally:
             self.stop()
 
+    def request_stop(self) -> None:
+        """Ask the loop to stop (from any thread): it wakes at once."""
+        self.stop_requested.set()
+        self.events.wakeup.notify()
+
     def stop(self) -> None:
         log.info("daemon stopping")
-        self.watcher.stop()
+        self.backends.stop()
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(ValueError):
+                signal.set_wakeup_fd(-1)
         with contextlib.suppress(Exception):
             self._write_status(self.clock(), running=False)
         self.database.stop()
@@ -148,14 +167,17 @@ class Daemon:
         if threading.current_thread() is not threading.main_thread():
             return
 
-        # Handlers only set flags: the loop notices within one TICK, between
-        # transactions, so a stop never leaves a transaction half-written.
+        # Handlers only set flags: the loop notices between transactions, so
+        # a stop never leaves a transaction half-written. The wake-up fd has
+        # the interpreter write to the loop's socket as a signal arrives, which
+        # ends its sleep (a handler must not take the locks a queue needs).
         def on_stop(signum: int, _frame: Any) -> None:
             self.stop_requested.set()
 
         def on_reload(signum: int, _frame: Any) -> None:
             self.reload_requested = True
 
+        signal.set_wakeup_fd(self.events.wakeup.write_fd, warn_on_full_buffer=False)
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_reload)
@@ -179,13 +201,15 @@ class Daemon:
             self.database.check_file(now)
             self._follow_database(now)
             self._check_roots(now)
-            self._check_reread_requests(now)
+            settle_due(self.work, now)
             self._process(now)
             self.servers.run_due(now)
+            self.timers.run_due(now)
             self._rescans(now)
             self.index.reader().retire_idle(READER_IDLE_SECONDS)
             self.database.recovered()
             self._follow_database(self.clock())
+            self.database.written()
             self.degraded.clear("error")
         except db_mod.engine_errors() as exc:
             self._database_failed(exc, now)
@@ -197,20 +221,29 @@ class Daemon:
             self._write_status(now)
             self._next_status = now + STATUS_INTERVAL
 
+    def next_due(self) -> float | None:
+        """The earliest time anything is due: reads, syncs, polls, timers, scans."""
+        times = [
+            self.work.next_due(),
+            self.servers.next_due(),
+            self.roots.next_due(),
+            self.timers.next_due(),
+            self.next_full_scan,
+        ]
+        return min((t for t in times if t is not None), default=None)
+
     def _take_events(self, now: float) -> None:
-        times = [t for t in (self.work.next_due(), self.servers.next_due()) if t is not None]
-        due = min(times, default=None)
-        timeout = TICK if due is None else min(TICK, max(0.0, due - now))
-        try:
-            event = self.events.get(timeout=timeout)
-        except queue.Empty:
+        if self.stop_requested.is_set():
             return
+        due = self.next_due()
+        timeout = IDLE_WAKE if due is None else min(IDLE_WAKE, max(0.0, due - now))
+        self.events.wait(timeout)
         while True:
-            self._on_event(event, self.clock())
             try:
                 event = self.events.get_nowait()
             except queue.Empty:
                 return
+            self._on_event(event, self.clock())
 
     def _on_event(self, event: FsEvent, now: float) -> None:
         if self.servers.on_event(event, now):
@@ -240,6 +273,11 @@ class Daemon:
             return
         if name not in (RESULT_FILE, INFO_FILE):
             return
+        root = self.roots.root_of(path)
+        if root is not None and root.settles and event.kind in (CREATED, MODIFIED):
+            # No close will come: read it once it holds still.
+            self.work.settle_at(folder, now + SETTLE_STEP)
+            return
         if event.kind in (CLOSED, MOVED_TO):
             # The writer closed the file: it is whole now, read it at once.
             self.work.read_at(folder, now)
@@ -250,7 +288,7 @@ class Daemon:
             self.work.read_at(folder, now + coalesce)
 
     def _mark_gone(self, path: str, now: float) -> None:
-        self.watcher.unwatch_under(path)
+        self.backends.unwatch_under(path)
         # Held back by the coalescing window: a rename shows up as gone here
         # and new there, and the new one should be read first.
         self.work.gone_at(path, now + self.index.config.coalesce_seconds)
@@ -347,9 +385,6 @@ class Daemon:
     def _check_reread_requests(self, now: float) -> None:
         """Read again the folders of ours that another host asked for: its
         copy of a dispatch vanished, and ours is the best one left."""
-        if now < self._next_reread_check:
-            return
-        self._next_reread_check = now + REREAD_CHECK_INTERVAL
         for folder in self.writer.reread_requests():
             if self.roots.root_of(folder) is not None:
                 self.work.read_at(folder, now)
@@ -373,14 +408,11 @@ class Daemon:
             running=running,
             started_at=self.started_at,
             url=self.index.url,
-            watches=self.watcher.count,
+            watches=self.backends.count,
             roots=self.roots.to_json(),
             last_scan=self.last_scan,
             degraded=self.degraded,
         )
 
     def _write_status(self, now: float, running: bool = True) -> None:
-        try:
-            write_private(self.index.paths.status_file, json.dumps(self.status(running), indent=2))
-        except OSError as exc:
-            log.warning("cannot write the status file: %s", exc)
+        self.status_file.write(self.status(running), now, force=not running)

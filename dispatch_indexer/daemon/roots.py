@@ -1,11 +1,14 @@
 """The daemon's registered roots: how each is watched, and when each is rescanned.
 
-A root is watched natively (inotify, one watch per folder that can still
-change) or polled (rescanned every ``poll_interval``): ``auto`` polls network
-and FUSE filesystems, where inotify sees only this machine's writes, and a
-root falls back to polling by itself when the watches run out. Lost events
-(a queue overflow) ask for a rescan, backed off so that a storm of them
-cannot keep the daemon rescanning.
+Each root gets one backend (``watch``): ``native`` (inotify, one watch per
+folder that can still change), ``observer`` (watchdog's observer for the
+platform, one recursive watch) or ``polling`` (rescanned every
+``poll_interval``). ``auto`` polls network and FUSE filesystems, where
+kernel events see only this machine's writes, and otherwise takes the best
+backend that works here; each root says which it got and why, and what its
+backend cannot promise. A root falls back to polling by itself when its
+watches run out. Lost events (a queue overflow) ask for a rescan, backed off
+so that a storm of them cannot keep the daemon rescanning.
 
 Nothing here reads a folder or writes the database: it answers the daemon's
 questions (which root holds a path, which roots are due) and keeps the
@@ -23,13 +26,13 @@ from typing import Any
 from ..config import RootConfig
 from ..paths import depth_below, is_within
 from ..scan.covalent_pg import is_database_url
-from .fsinfo import wants_polling
+from .fsinfo import needs_polling
 from .status import DegradedRegistry
-from .watcher import NativeWatcher, WatchLimitError
+from .watch import Backend, Backends, WatchLimitError
 
 log = logging.getLogger(__name__)
 
-# The kinds of root the daemon can follow by inotify: a results folder (its
+# The kinds of root the daemon can follow by events: a results folder (its
 # dispatch folders) and a server's data dir (its database and data dir,
 # ``daemon.servers``). Every other kind (a client's caches...) is polled.
 NATIVE_KINDS = ("results", "covalent-data")
@@ -43,7 +46,9 @@ BACKOFF_MAX = 300.0
 class RootState:
     path: str
     configured: str
-    mode: str  # "native" or "polling"
+    backend: Backend
+    # Why this backend: "configured", or what ``auto`` found.
+    why: str = "configured"
     exists: bool = True
     # ``config.ROOT_KINDS``: only ``NATIVE_KINDS`` are ever watched natively.
     kind: str = "results"
@@ -58,10 +63,28 @@ class RootState:
             "path": self.path,
             "configured": self.configured,
             "mode": self.shown_mode,
+            "backend": self.mode,
+            "why": self.why,
+            "caveats": self.caveats(),
             "kind": self.kind,
             "exists": self.exists,
             "problem": self.problem,
         }
+
+    @property
+    def mode(self) -> str:
+        """The backend's name: "native", "observer" or "polling"."""
+        return self.backend.name
+
+    @property
+    def settles(self) -> bool:
+        """Whether files here settle by size and mtime (no close-after-write)."""
+        return self.mode != "polling" and not self.backend.promises.close_after_write
+
+    def caveats(self) -> list[str]:
+        if self.mode == "polling":
+            return []
+        return self.backend.promises.caveats()
 
     @property
     def shown_mode(self) -> str:
@@ -75,11 +98,11 @@ class Roots:
 
     def __init__(
         self,
-        watcher: NativeWatcher,
+        backends: Backends,
         degraded: DegradedRegistry,
         clock: Callable[[], float],
     ) -> None:
-        self.watcher = watcher
+        self.backends = backends
         self.degraded = degraded
         self.clock = clock
         self.by_path: dict[str, RootState] = {}
@@ -119,7 +142,7 @@ class Roots:
         for path in list(self.by_path):
             if path not in wanted:
                 log.info("no longer watching %s", path)
-                self.watcher.unwatch_under(path)
+                self.backends.unwatch_under(path)
                 del self.by_path[path]
                 self.degraded.clear_root(path)
         added = []
@@ -128,25 +151,35 @@ class Roots:
             if state is not None and (state.configured, state.kind) == (root.watch, root.kind):
                 continue
             if state is not None:
-                self.watcher.unwatch_under(path)
-            mode = root.watch
-            if root.kind not in NATIVE_KINDS or is_database_url(root.covalent_db or ""):
-                # Client caches, and a server whose database is not a file
-                # (PostgreSQL): nothing inotify can say, each poll syncs them.
-                mode = "polling"
-            elif mode == "auto":
-                mode = "polling" if wants_polling(path) else "native"
-            state = RootState(
-                path=path,
-                configured=root.watch,
-                mode=mode,
-                exists=os.path.isdir(path),
-                kind=root.kind,
-            )
+                self.backends.unwatch_under(path)
+            state = self._state(root)
             self.by_path[path] = state
             added.append(state)
-            log.info("watching %s (%s)", path, state.shown_mode)
+            log.info("watching %s (%s: %s)", path, state.shown_mode, state.why)
         return added
+
+    def _state(self, root: RootConfig) -> RootState:
+        """A root's state, with the backend it gets and why."""
+        if root.kind not in NATIVE_KINDS or is_database_url(root.covalent_db or ""):
+            # Client caches, and a server whose database is not a file
+            # (PostgreSQL): no event can say, each poll syncs them.
+            backend, why = self.backends.get("polling"), f"{root.kind}: synced at each poll"
+        else:
+            remote = needs_polling(root.path, self.backends.platform)
+            backend, why = self.backends.choose(root.watch, remote)
+        key = f"watch:{root.path}"
+        if root.watch not in ("auto", backend.name) and root.kind in NATIVE_KINDS:
+            self.degraded.set(key, f"watch = {root.watch!r} cannot run here: {why}")
+        else:
+            self.degraded.clear(key)
+        return RootState(
+            path=root.path,
+            configured=root.watch,
+            backend=backend,
+            why=why,
+            exists=os.path.isdir(root.path),
+            kind=root.kind,
+        )
 
     def appeared_or_vanished(self) -> Iterator[tuple[RootState, str]]:
         """Roots that went away (unmounted, deleted) or came back since the
@@ -159,7 +192,7 @@ class Roots:
             root.exists = exists
             if not exists:
                 self.degraded.set(f"root:{root.path}", "results directory is gone")
-                self.watcher.unwatch_under(root.path)
+                self.backends.unwatch_under(root.path)
                 yield root, "root gone"
             else:
                 log.info("%s is back", root.path)
@@ -169,23 +202,43 @@ class Roots:
     # ---- watches -------------------------------------------------------------
 
     def ensure_watched(self, folder: str, root: RootState) -> None:
-        if root.mode != "native" or self.watcher.is_watched(folder):
+        """Watch ``folder`` of ``root`` (the observer: the whole root, once)."""
+        if root.mode == "polling":
             return
+        recursive = root.mode == "observer"
+        target = root.path if recursive else folder
+        self.watch_folder(target, root, recursive=recursive)
+
+    def watch_folder(
+        self, folder: str, root: RootState, modify: bool = False, recursive: bool = False
+    ) -> bool:
+        """Watch one folder with ``root``'s backend (it may lie outside the
+        root: a server's database folder); False if it could not be."""
+        backend = root.backend
+        if root.mode == "polling":
+            return False
+        if backend.is_watched(folder) and not (modify or recursive):
+            return True
         try:
-            self.watcher.watch(folder)
+            return backend.watch(folder, modify=modify, recursive=recursive)
         except WatchLimitError as exc:
             self.to_polling(root, f"could not add a watch ({exc.strerror}); polling instead")
         except OSError as exc:
             # A path too long for inotify (past PATH_MAX), say: rescans
             # still look there, and one folder must not stop the daemon.
             log.warning("%s: cannot watch: %s", folder, exc.strerror or exc)
+        return False
+
+    def is_watched(self, folder: str) -> bool:
+        return any(b.is_watched(folder) for b in self.backends.started())
 
     def release(self, folder: str) -> None:
-        """``folder`` holds a finished dispatch: its watch is freed."""
-        self.watcher.unwatch(folder)
+        """``folder`` holds a finished dispatch: its watch is freed (a
+        recursive watch of its root stays)."""
+        self.backends.unwatch(folder)
 
     def watch_found(self, folder: str, root: RootState | None = None) -> None:
-        """A scan found ``folder``: watch it if its root is watched natively."""
+        """A scan found ``folder``: watch it if its root is watched by events."""
         state = root or self.root_of(folder)
         if state is not None:
             self.ensure_watched(folder, state)
@@ -193,11 +246,11 @@ class Roots:
     def watch_unsettled(self, root: RootState, unsettled: list[str]) -> list[str]:
         """Watch these folders of ``root`` whose dispatches may still change;
         the ones not watched before, which may have changed unseen."""
-        if root.mode != "native":
+        if root.mode == "polling":
             return []
         fresh = []
         for folder in unsettled:
-            if not self.watcher.is_watched(folder):
+            if not root.backend.is_watched(folder):
                 self.ensure_watched(folder, root)
                 fresh.append(folder)
         return fresh
@@ -206,11 +259,12 @@ class Roots:
         if root.mode == "polling":
             return
         log.warning("%s: %s", root.path, why)
-        root.mode = "polling"
+        # Free this root's watches so that the other roots keep theirs.
+        self.backends.unwatch_under(root.path)
+        root.backend = self.backends.get("polling")
+        root.why = why
         root.problem = why
         root.next_poll = self.clock()
-        # Free this root's watches so that the other roots keep theirs.
-        self.watcher.unwatch_under(root.path)
         self.degraded.set(f"watch:{root.path}", why)
 
     # ---- rescans -------------------------------------------------------------
@@ -246,3 +300,9 @@ class Roots:
                 root.rescan_at = None
                 root.next_poll = now + poll_interval
                 yield root, "rescan" if due_rescan else "poll"
+
+    def next_due(self) -> float | None:
+        """When the next poll or requested rescan is due (the loop sleeps till then)."""
+        times = [r.rescan_at for r in self.by_path.values() if r.rescan_at is not None]
+        times += [r.next_poll for r in self.by_path.values() if r.mode == "polling" and r.exists]
+        return min(times, default=None)

@@ -1,13 +1,19 @@
-"""What the daemon reads when: folders to read, folders gone, each with the
-time it is due.
+"""What the daemon does when: folders to read, to settle, gone, each with
+the time it is due; and its periodic roles (``Timers``).
 
-A plain table the daemon fills from the watcher's events and the capture
-fills with its retries; nothing here reads, writes or calls anyone.
+Plain tables the daemon fills from the watcher's events and the capture
+fills with its retries; nothing here reads or writes. The loop sleeps until
+the earliest time any of them holds (or an event), so an idle daemon wakes
+only when something is due.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -16,6 +22,11 @@ class Schedule:
 
     read: dict[str, float] = field(default_factory=dict)
     gone: dict[str, float] = field(default_factory=dict)
+    # Folders whose result.pkl changed where no close-after-write is
+    # reported (``Promises``): read once its size and mtime hold still.
+    settle: dict[str, float] = field(default_factory=dict)
+    # The (size, mtime_ns) last seen of each folder settling.
+    seen: dict[str, tuple[int, int]] = field(default_factory=dict)
     # Reads of a folder in a row that found its result.pkl mid-write.
     attempts: dict[str, int] = field(default_factory=dict)
 
@@ -24,6 +35,12 @@ class Schedule:
         current = self.read.get(folder)
         if current is None or at < current:
             self.read[folder] = at
+
+    def settle_at(self, folder: str, at: float) -> None:
+        """Look at ``folder``'s result.pkl at ``at`` (unless due sooner)."""
+        current = self.settle.get(folder)
+        if current is None or at < current:
+            self.settle[folder] = at
 
     def gone_at(self, folder: str, at: float) -> None:
         """``folder`` is gone: forget what it held at ``at``."""
@@ -37,5 +54,45 @@ class Schedule:
         return ready
 
     def next_due(self) -> float | None:
-        times = list(self.read.values()) + list(self.gone.values())
+        times = [*self.read.values(), *self.gone.values(), *self.settle.values()]
         return min(times) if times else None
+
+
+@dataclass
+class Timer:
+    name: str
+    interval: float
+    action: Callable[[float], object]
+    due: float
+
+
+class Timers:
+    """The daemon's periodic roles: each runs on the loop's thread, every
+    ``interval`` seconds, and the loop sleeps until the next one is due.
+
+    A new role (a daily retention, notifications...) is one ``add`` in
+    ``Daemon.__init__``; its action gets ``now`` and must return quickly
+    (long work belongs in steps, one per call)."""
+
+    def __init__(self) -> None:
+        self._timers: dict[str, Timer] = {}
+
+    def add(
+        self, name: str, interval: float, action: Callable[[float], object], first: float = 0.0
+    ) -> None:
+        """Run ``action(now)`` at ``first`` and every ``interval`` after it."""
+        self._timers[name] = Timer(name, interval, action, first)
+
+    def remove(self, name: str) -> None:
+        self._timers.pop(name, None)
+
+    def run_due(self, now: float) -> None:
+        for timer in list(self._timers.values()):
+            if now >= timer.due:
+                # Rescheduled first: an action that raises is not retried in a
+                # tight loop (the loop reports the error and goes on).
+                timer.due = now + timer.interval
+                timer.action(now)
+
+    def next_due(self) -> float | None:
+        return min((t.due for t in self._timers.values()), default=None)

@@ -1,5 +1,5 @@
 """The Covalent servers the daemon follows live: each "covalent-data" root's
-database and data dir, watched with inotify.
+database and data dir, watched by its root's backend (``watch``).
 
 A server's dispatches change in its database first: the folder holding the
 database file is watched for writes to it and to its ``-journal`` or
@@ -36,7 +36,7 @@ from ..scan.covalent_pg import is_database_url
 from ..scan.server import ServerCursor, SyncInterrupted, database_of
 from .roots import Roots, RootState
 from .status import DegradedRegistry
-from .watcher import CREATED, DELETED, GONE, MOVED_FROM, MOVED_TO, FsEvent
+from .watch import CREATED, DELETED, GONE, MOVED_FROM, MOVED_TO, FsEvent
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class Servers:
         folder = state.database_dir
         others = [s for s in self.by_path.values() if s.database_dir == folder]
         if folder and not others and self.roots.root_of(folder) is None:
-            self.roots.watcher.unwatch(folder)
+            self.roots.backends.unwatch(folder)
 
     # ---- events (from the daemon's loop, never the watcher's thread) ----------
 
@@ -148,7 +148,7 @@ class Servers:
         parts = os.path.relpath(path, root.path).split(os.sep)
         dispatch = os.path.join(root.path, parts[0])
         if event.kind in (DELETED, MOVED_FROM, GONE) and len(parts) == 1:
-            self.roots.watcher.unwatch_under(dispatch)
+            self.roots.backends.unwatch_under(dispatch)
             state.watched.pop(dispatch, None)
         elif event.is_dir and event.kind in (CREATED, MOVED_TO):
             if len(parts) == 1:
@@ -197,7 +197,7 @@ class Servers:
         summary = self._run(state, root, full=full)
         # Whenever the sync was a full one (asked, or a database back or
         # replaced), the watches are put right too.
-        if state.cursor.full_syncs > before and root.mode == "native":
+        if state.cursor.full_syncs > before and root.mode != "polling":
             self._watch(state, root)
         return summary
 
@@ -220,7 +220,7 @@ class Servers:
         self.report(state.root, summary)
         if summary.busy:
             state.sync_soon(self.clock() + BUSY_RETRY)
-        elif summary.errors and root.mode == "native":
+        elif summary.errors and root.mode != "polling":
             # Missing or damaged: its return may bring no event we watch
             # (its folder made anew), so look again now and then.
             state.sync_soon(self.clock() + self.retry_interval)
@@ -245,11 +245,11 @@ class Servers:
         """The database's folder, the data dir, and every dispatch folder
         that can still change."""
         folder = state.database_dir
-        if folder is not None:
-            try:
-                self.roots.watcher.watch(folder, modify=True)
-            except OSError as exc:
-                self.roots.to_polling(root, f"cannot watch {folder}: {exc}; polling instead")
+        if folder is not None and not self.roots.watch_folder(folder, root, modify=True):
+            if root.mode == "polling":
+                return  # the watches ran out: put to polling already
+            if os.path.isdir(folder):
+                self.roots.to_polling(root, f"cannot watch {folder}; polling instead")
                 return
         self.roots.ensure_watched(root.path, root)
         for path in self.writer.unsettled_paths(root.path):
@@ -258,7 +258,7 @@ class Servers:
     def _watch_dispatch(
         self, state: ServerState, root: RootState, folder: str, release_at: float | None
     ) -> None:
-        if root.mode != "native" or not is_within(folder, root.path):
+        if root.mode == "polling" or not is_within(folder, root.path):
             return
         self.roots.ensure_watched(folder, root)
         state.watched[folder] = release_at
@@ -284,7 +284,7 @@ class Servers:
         for folder, at in list(state.watched.items()):
             if at is not None and now >= at:
                 del state.watched[folder]
-                self.roots.watcher.unwatch_under(folder)
+                self.roots.backends.unwatch_under(folder)
 
 
 __all__ = ["ServerState", "Servers", "SyncInterrupted"]

@@ -1,8 +1,11 @@
-"""Run the daemon as a systemd *user* service.
+"""Run the daemon as a user service: a systemd user unit on Linux, a launchd
+agent on macOS, a one-line error elsewhere.
 
-``install`` writes ``covalent-indexer.service`` into the user's systemd unit
-folder (``paths.systemd_user_unit_dir``); it never calls ``systemctl``: what
-to enable, and when, stays the user's decision, so we only print the command.
+The platform is chosen in one place (``manager_for``), from a name tests pass
+in. ``install`` writes the file and never starts anything: the command to
+run is printed, as loading a service stays the user's decision. The service
+runs this very installation on the index this process uses (``--home``,
+``--db`` and the environment are written into it).
 """
 
 from __future__ import annotations
@@ -10,35 +13,108 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from .. import paths as paths_mod
-from ..errors import ExitCode, NotFoundError
+from ..errors import IndexerError, NotFoundError
 from ..store import engine as db_mod
+from . import launchd, systemd
 
-UNIT_NAME = "covalent-indexer.service"
 SCRIPT_NAME = "covalent-indexer"
-RESTART_SECONDS = 5
 
 # platformdirs reads these: without them the service could find another index
 # than the shell that installed it, when they are set in a login script only.
 _XDG_VARIABLES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME")
 
 
-def unit_file(unit_dir: Path | None = None) -> Path:
-    return (unit_dir or paths_mod.systemd_user_unit_dir()) / UNIT_NAME
+class UnsupportedPlatformError(IndexerError):
+    """No service manager is known for this platform."""
 
 
-def enable_command() -> str:
-    return f"systemctl --user daemon-reload && systemctl --user enable --now {UNIT_NAME}"
+@dataclass(frozen=True)
+class ServiceFile:
+    """A service file written or removed, and the command that makes it count."""
+
+    path: Path
+    command: str
+    # How the command is introduced ("enable and start it with:").
+    action: str
 
 
-def disable_command() -> str:
-    # ';' rather than '&&': disabling a unit that was never loaded fails, and
-    # the reload is still wanted.
-    return f"systemctl --user disable --now {UNIT_NAME}; systemctl --user daemon-reload"
+def manager_for(platform: str = sys.platform) -> str:
+    """ "systemd" or "launchd" for ``platform`` (``sys.platform``'s names)."""
+    if platform.startswith("linux"):
+        return "systemd"
+    if platform == "darwin":
+        return "launchd"
+    raise UnsupportedPlatformError(
+        f"no user service manager known on {platform} (systemd on Linux, launchd on macOS); "
+        f"run `{SCRIPT_NAME} start` instead"
+    )
+
+
+def service_path(platform: str = sys.platform, folder: Path | None = None) -> Path:
+    """Where the service file goes on ``platform`` (in ``folder`` if given)."""
+    if manager_for(platform) == "launchd":
+        return launchd.plist_file(folder)
+    return systemd.unit_file(folder)
+
+
+def install(
+    *,
+    home: str | os.PathLike[str] | None = None,
+    db: str | None = None,
+    command: list[str] | None = None,
+    platform: str = sys.platform,
+    folder: Path | None = None,
+) -> ServiceFile:
+    """Write (or rewrite) the service file. Running it twice is harmless."""
+    manager = manager_for(platform)
+    command = command or exec_command()
+    environment = service_environment(home=home, db=db)
+    target = service_path(platform, folder)
+    if manager == "launchd":
+        paths = paths_mod.resolve(home)
+        # launchd opens its output file but makes no folder for it.
+        paths_mod.ensure_private_dir(paths.log_dir)
+        data = launchd.plist_bytes(command, environment, paths)
+        run = launchd.enable_command(target, os.getuid())
+        action = "load and start it with:"
+    else:
+        data = systemd.unit_text(command, environment).encode()
+        run = systemd.enable_command()
+        action = "enable and start it with:"
+    _write_private(target, data)
+    return ServiceFile(target, run, action)
+
+
+def uninstall(*, platform: str = sys.platform, folder: Path | None = None) -> ServiceFile:
+    """Remove the service file. Not installed is an error."""
+    manager = manager_for(platform)
+    target = service_path(platform, folder)
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        raise NotFoundError(f"the service is not installed: no {target}") from None
+    if manager == "launchd":
+        return ServiceFile(target, launchd.disable_command(target, os.getuid()), "stop it with:")
+    return ServiceFile(target, systemd.disable_command(), "stop and disable it with:")
+
+
+def _write_private(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".covalent-indexer-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        # Owner only: a database URL in it may hold a password.
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def exec_command() -> list[str]:
@@ -58,7 +134,7 @@ def service_environment(
 ) -> dict[str, str]:
     """The variables that make the service use the index this process uses.
 
-    A user service starts in another folder with systemd's environment, so
+    A service starts in another folder with its manager's environment, so
     every location is made absolute and passed on explicitly.
     """
     env: dict[str, str] = {}
@@ -80,89 +156,3 @@ def _absolute_db_url(url: str) -> str:
     if not db_mod.is_sqlite(url):
         return url
     return "sqlite:///" + quote(str(db_mod.sqlite_path(url)))
-
-
-def unit_text(command: Sequence[str], environment: Mapping[str, str] | None = None) -> str:
-    """The unit file that runs ``command start --foreground`` and restarts it on failure."""
-    exec_start = " ".join(_exec_word(word) for word in [*command, "start", "--foreground"])
-    env_lines = [
-        f"Environment={_quoted(f'{key}={value}')}" for key, value in (environment or {}).items()
-    ]
-    # Restarting cannot fix bad options, a bad config file or a second daemon.
-    no_restart = " ".join(
-        str(int(code)) for code in (ExitCode.USAGE, ExitCode.CONFIG, ExitCode.ALREADY_RUNNING)
-    )
-    lines = [
-        f"# Written by `{SCRIPT_NAME} service install`; "
-        f"`{SCRIPT_NAME} service uninstall` removes it.",
-        "[Unit]",
-        "Description=covalent-indexer: keep the index of Covalent dispatches up to date",
-        "",
-        "[Service]",
-        "Type=simple",
-        f"ExecStart={exec_start}",
-        # Log lines reach the journal as they are written, not when a buffer fills.
-        "Environment=PYTHONUNBUFFERED=1",
-        *env_lines,
-        "Restart=on-failure",
-        f"RestartSec={RESTART_SECONDS}",
-        f"RestartPreventExitStatus={no_restart}",
-        "",
-        "[Install]",
-        "WantedBy=default.target",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def install(
-    *,
-    home: str | os.PathLike[str] | None = None,
-    db: str | None = None,
-    command: Sequence[str] | None = None,
-    unit_dir: Path | None = None,
-) -> Path:
-    """Write (or rewrite) the unit file; its path. Running it twice is harmless."""
-    text = unit_text(command or exec_command(), service_environment(home=home, db=db))
-    target = unit_file(unit_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".covalent-indexer-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        # Owner only: a database URL in the unit may hold a password.
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def uninstall(*, unit_dir: Path | None = None) -> Path:
-    """Remove the unit file; its path. Not installed is an error."""
-    target = unit_file(unit_dir)
-    try:
-        target.unlink()
-    except FileNotFoundError:
-        raise NotFoundError(f"the service is not installed: no {target}") from None
-    return target
-
-
-def _exec_word(word: str) -> str:
-    # ExecStart expands % specifiers and $VARIABLES: both are escaped so that
-    # every word reaches the program as written.
-    word = word.replace("%", "%%").replace("$", "$$")
-    if word and not any(c in word for c in " \t\n\"'\\;"):
-        return word
-    return f'"{_escape(word)}"'
-
-
-def _quoted(assignment: str) -> str:
-    # Environment= expands % specifiers but not $VARIABLES.
-    return f'"{_escape(assignment.replace("%", "%%"))}"'
-
-
-def _escape(text: str) -> str:
-    """C-style escapes for a double-quoted systemd value."""
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

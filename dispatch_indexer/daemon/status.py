@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,13 @@ from ..index import DispatchIndex
 from ..paths import Paths, resolve
 from ..store import engine as db_mod
 from .lock import running_pid, write_private
+
+log = logging.getLogger(__name__)
+
+# An unchanged status is written again this often only (readers work out
+# the uptime from ``started_at``): a file replaced every second is a disk
+# write, and a wake-up, every second of an idle daemon's life.
+STATUS_HEARTBEAT = 60.0
 
 
 def utcnow_iso() -> str:
@@ -97,6 +105,28 @@ def daemon_status(
         "last_full_scan": last_scan,
         "degraded": degraded.to_json(),
     }
+
+
+class StatusFile:
+    """The daemon's status file, for other processes to read: rewritten when
+    what it says changes (its uptime aside), or every STATUS_HEARTBEAT."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._written: tuple[str, float] | None = None
+
+    def write(self, report: dict[str, Any], now: float, force: bool = False) -> None:
+        moving = ("uptime_seconds", "updated_at")
+        same = json.dumps({k: v for k, v in report.items() if k not in moving}, sort_keys=True)
+        last = self._written
+        if not force and last is not None and last[0] == same and now < last[1] + STATUS_HEARTBEAT:
+            return
+        try:
+            write_private(self.path, json.dumps(report, indent=2))
+        except OSError as exc:
+            log.warning("cannot write the status file: %s", exc)
+            return
+        self._written = (same, now)
 
 
 # ---- the report ------------------------------------------------------------------
@@ -172,6 +202,16 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+def daemon_roots(paths: Paths) -> dict[str, dict[str, Any]]:
+    """The running daemon's view of each root (its backend and why), by
+    path; empty when no daemon runs."""
+    if running_pid(paths) is None:
+        return {}
+    try:
+        roots = json.loads(paths.status_file.read_text()).get("roots") or []
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {r["path"]: r for r in roots if isinstance(r, dict) and "path" in r}
 
 
 def _daemon_pid(report: Report) -> int | None:

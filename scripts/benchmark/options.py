@@ -7,7 +7,17 @@ from pathlib import Path
 
 from .common import REPO
 
-MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint", "server", "cli-start")
+MEASURES = (
+    "cold",
+    "rescan",
+    "live",
+    "burst",
+    "queries",
+    "footprint",
+    "server",
+    "cli-start",
+    "idle",
+)
 # Run only when named in --only (see ingest_pg.py).
 EXTRA_MEASURES = ("ingest-pg",)
 
@@ -26,6 +36,7 @@ FULL = {
     "server_n": 100_000,
     "server_changes": 1000,
     "server_transactions": 10,
+    "idle_seconds": 60.0,
 }
 QUICK = {
     "n": 300,
@@ -42,6 +53,7 @@ QUICK = {
     "server_n": 330,
     "server_changes": 50,
     "server_transactions": 5,
+    "idle_seconds": 3.0,
 }
 
 
@@ -107,6 +119,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--server-transactions",
         type=int,
         help="transactions those rows are committed in (10)",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        help="how long the idle daemon's wake-ups are counted (60)",
+    )
+    parser.add_argument(
+        "--idle-baseline-ref",
+        default=None,
+        help="also count the wake-ups of the daemon of this git commit (e.g. main)",
     )
     parser.add_argument(
         "--heavy-every",

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dispatch_indexer.daemon.watcher import inotify_watch_count
+from dispatch_indexer.daemon.procstats import inotify_watch_count
 from dispatch_indexer.paths import resolve as resolve_paths
 
 from .machine import proc_field

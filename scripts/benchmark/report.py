@@ -232,6 +232,17 @@ def table_rows(measures: dict[str, Any]) -> list[dict[str, str]]:
                     target=m["target"],
                     result=verdict(c["ratio"] <= 5),
                 )
+        elif name == "idle":
+            rate = m["daemon"]["wakeups_per_second"]
+            add(
+                f"idle daemon wake-ups ({m['root_dispatches']} dispatches, "
+                f"{m['daemon']['seconds']:g} s)",
+                f"{rate:.2f}/s ({m['daemon']['voluntary_per_second']:.2f} voluntary)",
+                f"bare sleep {m['bare_sleep']['wakeups_per_second']:.2f}/s, previous ticks "
+                f"{m['previous_ticks']['wakeups_per_second']:.2f}/s",
+                target="voluntary <= 1/s",
+                result=verdict(m["pass"]),
+            )
     ingest = measures.get("ingest-pg")
     if ingest is not None and ingest.get("status") == "ok":
         for measure, value, baseline in ingest_rows(ingest):

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import burst, cli_start, cold, footprint, ingest_pg, live, queries, rescan, server
+from . import burst, cli_start, cold, footprint, idle, ingest_pg, live, queries, rescan, server
 from .common import error, log
 from .options import MEASURES
 from .processes import DaemonProcess
@@ -96,6 +96,8 @@ def run(session: Session) -> dict[str, Any]:
         attempt("server", server.measure)
     if "cli-start" in selected:
         attempt("cli-start", cli_start.measure)
+    if "idle" in selected:
+        attempt("idle", idle.measure)
     if "ingest-pg" in selected:
         attempt("ingest-pg", ingest_pg.measure)
     return {

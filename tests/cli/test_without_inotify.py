@@ -1,6 +1,6 @@
 """Where watchdog cannot load inotify (macOS, a libc without it), every
-command that does not watch still works, and ``start`` says in one line why
-it cannot: nothing but the daemon imports the watcher.
+command works, and the daemon watches through watchdog's own observer:
+nothing imports inotify until a root is watched natively.
 
 Simulated as watchdog itself fails there: an import hook (a
 ``sitecustomize`` on PYTHONPATH) raises ``UnsupportedLibcError`` for
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from ..daemon_helpers import CovalentWriter, DaemonProcess, get, wait_for
 from ..realdata import ARITH_240, FAILED_240
 
 pytestmark = pytest.mark.sqlite_only
@@ -99,13 +101,48 @@ def test_serve_works(env: dict[str, str], covalent_server: Path) -> None:
         serve.wait(10)
 
 
-def test_start_says_why_in_one_line(env: dict[str, str], covalent_server: Path) -> None:
-    assert run(env, "add-dir", str(covalent_server / "data")).returncode == 0
-    assert run(env, "scan").returncode == 0
-    for args in (("start", "--foreground"), ("start",)):
-        done = run(env, *args)
-        assert done.returncode != 0, args
-        assert "Traceback" not in done.stderr
-        assert "inotify" in done.stderr.strip().splitlines()[-1], done.stderr
+def test_the_daemon_captures_through_the_observer(
+    env: dict[str, str], tmp_path: Path, writer: CovalentWriter
+) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    assert run(env, "add-dir", str(results)).returncode == 0
+    daemon = DaemonProcess(env=env).start()
+    try:
+        (root,) = json.loads(run(env, "status", "--json").stdout)["roots"]
+        assert root["backend"] == "observer", root
+        assert root["why"].startswith("auto: native unavailable (inotify cannot load"), root
+        assert "polling" not in root["mode"]
+        assert any("settle" in caveat for caveat in root["caveats"])
+        # A new dispatch, then its RUNNING -> COMPLETED rewrite.
+        dispatch_id, folder = writer.new_dispatch(results, final=False)
+        assert wait_for(lambda: get(dispatch_id), 5, "the RUNNING record").status == "RUNNING"
+        writer.finish(folder)
+        wait_for(lambda: get(dispatch_id).status == "COMPLETED", 5, "the COMPLETED record")
+        # A move, then a deletion.
+        (results / "archive").mkdir()
+        moved = results / "archive" / dispatch_id
+        folder.rename(moved)
+        wait_for(lambda: get(dispatch_id).path == str(moved), 5, "the record to follow the move")
+        shutil.rmtree(moved)
+        wait_for(lambda: get(dispatch_id).missing, 5, "missing after the deletion")
+    finally:
+        daemon.stop()
+    assert "Traceback" not in daemon.log()
+
+
+def test_start_and_stop_in_the_background(env: dict[str, str], covalent_server: Path) -> None:
+    assert run(env, "add-dir", "--watch", "native", str(covalent_server / "data")).returncode == 0
+    started = run(env, "start")
+    assert started.returncode == 0, started.stderr
+    try:
+        report = json.loads(run(env, "status", "--json").stdout)
+        (root,) = report["roots"]
+        # Asked for inotify, which is not there: the observer, and status says why.
+        assert root["backend"] == "observer"
+        assert any("native" in d["detail"] for d in report["degraded"]), report["degraded"]
+    finally:
+        stopped = run(env, "stop")
+    assert stopped.returncode == 0, stopped.stderr
     # Nothing indexed is lost.
     assert FAILED_240 in run(env, "list").stdout

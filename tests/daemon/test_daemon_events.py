@@ -19,7 +19,8 @@ import pytest
 
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.daemon.loop import Daemon
-from dispatch_indexer.daemon.watcher import OVERFLOW, FsEvent
+from dispatch_indexer.daemon.settle import settle_due
+from dispatch_indexer.daemon.watch import MODIFIED, OVERFLOW, FsEvent
 
 from ..daemon_helpers import CovalentWriter, DaemonProcess, get, wait_for
 
@@ -91,7 +92,7 @@ def test_overflow_triggers_a_rescan_that_finds_what_was_missed(
     while not daemon.events.empty():
         daemon.events.get_nowait()
     assert get(dispatch_id) is None
-    daemon.watcher.on_queue_overflow()  # exactly what watchdog's InotifyFD calls
+    daemon.backends.get("native").on_queue_overflow()  # exactly what watchdog's InotifyFD calls
     daemon.loop()
     assert get(dispatch_id) is not None
     degraded = daemon.status()["degraded"]
@@ -149,7 +150,7 @@ def test_polling_root_by_configuration(results: Path, writer: CovalentWriter) ->
         index.add_dirs([results], watch="polling")
     daemon = make_daemon(results, poll_interval=0.2)
     try:
-        assert daemon.watcher.count == 0
+        assert daemon.backends.count == 0
         dispatch_id, folder = writer.new_dispatch(results, final=False)
         spin(daemon, lambda: get(dispatch_id) is not None)
         writer.finish(folder)
@@ -221,7 +222,7 @@ def test_the_periodic_rescan_catches_a_rewrite_of_a_finished_dispatch(
     daemon = make_daemon(results, clock, rescan_interval=60)
     try:
         assert get(dispatch_id).status == "COMPLETED"
-        assert not daemon.watcher.is_watched(str(folder))  # finished: not watched
+        assert not daemon.roots.is_watched(str(folder))  # finished: not watched
         # Rewritten behind the daemon's back (no watch sees inside the folder).
         writer.finish(folder)  # same status, new bytes
         pkl = folder / "result.pkl"
@@ -234,5 +235,40 @@ def test_the_periodic_rescan_catches_a_rewrite_of_a_finished_dispatch(
         daemon.loop(now=clock.now)
         assert get(dispatch_id).updated_at > before
         assert daemon.status()["last_full_scan"]["reason"] == "periodic"
+    finally:
+        daemon.stop()
+
+
+def test_without_a_close_a_file_is_read_once_it_holds_still(
+    results: Path, writer: CovalentWriter
+) -> None:
+    # The observer backend reports no close after a write (FSEvents neither):
+    # a changed result.pkl settles by size and mtime before it is read.
+    with DispatchIndex() as index:
+        index.add_dirs([results], watch="observer")
+    daemon = make_daemon(results)
+    try:
+        (root,) = daemon.roots
+        assert root.mode == "observer" and root.settles
+        _, folder = writer.new_dispatch(results)
+        pkl, key = folder / "result.pkl", str(folder)
+        t0 = time.monotonic()
+        os.utime(pkl)  # written just now
+        daemon._on_event(FsEvent(MODIFIED, str(pkl)), t0)
+        assert key in daemon.work.settle and key not in daemon.work.read
+        settle_due(daemon.work, t0 + 0.1)  # first look: remembered, not read
+        assert key in daemon.work.settle and key not in daemon.work.read
+        with pkl.open("ab") as fh:
+            fh.write(b"\0")  # still being written: it grew
+        settle_due(daemon.work, t0 + 0.2)
+        assert key in daemon.work.settle and key not in daemon.work.read
+        settle_due(daemon.work, t0 + 0.3)  # unchanged since the last look: read it
+        assert key in daemon.work.read and key not in daemon.work.settle
+        # An old file (a late, coalesced event) is read at the first look.
+        os.utime(pkl, (1, 1))
+        daemon.work.read.clear()
+        daemon._on_event(FsEvent(MODIFIED, str(pkl)), t0)
+        settle_due(daemon.work, t0 + 0.1)
+        assert key in daemon.work.read
     finally:
         daemon.stop()

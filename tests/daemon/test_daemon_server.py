@@ -34,9 +34,9 @@ def _status(dispatch_id: str) -> str | None:
 
 
 @pytest.fixture
-def daemon(covalent_server: Path, home: Path) -> Iterator[DaemonProcess]:
+def daemon(covalent_server: Path, home: Path, watch: str) -> Iterator[DaemonProcess]:
     with DispatchIndex() as index:
-        index.add_dirs([covalent_server / "data"])
+        index.add_dirs([covalent_server / "data"], watch=watch)
     configure(poll_interval=0.2)
     process = DaemonProcess().start()
     yield process
@@ -44,7 +44,10 @@ def daemon(covalent_server: Path, home: Path) -> Iterator[DaemonProcess]:
 
 
 @pytest.mark.sqlite_only
-def test_the_daemon_follows_the_database(daemon: DaemonProcess, covalent_server: Path) -> None:
+@pytest.mark.parametrize("watch", ["auto", "observer"])
+def test_the_daemon_follows_the_database(
+    daemon: DaemonProcess, covalent_server: Path, watch: str
+) -> None:
     wait_for(lambda: _status(SLEEPY_240) == "COMPLETED", 10, "the first sync")
     assert _status(ARITH_240) == "COMPLETED"
     database = covalent_server / DB_NAME
@@ -54,7 +57,8 @@ def test_the_daemon_follows_the_database(daemon: DaemonProcess, covalent_server:
     wait_for(lambda: _status(SLEEPY_240) == "COMPLETED", 10, "the final copy again")
     report = json.loads(CliRunner().invoke(app, ["status", "--json"]).output)
     (root,) = report["roots"]
-    assert root["mode"] == "native (Covalent database)"
+    backend = "native" if watch == "auto" else watch
+    assert root["mode"] == f"{backend} (Covalent database)"
     assert root["kind"] == "covalent-data"
     # A deleted database loses nothing; a removed folder is missing.
     database.unlink()

@@ -1,7 +1,11 @@
-"""``service install`` / ``service uninstall``: the systemd user unit."""
+"""``service install`` / ``service uninstall``: the systemd user unit on
+Linux, the launchd agent on macOS (the platform is passed in: the plist is
+written and read back with plistlib here), a one-line error elsewhere."""
 
 from __future__ import annotations
 
+import os
+import plistlib
 import shutil
 import subprocess
 import sys
@@ -10,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from dispatch_indexer import paths
-from dispatch_indexer.daemon import service
+from dispatch_indexer.daemon import launchd, service, systemd
+from dispatch_indexer.errors import IndexerError
 
 UNIT = "covalent-indexer.service"
 
@@ -29,7 +34,7 @@ def test_unit_dir_follows_xdg_config_home(unit_dir: Path, tmp_path: Path, monkey
 
 
 def test_unit_text() -> None:
-    text = service.unit_text(
+    text = systemd.unit_text(
         ["/opt/ci/bin/covalent-indexer"], {"COVALENT_INDEXER_HOME": "/srv/index"}
     )
     lines = text.splitlines()
@@ -44,13 +49,13 @@ def test_unit_text() -> None:
 
 
 def test_unit_text_quotes_awkward_words() -> None:
-    text = service.unit_text(
+    text = systemd.unit_text(
         ["/opt/my tools/python", "-m", "dispatch_indexer"],
         {"COVALENT_INDEXER_DB": 'sqlite:////x/50%"off"'},
     )
     assert 'ExecStart="/opt/my tools/python" -m dispatch_indexer start --foreground' in text
     assert 'Environment="COVALENT_INDEXER_DB=sqlite:////x/50%%\\"off\\""' in text
-    assert service.unit_text(["/bin/a$b%c"]).count("ExecStart=/bin/a$$b%%c start") == 1
+    assert systemd.unit_text(["/bin/a$b%c"]).count("ExecStart=/bin/a$$b%%c start") == 1
 
 
 def test_install_writes_the_unit(cli, unit_dir: Path, home: Path, tmp_path: Path) -> None:
@@ -154,3 +159,76 @@ def test_systemd_accepts_the_unit(cli, unit_dir: Path, tmp_path: Path, monkeypat
         if UNIT in line and ("ignoring" in line or "Failed" in line or "not executable" in line)
     ]
     assert out.returncode == 0 and not problems, out.stderr
+
+
+# ---- the platform -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("platform", "manager"), [("linux", "systemd"), ("darwin", "launchd")])
+def test_the_manager_follows_the_platform(platform: str, manager: str) -> None:
+    assert service.manager_for(platform) == manager
+
+
+@pytest.mark.parametrize("platform", ["win32", "freebsd14", "cygwin"])
+def test_elsewhere_a_one_line_error(platform: str) -> None:
+    with pytest.raises(IndexerError) as caught:
+        service.install(platform=platform)
+    message = str(caught.value)
+    assert "\n" not in message and platform in message and "start" in message
+    with pytest.raises(IndexerError):
+        service.uninstall(platform=platform)
+
+
+# ---- launchd (macOS) -----------------------------------------------------------
+
+
+@pytest.fixture
+def agents_dir(tmp_path: Path) -> Path:
+    # conftest points HOME here.
+    return tmp_path / "user-home" / "Library" / "LaunchAgents"
+
+
+def test_the_agents_dir_is_in_the_home(agents_dir: Path) -> None:
+    assert paths.launchd_agents_dir() == agents_dir
+
+
+def test_install_writes_the_launchd_agent(agents_dir: Path, home: Path) -> None:
+    written = service.install(platform="darwin")
+    plist = agents_dir / f"{launchd.LABEL}.plist"
+    assert written.path == plist
+    assert written.command == f"launchctl bootstrap gui/{os.getuid()} {plist}"
+    assert oct(plist.stat().st_mode & 0o777) == oct(0o600)
+    agent = plistlib.loads(plist.read_bytes())
+    assert agent["Label"] == launchd.LABEL
+    exe = str(Path(sys.executable).parent / "covalent-indexer")
+    assert agent["ProgramArguments"] == [exe, "start", "--foreground", "--quiet"]
+    # The index in use (conftest's COVALENT_INDEXER_HOME) is the agent's.
+    assert agent["EnvironmentVariables"]["COVALENT_INDEXER_HOME"] == str(home)
+    assert agent["RunAtLoad"] is True
+    assert agent["KeepAlive"] == {"SuccessfulExit": False}
+    log = home / "logs" / "service-output.log"
+    assert agent["StandardOutPath"] == agent["StandardErrorPath"] == str(log)
+    assert log.parent.is_dir()  # launchd makes no folder for it
+    assert service.install(platform="darwin").path == plist  # twice is harmless
+    assert sorted(p.name for p in agents_dir.iterdir()) == [plist.name]
+
+
+def test_launchd_agent_keeps_home_and_db(agents_dir: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    db = "postgresql://me:secret@db/index"
+    command = ["/opt/my tools/python", "-m", "dispatch_indexer"]
+    service.install(home=elsewhere, db=db, command=command, platform="darwin")
+    agent = plistlib.loads((agents_dir / f"{launchd.LABEL}.plist").read_bytes())
+    assert agent["ProgramArguments"][:3] == command  # a list: no quoting to get wrong
+    assert agent["EnvironmentVariables"]["COVALENT_INDEXER_HOME"] == str(elsewhere)
+    assert agent["EnvironmentVariables"]["COVALENT_INDEXER_DB"] == db
+    assert agent["StandardErrorPath"] == str(elsewhere / "logs" / "service-output.log")
+
+
+def test_launchd_uninstall(agents_dir: Path) -> None:
+    service.install(platform="darwin")
+    removed = service.uninstall(platform="darwin")
+    assert not removed.path.exists()
+    assert removed.command == f"launchctl bootout gui/{os.getuid()}/{launchd.LABEL}"
+    with pytest.raises(IndexerError, match="not installed"):
+        service.uninstall(platform="darwin")

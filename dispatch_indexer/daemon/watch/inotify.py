@@ -1,4 +1,9 @@
-"""Native filesystem events from watchdog's inotify layer, one folder at a time.
+"""The ``native`` backend: Linux's inotify through watchdog's inotify layer,
+one folder at a time.
+
+Imported only when a root is watched this way: where inotify does not exist
+(macOS, a libc without it) importing this module fails, and nothing else
+imports it.
 
 The daemon watches only what can still change: the roots, the folders
 between a root and its dispatch folders, and dispatch folders whose status is
@@ -19,14 +24,26 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import queue
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent, InotifyFD
 
-from ..paths import is_within
+from ...paths import is_within
+from .events import (
+    CLOSED,
+    CREATED,
+    DELETED,
+    GONE,
+    MODIFIED,
+    MOVED_FROM,
+    MOVED_TO,
+    OVERFLOW,
+    EventQueue,
+    FsEvent,
+    Promises,
+    WatchLimitError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,31 +67,14 @@ _MASK = (
 # appends to the -wal file, which is never closed while the server runs.
 _MODIFY_MASK = _MASK | InotifyConstants.IN_MODIFY
 
-CREATED = "created"
-CLOSED = "closed"
-MODIFIED = "modified"
-MOVED_FROM = "moved_from"
-MOVED_TO = "moved_to"
-DELETED = "deleted"
-GONE = "gone"  # the watched folder itself was deleted or moved away
-OVERFLOW = "overflow"
-
-
-@dataclass(frozen=True)
-class FsEvent:
-    kind: str
-    path: str = ""
-    is_dir: bool = False
-
-
-class WatchLimitError(OSError):
-    """No more inotify watches can be had (kernel limit or our own budget)."""
-
 
 class NativeWatcher:
     """Non-recursive inotify watches on single folders, feeding one queue."""
 
-    def __init__(self, events: queue.Queue[FsEvent], max_watches: int) -> None:
+    name = "native"
+    promises = Promises(close_after_write=True, lost_events_reported=True, coalesced=False)
+
+    def __init__(self, events: EventQueue, max_watches: int) -> None:
         self.events = events
         self.max_watches = max_watches
         self._fd: InotifyFD | None = None
@@ -115,9 +115,10 @@ class NativeWatcher:
         with self._lock:
             return path in self._wd_by_path
 
-    def watch(self, path: str, modify: bool = False) -> bool:
+    def watch(self, path: str, modify: bool = False, recursive: bool = False) -> bool:
         """Watch one folder (``modify``: its files' writes too, not only
-        their closes); False if it is not there (any more).
+        their closes); False if it is not there (any more). Never
+        ``recursive``: the daemon watches only the folders that can change.
 
         Raises ``WatchLimitError`` when the kernel or our budget says no.
         """
@@ -212,18 +213,3 @@ class NativeWatcher:
     def on_queue_overflow(self) -> None:
         log.warning("inotify queue overflowed: events were lost")
         self.events.put(FsEvent(OVERFLOW))
-
-
-def inotify_watch_count(pid: int | str = "self") -> int:
-    """How many inotify watches a process holds (from /proc/<pid>/fdinfo)."""
-    total = 0
-    fd_dir = f"/proc/{pid}/fd"
-    for name in os.listdir(fd_dir):
-        try:
-            if os.readlink(os.path.join(fd_dir, name)) != "anon_inode:inotify":
-                continue
-            with open(f"/proc/{pid}/fdinfo/{name}") as fh:
-                total += sum(1 for line in fh if line.startswith("inotify wd:"))
-        except OSError:
-            continue
-    return total
