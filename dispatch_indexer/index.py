@@ -43,6 +43,8 @@ from .read.pool import Reader, make_reader
 from .records import DispatchRecord, RootInfo, ScanSummary
 from .scan import kinds, server
 from .scan.scanner import Progress, Scanner
+from .store import changes, notified
+from .store.changes import Mark
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
 
 T = TypeVar("T")
@@ -321,6 +323,26 @@ class DispatchIndex:
         query = ListQuery.build(**filters)  # type: ignore[arg-type]
         # A generator: a failure may come at any page, long after this returns.
         return guarded_iteration(self._database, self.url, self._store.iterate(query))
+
+    def follow(self, **options: object) -> Iterator[DispatchRecord]:
+        """New and changed records as they are written, until ``stop`` is set
+        (``follow.follow``'s options: filters, ``interval``, ``stop``)."""
+        from .follow import follow
+
+        return follow(self, **options)  # type: ignore[arg-type]
+
+    def changes(self, after: Mark, limit: int = 500) -> list[DispatchRecord]:
+        """Records last written after ``after``, oldest write first (``store.changes``)."""
+        return self._guard(lambda: changes.since(self._store.scope, after, limit))
+
+    def change_head(self) -> Mark:
+        """The change mark after the last record written so far."""
+        return self._guard(lambda: changes.head(self._store.scope))
+
+    def claim_notification(self, notifier: str, dispatch_id: str, status: str) -> bool:
+        """Record that ``notifier`` sends this dispatch's ``status``; False
+        if it was sent before (``store.notified``)."""
+        return self._guard(lambda: notified.claim(self._database, notifier, dispatch_id, status))
 
     def counts(self) -> dict[str, int]:
         """How many records there are of each status."""
