@@ -43,8 +43,9 @@ from .read.pool import Reader, make_reader
 from .records import DispatchRecord, RootInfo, ScanSummary
 from .scan import kinds, server
 from .scan.scanner import Progress, Scanner
-from .store import changes, notified
+from .store import changes
 from .store.changes import Mark
+from .store.notified import NotificationLog
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
 
 T = TypeVar("T")
@@ -339,10 +340,9 @@ class DispatchIndex:
         """The change mark after the last record written so far."""
         return self._guard(lambda: changes.head(self._store.scope))
 
-    def claim_notification(self, notifier: str, dispatch_id: str, status: str) -> bool:
-        """Record that ``notifier`` sends this dispatch's ``status``; False
-        if it was sent before (``store.notified``)."""
-        return self._guard(lambda: notified.claim(self._database, notifier, dispatch_id, status))
+    def notification_log(self) -> NotificationLog:
+        """What the daemon's notifiers sent and are sending (``store.notified``)."""
+        return NotificationLog(lambda: self._database)
 
     def counts(self) -> dict[str, int]:
         """How many records there are of each status."""

@@ -141,3 +141,7 @@ def _print_status(report: dict, as_json: bool) -> None:
         )
     for item in report["degraded"]:
         typer.echo(f"degraded: {item['detail']} (since {item['since']})")
+    for notifier in report.get("notifiers", []):
+        error = notifier.get("last_error")
+        state = f"last error: {error} (at {notifier['last_error_at']})" if error else "ok"
+        typer.echo(f"notify {notifier['name']}: {notifier['sent']} sent, {state}")

@@ -35,10 +35,13 @@ from ..store import engine as db_mod
 from .capture import Capture
 from .database import DB_RETRY, DatabaseHealth
 from .lock import InstanceLock, write_private
+from .notify import Notifier
+from .retention import Retention
 from .roots import Roots, RootState
 from .schedule import Schedule
 from .servers import Servers
 from .status import DegradedRegistry, daemon_status, utcnow_iso
+from .tally import Tally
 from .watcher import (
     CLOSED,
     CREATED,
@@ -87,6 +90,11 @@ class Daemon:
         self.capture = Capture(
             index, self.roots, self.work, self.stop_requested, clock, self.servers
         )
+        # Roles beside the loop (issue 15): notifications on threads of
+        # their own, retention once a day, and the counts /metrics shows.
+        self.notifier = Notifier(index)
+        self.retention = Retention(index, clock)
+        self.tally = Tally()
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.last_scan: dict[str, Any] | None = None
         self.next_full_scan = 0.0
@@ -113,6 +121,7 @@ class Daemon:
             except db_mod.engine_errors() as exc:
                 # A full disk, a lock, a damaged file: the loop retries the scan.
                 self._database_failed(exc, now)
+            self.notifier.start()
             self._write_status(now)
             # A startup scan that found nothing to read started no reader;
             # the first live save must not wait for one to start.
@@ -134,6 +143,7 @@ class Daemon:
     def stop(self) -> None:
         log.info("daemon stopping")
         self.watcher.stop()
+        self.notifier.stop()
         with contextlib.suppress(Exception):
             self._write_status(self.clock(), running=False)
         self.database.stop()
@@ -183,6 +193,7 @@ class Daemon:
             self._process(now)
             self.servers.run_due(now)
             self._rescans(now)
+            self.retention.run_due(self.clock(), first_scan_done=self.last_scan is not None)
             self.index.reader().retire_idle(READER_IDLE_SECONDS)
             self.database.recovered()
             self._follow_database(self.clock())
@@ -216,6 +227,7 @@ class Daemon:
         if self.servers.on_event(event, now):
             return  # a Covalent server's database or data dir
         if event.kind == OVERFLOW:
+            self.tally.lost()
             self.roots.events_lost(now, "inotify queue overflow: events were lost")
             return
         path = event.path
@@ -240,6 +252,7 @@ class Daemon:
             return
         if name not in (RESULT_FILE, INFO_FILE):
             return
+        self.tally.event(folder, now)
         if event.kind in (CLOSED, MOVED_TO):
             # The writer closed the file: it is whole now, read it at once.
             self.work.read_at(folder, now)
@@ -260,12 +273,17 @@ class Daemon:
     def _process(self, now: float) -> None:
         ready = self.work.due(self.work.read, now)
         try:
-            self.capture.read(ready, now)
+            written = self.capture.read(ready, now)
         except BaseException:
             # Not done: all of it is tried again (a full disk, a lock...).
             for folder in ready:
                 self.work.read_at(folder, now + DB_RETRY)
             raise
+        if written:
+            self.tally.captured(
+                ((o.record.path, bool(o.record.unreadable)) for o in written), self.clock()
+            )
+            self.notifier.wake()
         gone = self.work.due(self.work.gone, now)
         if gone:
             try:
@@ -306,7 +324,9 @@ class Daemon:
             summary = self.capture.scan(roots, full=full or reason != "poll")
         except ScanInterrupted:
             return
+        self.tally.scanned(summary, full)
         if summary.new or summary.updated or summary.missing:
+            self.notifier.wake()
             log.info("%s scan: %s", reason, summary.line())
         if full:
             self.last_scan = {"time": started, "reason": reason, "summary": summary.to_json()}
@@ -331,6 +351,7 @@ class Daemon:
             self.degraded.set("config", f"config not reloaded: {exc}")
             return
         self.degraded.clear("config")
+        self.notifier.reload(self.index.config.notify)
         self._sync_roots(scan=True)
 
     def _sync_roots(self, scan: bool) -> None:
@@ -369,7 +390,7 @@ class Daemon:
 
     def status(self, running: bool = True) -> dict[str, Any]:
         """The daemon's own view, as its status file holds it."""
-        return daemon_status(
+        report = daemon_status(
             running=running,
             started_at=self.started_at,
             url=self.index.url,
@@ -378,6 +399,12 @@ class Daemon:
             last_scan=self.last_scan,
             degraded=self.degraded,
         )
+        report.update(
+            ingest=self.tally.to_json(),
+            notifiers=self.notifier.to_json(),
+            retention=self.retention.to_json(),
+        )
+        return report
 
     def _write_status(self, now: float, running: bool = True) -> None:
         try:

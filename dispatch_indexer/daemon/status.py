@@ -208,6 +208,8 @@ def status_json(report: Report) -> dict[str, Any]:
         "records_by_status": report.by_status,
         "records_by_host": report.by_host,
         "degraded": degraded,
+        # The daemon's notifiers, each with its last error (``daemon.notify``).
+        "notifiers": daemon.get("notifiers", []) if report.pid else [],
     }
 
 
