@@ -43,7 +43,7 @@ from .read.pool import Reader, make_reader
 from .records import DispatchRecord, RootInfo, ScanSummary
 from .scan import kinds, server
 from .scan.scanner import Progress, Scanner
-from .store import changes
+from .store import breakdown, changes
 from .store.changes import Mark
 from .store.notified import NotificationLog
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
@@ -356,6 +356,10 @@ class DispatchIndex:
         """How many records each host's copy is shown for (several machines
         can share one index; see ``Config.host``)."""
         return self._guard(self._store.count_by_host)
+
+    def counts_by_host_and_status(self) -> dict[tuple[str, str], int]:
+        """Records by (host, status), as ``GET /metrics`` shows them."""
+        return self._guard(lambda: breakdown.by_host_and_status(self._store.scope))
 
     def prune_missing(
         self, older_than_days: float | None = None, *, dry_run: bool = False

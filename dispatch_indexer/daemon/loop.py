@@ -284,6 +284,7 @@ class Daemon:
                 ((o.record.path, bool(o.record.unreadable)) for o in written), self.clock()
             )
             self.notifier.wake()
+        self.tally.settled(ready, self.work.read)
         gone = self.work.due(self.work.gone, now)
         if gone:
             try:

@@ -52,6 +52,13 @@ class Tally:
             if since is not None:
                 self._observe(max(0.0, now - since))
 
+    def settled(self, folders: Iterable[str], still_due: object) -> None:
+        """These folders were dealt with (read, or scanned as a new folder)
+        unless ``still_due`` holds them: a later event starts afresh."""
+        for folder in folders:
+            if folder not in still_due:  # type: ignore[operator]
+                self._pending.pop(folder, None)
+
     def scanned(self, summary: ScanSummary, full: bool) -> None:
         changed = summary.new + summary.updated
         self.read += changed
