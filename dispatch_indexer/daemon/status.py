@@ -210,6 +210,8 @@ def status_json(report: Report) -> dict[str, Any]:
         "degraded": degraded,
         # The daemon's notifiers, each with its last error (``daemon.notify``).
         "notifiers": daemon.get("notifiers", []) if report.pid else [],
+        # The last run of the [retention] policy (``daemon.retention``).
+        "retention": daemon.get("retention") if report.pid else None,
     }
 
 
