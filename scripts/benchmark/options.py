@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .common import REPO
 
-MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint", "server")
+MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint", "server", "notify")
 # Run only when named in --only (see ingest_pg.py).
 EXTRA_MEASURES = ("ingest-pg",)
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import burst, cold, footprint, ingest_pg, live, queries, rescan, server
+from . import burst, cold, footprint, ingest_pg, live, notify, queries, rescan, server
 from .common import error, log
 from .options import MEASURES
 from .processes import DaemonProcess
@@ -94,6 +94,8 @@ def run(session: Session) -> dict[str, Any]:
         attempt("footprint", footprint.measure)
     if "server" in selected:
         attempt("server", server.measure)
+    if "notify" in selected:
+        attempt("notify", notify.measure)
     if "ingest-pg" in selected:
         attempt("ingest-pg", ingest_pg.measure)
     return {
