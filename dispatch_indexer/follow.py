@@ -55,8 +55,9 @@ def follow(
         for _ in follower.poll(index.changes):
             pass
     while not stop.is_set():
-        # Closed between polls: a follower may wait for hours, and must not
-        # hold a database connection (or a PostgreSQL server's slot) meanwhile.
+        # A thread with no connection of its own (the notifier's, a web
+        # server's) opens one per poll and closes it after: a follower may
+        # wait for hours, and must not hold a PostgreSQL server's slot meanwhile.
         with index.connection():
             found = list(follower.poll(index.changes))
         for record in found:
