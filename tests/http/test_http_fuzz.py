@@ -45,6 +45,7 @@ OPERATIONS = [
     "GET /api/v1/dispatches/{dispatch_id}/document",
     "GET /api/v1/dispatches/{dispatch_id}/result.pkl",
     "GET /api/v1/stats",
+    "GET /metrics",
     "GET /api/results",
     "GET /api/results/{dispatch_id}",
     "DELETE /api/results",
