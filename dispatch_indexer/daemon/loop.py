@@ -283,8 +283,10 @@ class Daemon:
             self.tally.captured(
                 ((o.record.path, bool(o.record.unreadable)) for o in written), self.clock()
             )
+        if ready:
+            # Read, or scanned as a new folder: either may have written.
             self.notifier.wake()
-        self.tally.settled(ready, self.work.read)
+            self.tally.settled(ready, self.work.read)
         gone = self.work.due(self.work.gone, now)
         if gone:
             try:
