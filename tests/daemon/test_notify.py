@@ -222,3 +222,17 @@ def test_config_errors_are_one_line(home: Path, table: str, message: str) -> Non
     (line,) = [text for text in result.output.splitlines() if text]
     assert line.startswith("covalent-indexer: error: notify #1: ")
     assert message in line
+
+
+def test_a_notifier_added_to_a_running_daemon_starts_sending(
+    results: Path, writer: CovalentWriter, tmp_path: Path
+) -> None:
+    command, out = recorder(tmp_path)
+    daemon = DaemonProcess().start()
+    try:
+        configure(NotifyConfig(statuses=["COMPLETED"], command=command, name="late"))
+        wait_for(lambda: status_json()["notifiers"], 10, "the config to be reloaded")
+        dispatch_id, _ = writer.new_dispatch(results)
+        wait_for(lambda: sent(out) == [(dispatch_id, "COMPLETED")], 15, "the command")
+    finally:
+        daemon.stop()
