@@ -6,11 +6,13 @@ import json
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..index import DispatchIndex
 from ..records import DispatchRecord
 from .output import short_time
+
+if TYPE_CHECKING:
+    from ..index import DispatchIndex
 
 
 def follow_records(index: DispatchIndex, filters: dict[str, Any], fmt: str) -> None:
