@@ -71,12 +71,13 @@ def test_follow_filters_and_from_start(results: Path, writer: CovalentWriter) ->
     assert found == [running]
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "table"])
 def test_list_follow_prints_lines_until_ctrl_c(
-    results: Path, writer: CovalentWriter, home: Path
+    results: Path, writer: CovalentWriter, home: Path, fmt: str
 ) -> None:
     with DispatchIndex() as index:
         index.scan()
-    command = [sys.executable, "-m", "dispatch_indexer", "list", "--follow", "--format", "jsonl"]
+    command = [sys.executable, "-m", "dispatch_indexer", "list", "--follow", "--format", fmt]
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
     )
@@ -85,7 +86,11 @@ def test_list_follow_prints_lines_until_ctrl_c(
     def read() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            lines.append(json.loads(line))
+            if fmt == "jsonl":
+                lines.append(json.loads(line))
+            else:  # time, id, status, lattice, location: one line each
+                _, _, dispatch_id, status, *_ = line.split()
+                lines.append({"dispatch_id": dispatch_id, "status": status})
 
     reader = threading.Thread(target=read)
     reader.start()
