@@ -22,6 +22,9 @@ import tomli_w
 
 from . import paths as paths_mod
 from .errors import BadInputError, ConfigError
+from .notifications import NotifyConfig
+from .notifications import parse as parse_notify
+from .retention import RetentionPolicy, parse_policy
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -116,6 +119,11 @@ class Config:
     # distinct names: each one only scans, marks missing and forgets what
     # it found itself.
     host: str | None = None
+    # ``[[notify]]`` tables: who the daemon tells when a dispatch reaches a
+    # status (``notifications``, ``daemon.notify``).
+    notify: list[NotifyConfig] = field(default_factory=list)
+    # ``[retention]``: records the daemon lets go of once a day (``retention``).
+    retention: RetentionPolicy | None = None
 
     def validate(self) -> Config:
         if not isinstance(self.roots, list):
@@ -171,6 +179,8 @@ class Config:
             raise ConfigError(
                 f"host must be a non-empty name of at most {HOST_MAX_LENGTH} characters"
             )
+        self.notify = parse_notify(self.notify)
+        self.retention = parse_policy(self.retention)
         return self
 
     @property
@@ -208,6 +218,8 @@ class Config:
             {key: value for key, value in root.items() if value is not None}
             for root in data["roots"]
         ]
+        data["notify"] = [n.to_toml() for n in self.notify]
+        data["retention"] = self.retention.to_toml() if self.retention else None
         return {
             key: value
             for key, value in data.items()

@@ -39,7 +39,9 @@ from .errors import (
     NotFoundError,
 )
 from .records import DispatchRecord, RootInfo, ScanSummary
-from .store import stats
+from .store import breakdown, changes, stats
+from .store.changes import Mark
+from .store.notified import NotificationLog
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
 
 # Scanning, the reader processes and Covalent's config are imported where
@@ -347,6 +349,25 @@ class DispatchIndex:
         # A generator: a failure may come at any page, long after this returns.
         return guarded_iteration(self._database, self.url, self._store.iterate(query))
 
+    def follow(self, **options: object) -> Iterator[DispatchRecord]:
+        """New and changed records as they are written, until ``stop`` is set
+        (``follow.follow``'s options: filters, ``interval``, ``stop``)."""
+        from .follow import follow
+
+        return follow(self, **options)  # type: ignore[arg-type]
+
+    def changes(self, after: Mark, limit: int = 500) -> list[DispatchRecord]:
+        """Records last written after ``after``, oldest write first (``store.changes``)."""
+        return self._guard(lambda: changes.since(self._store.scope, after, limit))
+
+    def change_head(self) -> Mark:
+        """The change mark after the last record written so far."""
+        return self._guard(lambda: changes.head(self._store.scope))
+
+    def notification_log(self) -> NotificationLog:
+        """What the daemon's notifiers sent and are sending (``store.notified``)."""
+        return NotificationLog(lambda: self._database)
+
     def counts(self) -> dict[str, int]:
         """How many records there are of each status."""
         return self._guard(self._store.counts)
@@ -359,6 +380,10 @@ class DispatchIndex:
         """How many records each host's copy is shown for (several machines
         can share one index; see ``Config.host``)."""
         return self._guard(self._store.count_by_host)
+
+    def counts_by_host_and_status(self) -> dict[tuple[str, str], int]:
+        """Records by (host, status), as ``GET /metrics`` shows them."""
+        return self._guard(lambda: breakdown.by_host_and_status(self._store.scope))
 
     def prune_missing(
         self, older_than_days: float | None = None, *, dry_run: bool = False

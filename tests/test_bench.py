@@ -13,7 +13,7 @@ import pytest
 
 from .realdata import REPO
 
-MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint", "server", "idle")
+MEASURES = ("cold", "rescan", "live", "burst", "queries", "footprint", "server", "idle", "notify")
 
 
 @pytest.mark.slow
@@ -61,6 +61,7 @@ def test_quick_bench_runs_every_measure(tmp_path: Path) -> None:
         server = measures["server"]
         assert server["cold"]["seconds"] > 0 and server["legacy_listing"]["count"] > 0
         assert server["live"]["seen"] == server["live"]["changes"]
+        assert measures["notify"]["row_to_command_ms"]["n"] > 0
         assert report["table"]
     # Everything it made is inside the work folder.
     assert (workdir / "corpus").is_dir()

@@ -161,6 +161,10 @@ def _print_status(report: dict[str, Any], as_json: bool) -> None:
         typer.echo("by host: " + ", ".join(f"{k} {v}" for k, v in sorted(hosts.items())))
     for item in report["degraded"]:
         typer.echo(f"degraded: {item['detail']} (since {item['since']})")
+    for notifier in report.get("notifiers", []):
+        error = notifier.get("last_error")
+        state = f"last error: {error} (at {notifier['last_error_at']})" if error else "ok"
+        typer.echo(f"notify {notifier['name']}: {notifier['sent']} sent, {state}")
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

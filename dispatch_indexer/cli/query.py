@@ -9,6 +9,7 @@ import typer
 from ..records import DispatchRecord
 from . import app
 from .common import open_index
+from .follow import follow_records
 from .output import FORMATS, print_record, print_table, short_time, write_records
 
 
@@ -40,11 +41,17 @@ def list_(
     cursor: str | None = typer.Option(None, help="Continue after a previous page."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, jsonl or csv."),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    follow: bool = typer.Option(
+        False, "--follow", "-F", help="Print new and changed dispatches as they come, until Ctrl-C."
+    ),
 ) -> None:
     """List dispatches, newest first (missing and unreadable ones marked)."""
     fmt = "json" if as_json else fmt
     if fmt not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    if follow:
+        _follow(ctx, status, results_dir, lattice_name, missing, fmt)
+        return
     filters = dict(
         status=status or None,
         results_dir=results_dir,
@@ -68,6 +75,26 @@ def list_(
         write_records(page, fmt)
     if page.next_cursor:
         typer.echo(f"more: --cursor {page.next_cursor}", err=True)
+
+
+def _follow(
+    ctx: typer.Context,
+    status: list[str] | None,
+    results_dir: str | None,
+    lattice_name: str | None,
+    missing: bool,
+    fmt: str,
+) -> None:
+    if fmt not in ("table", "jsonl"):
+        raise typer.BadParameter("--follow prints table or jsonl", param_hint="--format")
+    filters = dict(
+        status=status or None,
+        results_dir=results_dir,
+        lattice_name=lattice_name,
+        include_missing=missing,
+    )
+    with open_index(ctx) as index:
+        follow_records(index, filters, fmt)
 
 
 def _row(record: DispatchRecord) -> list[str]:

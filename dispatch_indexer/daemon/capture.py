@@ -51,9 +51,10 @@ class Capture:
 
     # ---- live reads ---------------------------------------------------------
 
-    def read(self, ready: list[str], now: float) -> None:
+    def read(self, ready: list[str], now: float) -> list[ReadOutcome]:
         """Read these folders and record what they hold: one batch through
-        the reader processes, a scan for a folder with no result.pkl yet."""
+        the reader processes, a scan for a folder with no result.pkl yet.
+        The outcomes written (for the daemon's counts and notifications)."""
         tasks: list[ReadTask] = []
         config = self.index.config
         for folder in ready:
@@ -76,6 +77,7 @@ class Capture:
             self.writer.apply(outcomes)
             for outcome in outcomes:
                 self._settle_watch(outcome)
+        return outcomes
 
     def _settled(self, outcome: ReadOutcome, now: float) -> bool:
         """False for a file caught mid-write, which is then read again later."""

@@ -39,11 +39,14 @@ from ..store import engine as db_mod
 from .capture import Capture
 from .database import DB_RETRY, DatabaseHealth
 from .lock import InstanceLock
+from .notify import Notifier
+from .retention import Retention
 from .roots import Roots, RootState
 from .schedule import Schedule, Timers
 from .servers import Servers
 from .settle import SETTLE_STEP, settle_due
 from .status import DegradedRegistry, StatusFile, daemon_status, utcnow_iso
+from .tally import Tally
 from .watch import (
     CLOSED,
     CREATED,
@@ -96,6 +99,11 @@ class Daemon:
         self.capture = Capture(
             index, self.roots, self.work, self.stop_requested, clock, self.servers
         )
+        # Roles beside the loop (issue 15): notifications on threads of
+        # their own, retention once a day, and the counts /metrics shows.
+        self.notifier = Notifier(index)
+        self.retention = Retention(index, clock)
+        self.tally = Tally()
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.last_scan: dict[str, Any] | None = None
         self.next_full_scan = 0.0
@@ -124,6 +132,7 @@ class Daemon:
             except db_mod.engine_errors() as exc:
                 # A full disk, a lock, a damaged file: the loop retries the scan.
                 self._database_failed(exc, now)
+            self.notifier.start()
             self._write_status(now)
             # A startup scan that found nothing to read started no reader;
             # the first live save must not wait for one to start.
@@ -150,6 +159,7 @@ class Daemon:
     def stop(self) -> None:
         log.info("daemon stopping")
         self.backends.stop()
+        self.notifier.stop()
         if threading.current_thread() is threading.main_thread():
             with contextlib.suppress(ValueError):
                 signal.set_wakeup_fd(-1)
@@ -206,6 +216,7 @@ class Daemon:
             self.servers.run_due(now)
             self.timers.run_due(now)
             self._rescans(now)
+            self.retention.run_due(self.clock(), first_scan_done=self.last_scan is not None)
             self.index.reader().retire_idle(READER_IDLE_SECONDS)
             self.database.recovered()
             self._follow_database(self.clock())
@@ -249,6 +260,7 @@ class Daemon:
         if self.servers.on_event(event, now):
             return  # a Covalent server's database or data dir
         if event.kind == OVERFLOW:
+            self.tally.lost()
             self.roots.events_lost(now, "inotify queue overflow: events were lost")
             return
         path = event.path
@@ -273,6 +285,7 @@ class Daemon:
             return
         if name not in (RESULT_FILE, INFO_FILE):
             return
+        self.tally.event(folder, now)
         root = self.roots.root_of(path)
         if root is not None and root.settles and event.kind in (CREATED, MODIFIED):
             # No close will come: read it once it holds still.
@@ -298,12 +311,20 @@ class Daemon:
     def _process(self, now: float) -> None:
         ready = self.work.due(self.work.read, now)
         try:
-            self.capture.read(ready, now)
+            written = self.capture.read(ready, now)
         except BaseException:
             # Not done: all of it is tried again (a full disk, a lock...).
             for folder in ready:
                 self.work.read_at(folder, now + DB_RETRY)
             raise
+        if written:
+            self.tally.captured(
+                ((o.record.path, bool(o.record.unreadable)) for o in written), self.clock()
+            )
+        if ready:
+            # Read, or scanned as a new folder: either may have written.
+            self.notifier.wake()
+            self.tally.settled(ready, self.work.read)
         gone = self.work.due(self.work.gone, now)
         if gone:
             try:
@@ -344,7 +365,9 @@ class Daemon:
             summary = self.capture.scan(roots, full=full or reason != "poll")
         except ScanInterrupted:
             return
+        self.tally.scanned(summary, full)
         if summary.new or summary.updated or summary.missing:
+            self.notifier.wake()
             log.info("%s scan: %s", reason, summary.line())
         if full:
             self.last_scan = {"time": started, "reason": reason, "summary": summary.to_json()}
@@ -369,6 +392,7 @@ class Daemon:
             self.degraded.set("config", f"config not reloaded: {exc}")
             return
         self.degraded.clear("config")
+        self.notifier.reload(self.index.config.notify)
         self._sync_roots(scan=True)
 
     def _sync_roots(self, scan: bool) -> None:
@@ -404,7 +428,7 @@ class Daemon:
 
     def status(self, running: bool = True) -> dict[str, Any]:
         """The daemon's own view, as its status file holds it."""
-        return daemon_status(
+        report = daemon_status(
             running=running,
             started_at=self.started_at,
             url=self.index.url,
@@ -413,6 +437,12 @@ class Daemon:
             last_scan=self.last_scan,
             degraded=self.degraded,
         )
+        report.update(
+            ingest=self.tally.to_json(),
+            notifiers=self.notifier.to_json(),
+            retention=self.retention.to_json(),
+        )
+        return report
 
     def _write_status(self, now: float, running: bool = True) -> None:
         self.status_file.write(self.status(running), now, force=not running)

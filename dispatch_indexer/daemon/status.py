@@ -202,6 +202,8 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
 def daemon_roots(paths: Paths) -> dict[str, dict[str, Any]]:
     """The running daemon's view of each root (its backend and why), by
     path; empty when no daemon runs."""
@@ -264,6 +266,10 @@ def status_json(report: Report) -> dict[str, Any]:
         "records_by_status": report.by_status,
         "records_by_host": report.by_host,
         "degraded": degraded,
+        # The daemon's notifiers, each with its last error (``daemon.notify``).
+        "notifiers": daemon.get("notifiers", []) if report.pid else [],
+        # The last run of the [retention] policy (``daemon.retention``).
+        "retention": daemon.get("retention") if report.pid else None,
     }
 
 

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from .. import __version__
 from ..errors import BadInputError, IndexerError
 from ..index import DispatchIndex
-from . import api, covalent
+from . import api, covalent, metrics
 from .guard import Guard
 from .responses import JSON, error_response
 
@@ -99,4 +99,5 @@ def create_app(
 
     api.add_routes(app, access)
     covalent.add_routes(app, access)
+    metrics.add_routes(app, access)
     return app

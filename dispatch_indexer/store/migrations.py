@@ -14,7 +14,7 @@ from collections.abc import Callable
 import peewee as pw
 
 from ..errors import DatabaseError
-from . import counters
+from . import counters, notified
 from . import engine as db_mod
 from .driver import LazyPlayhouseMigrate
 from .models import REREAD_MTIME_NS, BaseModel, CharField, Tables, TextField, UTCDateTimeField
@@ -218,6 +218,16 @@ def _add_location_origins(database: pw.Database, tables: Tables, host: str) -> N
     )
 
 
+def _add_change_feed(database: pw.Database, tables: Tables, host: str) -> None:
+    """Records in the order they were last written (``changes``: ``list
+    --follow`` and the daemon's notifiers), and what the notifiers sent,
+    so that each notification goes out once across restarts (``notified``)."""
+    database.execute_sql(
+        'CREATE INDEX "dispatch_changed" ON "dispatch" ("updated_at", "dispatch_id")'
+    )
+    database.execute_sql(notified.CREATE)
+
+
 Step = Callable[[pw.Database, Tables, str], None]
 # Step N brings the schema from version N-1 to N; each is given the bound
 # tables and the host of the process that applies it.
@@ -230,6 +240,7 @@ STEPS: list[Step] = [
     _add_listing_index,
     _add_origins,
     _add_location_origins,
+    _add_change_feed,
 ]
 LATEST = len(STEPS)
 

@@ -17,6 +17,7 @@ MEASURES = (
     "server",
     "cli-start",
     "idle",
+    "notify",
 )
 # Run only when named in --only (see ingest_pg.py).
 EXTRA_MEASURES = ("ingest-pg",)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .ingest_pg import table_rows as ingest_rows
+from .notify import table_rows as notify_rows
 from .options import MEASURES
 
 
@@ -98,6 +99,9 @@ def table_rows(measures: dict[str, Any]) -> list[dict[str, str]]:
                 "<= 1.5x",
                 verdict(m["pass"]),
             )
+        elif name == "notify":
+            for label, value, baseline, target, ok in notify_rows(m):
+                add(label, value, baseline, target=target, result=verdict(ok))
         elif name == "live":
             poll = f"reader poll {m['reader_poll_ms']['median']:.2f} ms"
             label = f"live latency ({m['saves']} saves at {m['rate_per_second']:g}/s, N={m['n']:,})"

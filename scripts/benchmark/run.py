@@ -9,7 +9,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import burst, cli_start, cold, footprint, idle, ingest_pg, live, queries, rescan, server
+from . import (
+    burst,
+    cli_start,
+    cold,
+    footprint,
+    idle,
+    ingest_pg,
+    live,
+    notify,
+    queries,
+    rescan,
+    server,
+)
 from .common import error, log
 from .options import MEASURES
 from .processes import DaemonProcess
@@ -98,6 +110,8 @@ def run(session: Session) -> dict[str, Any]:
         attempt("cli-start", cli_start.measure)
     if "idle" in selected:
         attempt("idle", idle.measure)
+    if "notify" in selected:
+        attempt("notify", notify.measure)
     if "ingest-pg" in selected:
         attempt("ingest-pg", ingest_pg.measure)
     return {

@@ -48,6 +48,7 @@ OPERATIONS = [
     "GET /api/v1/dispatches/{dispatch_id}/nodes/{node_id}",
     "GET /api/v1/stats",
     "GET /api/v1/stats/timeline",
+    "GET /metrics",
     "GET /api/results",
     "GET /api/results/{dispatch_id}",
     "DELETE /api/results",

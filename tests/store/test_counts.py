@@ -184,8 +184,11 @@ def test_folding_waits_for_a_long_log(indexed: DispatchIndex) -> None:
 
 
 def downgrade_to_v4(database: pw.Database) -> None:
-    """Undo steps 8, 7, 6 and 5: no origins, no index of sub-workflows; no
-    listing index; no count table, no triggers."""
+    """Undo steps 9, 8, 7, 6 and 5: no change feed index nor notification
+    table; no origins, no index of sub-workflows; no listing index; no count
+    table, no triggers."""
+    database.execute_sql('DROP INDEX "dispatch_changed"')
+    database.execute_sql('DROP TABLE "notification_sent"')
     database.execute_sql('DROP INDEX "dispatch_parent_dispatch_id"')
     database.execute_sql('ALTER TABLE "location" DROP COLUMN "origin"')
     for column in ("origin", "parent_dispatch_id", "parent_node_id", "covalent_state"):

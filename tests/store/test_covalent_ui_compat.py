@@ -280,9 +280,11 @@ _V1_TABLES = {
 
 
 def _downgrade_to_v2(conn: sqlite3.Connection) -> None:
-    """Undo steps 8, 7, 6, 5 and 3: no origins, no index of sub-workflows;
-    no listing index; no count table and its triggers; no host column, roots
-    and locations keyed by path."""
+    """Undo steps 9, 8, 7, 6, 5 and 3: no change feed index nor notification
+    table; no origins, no index of sub-workflows; no listing index; no count
+    table and its triggers; no host column, roots and locations keyed by path."""
+    conn.execute("DROP INDEX dispatch_changed")
+    conn.execute("DROP TABLE notification_sent")
     conn.execute("DROP INDEX dispatch_parent_dispatch_id")
     conn.execute("ALTER TABLE location DROP COLUMN origin")
     for column in ("origin", "parent_dispatch_id", "parent_node_id", "covalent_state"):

@@ -1,0 +1,57 @@
+"""The daemon's retention role: the ``[retention]`` policy applied once a
+day, and first once the startup scan is done (``retention.prune``).
+
+Runs on the loop's thread, since pruning writes the index and the loop is
+its one writer; once a day, it costs the loop one listing and one delete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..index import DispatchIndex
+from ..retention import prune
+from .status import utcnow_iso
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 24 * 3600.0
+# After a failed run (a locked database, a bad policy) it is tried again sooner.
+RETRY = 3600.0
+
+
+class Retention:
+    def __init__(self, index: DispatchIndex, clock: Callable[[], float]) -> None:
+        self.index = index
+        self.clock = clock
+        self.next_at: float | None = None
+        self.last: dict[str, Any] | None = None
+
+    def run_due(self, now: float, *, first_scan_done: bool) -> None:
+        policy = getattr(self.index.config, "retention", None)
+        if policy is None or not first_scan_done:
+            return
+        if self.next_at is not None and now < self.next_at:
+            return
+        try:
+            report = prune(
+                self.index,
+                statuses=policy.statuses,
+                older_than=policy.older_than,
+                files=policy.files,
+                dry_run=False,
+            )
+        except Exception as exc:  # noqa: BLE001 - retention never stops the daemon
+            log.warning("retention: prune failed: %s", exc)
+            self.last = {"time": utcnow_iso(), "removed": 0, "error": str(exc)}
+            self.next_at = now + RETRY
+            return
+        if report.removed:
+            log.info("retention: removed %d record(s)", len(report.removed))
+        self.last = {"time": utcnow_iso(), "removed": len(report.removed), "error": None}
+        self.next_at = now + INTERVAL
+
+    def to_json(self) -> dict[str, Any] | None:
+        return self.last
