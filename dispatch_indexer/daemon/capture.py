@@ -101,7 +101,8 @@ class Capture:
         written, or a whole tree moved or copied in. Watch it, then scan it."""
         if self.roots.too_deep(folder, root, self.index.config.max_depth):
             return
-        scanner = self._scanner(root)
+        # Found because the watch saw the folder appear: a live capture.
+        scanner = self._scanner(root, source="watch")
         try:
             scanner.scan_subtree(folder, root.path, self.roots.paths())
         except ScanInterrupted:
@@ -181,13 +182,13 @@ class Capture:
         # is synced as its whole server (``scan.kinds``): reported as one.
         self.servers.report(root, summary)
 
-    def _scanner(self, root: RootState | None = None) -> Scanner:
+    def _scanner(self, root: RootState | None = None, source: str = "scan") -> Scanner:
         def on_folder(folder: str) -> None:
             self.roots.watch_found(folder, root)
 
         return self.writer.scanner(
             self.index.config,
-            source="scan",
+            source=source,
             should_stop=self.stop_requested.is_set,
             on_folder=on_folder,
             sleep=self.stop_requested.wait,
