@@ -134,26 +134,28 @@ class DispatchIndex:
     def add_dirs(
         self,
         dirs: Iterable[str | os.PathLike[str]],
-        watch: str = "auto",
+        watch: str | None = None,
         *,
         covalent_db: str | os.PathLike[str] | None = None,
     ) -> list[str]:
         """Register folders, each as the kind found in it (``scan.kinds``:
         results folders, or a Covalent server's data dir with its database,
         found beside it or named by ``covalent_db``); their absolute paths,
-        described by ``config.root(path).describe()``. All or nothing."""
+        described by ``config.root(path).describe()``. All or nothing.
+        ``watch`` (default ``auto``) is set on a folder registered again only
+        when given."""
         from .scan import kinds
 
         _check_watch(watch)
-        found = [kinds.root_for(d, watch, covalent_db) for d in dirs]
+        found = [kinds.root_for(d, watch or "auto", covalent_db) for d in dirs]
         if not found:
             raise BadInputError("no directory given")
-        self._register(found)
+        self._register(found, watch_given=watch is not None)
         return list(dict.fromkeys(r.path for r in found))
 
     def add_from_covalent(
         self,
-        watch: str = "auto",
+        watch: str | None = None,
         *,
         also: Iterable[str | os.PathLike[str]] = (),
         covalent_db: str | os.PathLike[str] | None = None,
@@ -165,13 +167,13 @@ class DispatchIndex:
         from .scan import kinds
 
         _check_watch(watch)
-        extra = [kinds.root_for(d, watch, covalent_db) for d in also]
-        found = covalent_config.roots_from_covalent(watch)
+        extra = [kinds.root_for(d, watch or "auto", covalent_db) for d in also]
+        found = covalent_config.roots_from_covalent(watch or "auto")
         found.roots = list({r.path: r for r in [*extra, *found.roots]}.values())
-        self._register(found.roots)
+        self._register(found.roots, watch_given=watch is not None)
         return found
 
-    def _register(self, found: list[RootConfig]) -> None:
+    def _register(self, found: list[RootConfig], *, watch_given: bool) -> None:
         for root in found:
             known = self.config.root(root.path)
             if known is None:
@@ -179,6 +181,8 @@ class DispatchIndex:
             else:
                 # Registered again: what it holds may have been found anew.
                 known.kind, known.covalent_db = root.kind, root.covalent_db
+                if watch_given:
+                    known.watch = root.watch
         self._save_roots()
 
     def remove_dir(self, directory: str | os.PathLike[str], *, forget: bool = False) -> int:
@@ -473,7 +477,7 @@ class DispatchIndex:
         return guarded(self._database, self.url, action)
 
 
-def _check_watch(watch: str) -> None:
-    if watch not in config_mod.WATCH_MODES:
+def _check_watch(watch: str | None) -> None:
+    if watch is not None and watch not in config_mod.WATCH_MODES:
         modes = ", ".join(config_mod.WATCH_MODES)
         raise BadInputError(f"watch must be one of {modes}, not {watch!r}")

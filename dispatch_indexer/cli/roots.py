@@ -20,11 +20,12 @@ def add_dir(
     paths: list[str] = typer.Argument(
         None, metavar="PATH...", help="Results directories (optional with --from-covalent)."
     ),
-    watch: str = typer.Option(
-        "auto",
+    watch: str | None = typer.Option(
+        None,
         metavar="MODE",
-        help="How the daemon watches it: auto (the best that works here), native "
-        "(inotify), observer (watchdog's: FSEvents on macOS) or polling.",
+        help="How the daemon watches it: auto (the default: the best that works here), "
+        "native (inotify), observer (watchdog's: FSEvents on macOS) or polling. Given "
+        "for a folder already registered, it changes how that folder is watched.",
     ),
     from_covalent: bool = typer.Option(
         False,

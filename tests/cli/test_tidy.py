@@ -252,3 +252,13 @@ def test_peewee_gets_psycopg_when_a_postgresql_index_opens(
     assert done.returncode == 0, done.stderr
     on_sqlite, on_postgresql = done.stdout.splitlines()
     assert on_sqlite == on_postgresql == "9 11"
+
+
+def test_add_dir_again_with_watch_changes_it_and_without_keeps_it(cli, tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    cli("add-dir", str(folder), "--watch", "polling")
+    cli("add-dir", str(folder))
+    assert json.loads(cli("dirs", "--json").output)[0]["watch"] == "polling"
+    cli("add-dir", str(folder), "--watch", "observer")
+    assert json.loads(cli("dirs", "--json").output)[0]["watch"] == "observer"
