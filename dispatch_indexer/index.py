@@ -290,6 +290,9 @@ class DispatchIndex:
         until: dt.datetime | str | None = None,
         text: str | None = None,
         include_missing: bool = True,
+        tag: str | None = None,
+        sort: str | None = None,
+        order: str | None = None,
         limit: int | None = DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> Page:
@@ -298,8 +301,11 @@ class DispatchIndex:
         ``status``: one or several statuses; ``results_dir``: dispatches in
         that folder or below; ``lattice_name``: exact workflow name;
         ``since``/``until``: start time range (ISO 8601 or datetime; naive
-        means UTC); ``text``: substring of id, workflow, location or error;
-        ``include_missing``: also dispatches whose folder is gone;
+        means UTC); ``text``: words (prefixes) and "quoted phrases" of the id,
+        workflow, location, errors, failing tasks, tags or note
+        (``store.fulltext``); ``include_missing``: also dispatches whose
+        folder is gone; ``tag``: only those tagged so; ``sort``/``order``:
+        ``store.sorting.SORTS``, "asc" or "desc" (default: start_time desc);
         ``limit``: page size (None: everything); ``cursor``: from the
         previous page. Missing and unreadable records are marked on them.
         """
@@ -311,6 +317,9 @@ class DispatchIndex:
             until=until,
             text=text,
             include_missing=include_missing,
+            tag=tag,
+            sort=sort,
+            order=order,
             limit=limit,
             cursor=cursor,
         )

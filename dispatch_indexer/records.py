@@ -122,6 +122,12 @@ class DispatchRecord:
     updated_at: datetime | None = None
     # The machine whose copy this is (several can share one index).
     host: str | None = None
+    # Bytes in the dispatch's folder, all files (None: not measured yet).
+    folder_size: int | None = None
+    # The user's tags and note (``tag``, ``note``): ours, kept apart from
+    # what is read from disk.
+    tags: list[str] = field(default_factory=list)
+    note: str | None = None
 
     # The keys of ``list --json``, in order.
     LIST_KEYS = (
@@ -139,6 +145,9 @@ class DispatchRecord:
         "source",
         "origin",
         "updated_at",
+        "folder_size",
+        "tags",
+        "note",
     )
 
     def to_json(self, keys: tuple[str, ...] | None = None) -> dict[str, Any]:

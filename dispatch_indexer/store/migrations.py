@@ -15,7 +15,7 @@ import peewee as pw
 from playhouse import migrate as schema
 
 from ..errors import DatabaseError
-from . import counters
+from . import counters, fulltext, sorting
 from . import engine as db_mod
 from .models import REREAD_MTIME_NS, BaseModel, CharField, Tables, TextField, UTCDateTimeField
 from .sqlite import compat as sqlite_compat
@@ -31,11 +31,14 @@ ADDED_AFTER_V1: dict[str, tuple[str, ...]] = {
     "dispatch": (
         *("document", "hidden", "host"),  # steps 2 and 3
         *("origin", "parent_dispatch_id", "parent_node_id", "covalent_state"),  # step 7
+        "folder_size",  # step 9
     ),
     "location": ("origin",),  # step 8
 }
 # The same for whole tables: step 1 leaves them out, their step creates them.
-CREATED_AFTER_V1: frozenset[str] = frozenset({"dispatch_count"})  # step 5
+CREATED_AFTER_V1: frozenset[str] = frozenset(
+    {"dispatch_count", "dispatch_tag", "dispatch_note"}  # steps 5 and 9
+)
 
 
 # The tables step 3 keyed anew, by (host, path) instead of path, as version 1
@@ -214,6 +217,19 @@ def _add_location_origins(database: pw.Database, tables: Tables, host: str) -> N
     )
 
 
+def _add_search_sort_labels(database: pw.Database, tables: Tables, host: str) -> None:
+    """Everyday use at a million records: the user's tags and notes, each
+    folder's size, an index behind every sort (``sorting``) and the text
+    index (``fulltext``), filled from the dispatches already there. Sizes
+    come with the next read: make the next scan read every copy again."""
+    migrator = schema.SchemaMigrator.from_database(database)
+    schema.migrate(migrator.add_column("dispatch", "folder_size", tables.Dispatch.folder_size))
+    database.create_tables([tables.Tag, tables.Note])
+    sorting.install(database)
+    fulltext.install(database)
+    tables.Location.update(mtime_ns=REREAD_MTIME_NS).execute()
+
+
 Step = Callable[[pw.Database, Tables, str], None]
 # Step N brings the schema from version N-1 to N; each is given the bound
 # tables and the host of the process that applies it.
@@ -226,6 +242,7 @@ STEPS: list[Step] = [
     _add_listing_index,
     _add_origins,
     _add_location_origins,
+    _add_search_sort_labels,
 ]
 LATEST = len(STEPS)
 

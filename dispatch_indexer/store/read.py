@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import peewee as pw
 
 from ..records import FINAL_STATUSES, DispatchRecord, FileStat, NodeSummary
+from . import fulltext, sorting
+from . import tags as tags_mod
 from .models import Dispatch
 from .query import Cursor, ListQuery, Page
 from .scope import Scope, under_range
@@ -37,7 +39,7 @@ class KnownLocation:
 def get(scope: Scope, dispatch_id: str) -> DispatchRecord | None:
     D = scope.tables.Dispatch
     row = D.get_or_none(D.dispatch_id == dispatch_id)
-    return _record(row) if row is not None else None
+    return _labelled(scope, [_record(row)])[0] if row is not None else None
 
 
 def result_bytes(scope: Scope, dispatch_id: str) -> bytes | None:
@@ -71,28 +73,40 @@ def sub_workflows(scope: Scope, dispatch_id: str) -> list[tuple[str, int | None]
 
 
 def page(scope: Scope, q: ListQuery) -> Page:
-    """One page newest first; see ``query`` for the cursor's rules."""
+    """One page in ``q``'s order; see ``query`` for the cursor's rules."""
     D = scope.tables.Dispatch
-    query = D.select(*_listing_columns(D)).order_by(D.sort_time.desc(), D.dispatch_id.desc())
-    where = _filters(D, q)
+    key = sorting.key(scope.database, D, q.sort)
+    descending = q.order == "desc"
+    ties = D.dispatch_id.desc() if descending else D.dispatch_id.asc()
+    columns = _listing_columns(D)
+    if q.sort != sorting.DEFAULT_SORT:
+        columns.append(key.alias("sort_key"))
+    query = D.select(*columns).order_by(key.desc() if descending else key.asc(), ties)
+    where = _filters(scope, D, q)
     if q.cursor is not None:
-        after = q.cursor
-        where.append(
-            (D.sort_time < after.sort_time)
-            | ((D.sort_time == after.sort_time) & (D.dispatch_id < after.dispatch_id))
-        )
+        value, last = q.cursor.value, q.cursor.dispatch_id
+        if descending:
+            where.append((key < value) | ((key == value) & (D.dispatch_id < last)))
+        else:
+            where.append((key > value) | ((key == value) & (D.dispatch_id > last)))
     if where:
         query = query.where(*where)
     if q.limit is not None:
         query = query.limit(q.limit + 1)  # one more says whether a next page exists
-    records = [_record(row) for row in query]
+    rows = list(query)
     next_cursor = None
-    if q.limit is not None and len(records) > q.limit:
-        records = records[: q.limit]
-        last = records[-1] if records else None
-        if last is not None and last.sort_time is not None:
-            next_cursor = Cursor(last.sort_time, last.dispatch_id).encode()
-    return Page(records, next_cursor)
+    if q.limit is not None and len(rows) > q.limit:
+        rows = rows[: q.limit]
+        last_row = rows[-1] if rows else None
+        if last_row is not None:
+            next_cursor = Cursor(
+                last_row.sort_time,
+                last_row.dispatch_id,
+                q.sort,
+                q.order,
+                getattr(last_row, "sort_key", None),
+            ).encode()
+    return Page(_labelled(scope, [_record(row) for row in rows]), next_cursor)
 
 
 def iterate(scope: Scope, q: ListQuery, chunk: int = 1000) -> Iterator[DispatchRecord]:
@@ -112,7 +126,7 @@ def _listing_columns(D: type[Dispatch]) -> list[pw.Field]:
     return [f for f in D._meta.sorted_fields if f.name not in heavy]
 
 
-def _filters(D: type[Dispatch], q: ListQuery) -> list[pw.Expression]:
+def _filters(scope: Scope, D: type[Dispatch], q: ListQuery) -> list[pw.Expression]:
     where: list[pw.Expression] = []
     if q.status:
         where.append(D.status.in_(list(q.status)))
@@ -125,12 +139,10 @@ def _filters(D: type[Dispatch], q: ListQuery) -> list[pw.Expression]:
     if q.until is not None:
         where.append(D.sort_time <= q.until)
     if q.text:
-        where.append(
-            D.dispatch_id.contains(q.text)
-            | D.lattice_name.contains(q.text)
-            | D.path.contains(q.text)
-            | D.error.contains(q.text)
-        )
+        where.append(fulltext.condition(scope.database, D.dispatch_id, q.text))
+    if q.tag:
+        T = scope.tables.Tag
+        where.append(D.dispatch_id.in_(T.select(T.dispatch_id).where(T.tag == q.tag)))
     if not q.include_missing:
         where.append(D.missing == False)  # noqa: E712 - peewee builds SQL from ==
     if not q.include_hidden:
@@ -148,7 +160,7 @@ def counts(scope: Scope, q: ListQuery | None = None) -> dict[str, int]:
         return _counted_by_status(scope, q)
     D = scope.tables.Dispatch
     query = D.select(D.status, pw.fn.COUNT(D.dispatch_id)).group_by(D.status)
-    where = _filters(D, q)
+    where = _filters(scope, D, q)
     if where:
         query = query.where(*where)
     return {status or "UNKNOWN": count for status, count in query.tuples()}
@@ -162,6 +174,8 @@ def _flags_only(q: ListQuery) -> bool:
     plain = ListQuery(
         include_missing=q.include_missing,
         include_hidden=q.include_hidden,
+        sort=q.sort,
+        order=q.order,
         limit=q.limit,
         cursor=q.cursor,
     )
@@ -299,11 +313,23 @@ def unsettled_paths(scope: Scope, root: str) -> list[str]:
 
 # A record's fields from a row's columns of the same name, in the record's
 # order; ``_record`` then converts the few that are not kept as they are.
-_COLUMNS_AS_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(DispatchRecord)))
+# The fields that are no column (tags, note) come from their own tables.
+_FIELD_NAMES = [f.name for f in dataclasses.fields(DispatchRecord)]
+_COLUMN_FIELDS = [name for name in _FIELD_NAMES if name in Dispatch._meta.fields]
+_COLUMNS_AS_FIELDS = operator.attrgetter(*_COLUMN_FIELDS)
+
+
+def _labelled(scope: Scope, records: list[DispatchRecord]) -> list[DispatchRecord]:
+    """``records`` with their tags and notes (one query for a page)."""
+    found = tags_mod.labels(scope, [r.dispatch_id for r in records])
+    for record in records:
+        labels = found[record.dispatch_id]
+        record.tags, record.note = list(labels.tags), labels.note
+    return records
 
 
 def _record(row: Dispatch) -> DispatchRecord:
-    record = DispatchRecord(*_COLUMNS_AS_FIELDS(row))
+    record = DispatchRecord(**dict(zip(_COLUMN_FIELDS, _COLUMNS_AS_FIELDS(row), strict=True)))
     record.nodes = [
         NodeSummary(
             node_id=n.get("node_id"),
