@@ -44,6 +44,7 @@ from .records import DispatchRecord, RootInfo, ScanSummary
 from .scan import kinds, server
 from .scan.scanner import Progress, Scanner
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
+from .store.tags import Labels, labels_of_records
 
 T = TypeVar("T")
 
@@ -400,6 +401,26 @@ class DispatchIndex:
         does; no record, stored bytes or file is deleted. How many were shown."""
         ids = list(dispatch_ids)
         return self._guard(lambda: self._store.hide(ids))
+
+    # ---- tags and notes (``store.tags``) ------------------------------------
+
+    def tag(self, dispatch_id: str, tags: Iterable[str]) -> Labels:
+        """Tag a dispatch of the index; its tags and note after."""
+        return self._guard(lambda: self._store.tag(dispatch_id, list(tags)))
+
+    def untag(self, dispatch_id: str, tags: Iterable[str]) -> Labels:
+        """Remove tags from a dispatch; its tags and note after."""
+        return self._guard(lambda: self._store.untag(dispatch_id, list(tags)))
+
+    def note(self, dispatch_id: str, text: str | None) -> Labels:
+        """Set a dispatch's note ("" removes it); its tags and note after."""
+        return self._guard(lambda: self._store.note(dispatch_id, text))
+
+    def import_labels(self, records: Iterable[dict[str, object]]) -> int:
+        """Put back the tags and notes of ``export``'s records (dicts), for
+        dispatches indexed or yet to be found; how many had any."""
+        entries = labels_of_records(records)
+        return self._guard(lambda: self._store.restore_labels(entries))
 
     # ---- the connection ---------------------------------------------------
 

@@ -111,7 +111,7 @@ _SEARCHED = ("dispatch_id", "lattice_name", "path", "error", "nodes")
 
 _PG_DDL = (
     f'CREATE TABLE {TABLE} (dispatch_id VARCHAR(255) COLLATE "C" PRIMARY KEY, body tsvector)',
-    f"CREATE INDEX {TABLE}_body ON {TABLE} USING gin (body)",
+    f"CREATE INDEX {TABLE}_words ON {TABLE} USING gin (body)",
     f"CREATE VIEW {VIEW} AS SELECT d.dispatch_id AS dispatch_id, {_PG_BODY} AS body "
     "FROM dispatch AS d",
     f"""CREATE FUNCTION {TABLE}_refresh(key text) RETURNS void LANGUAGE sql AS $$

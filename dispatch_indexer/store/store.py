@@ -37,7 +37,7 @@ import peewee as pw
 from ..config import default_host
 from ..read.reader import ReadOutcome
 from ..records import DispatchRecord
-from . import counters, forget, provisional, read, write
+from . import counters, forget, provisional, read, tags, write
 from .models import Tables
 from .query import ListQuery, Page
 from .read import KnownLocation, StoredStat
@@ -159,3 +159,17 @@ class Store:
 
     def unsettled_paths(self, root: str) -> list[str]:
         return read.unsettled_paths(self.scope, root)
+
+    # ---- tags and notes ---------------------------------------------------
+
+    def tag(self, dispatch_id: str, names: list[str]) -> tags.Labels:
+        return tags.tag(self.scope, dispatch_id, names)
+
+    def untag(self, dispatch_id: str, names: list[str]) -> tags.Labels:
+        return tags.untag(self.scope, dispatch_id, names)
+
+    def note(self, dispatch_id: str, text: str | None) -> tags.Labels:
+        return tags.note(self.scope, dispatch_id, text)
+
+    def restore_labels(self, entries: list[tags.LabelEntry]) -> int:
+        return tags.restore(self.scope, entries)

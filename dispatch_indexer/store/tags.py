@@ -10,7 +10,7 @@ index (``fulltext``) picks them up through its triggers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from ..errors import BadInputError, NotFoundError
@@ -104,7 +104,29 @@ def labels(scope: Scope, dispatch_ids: list[str]) -> dict[str, Labels]:
     return {i: Labels(tuple(sorted(found_tags.get(i, ()))), notes.get(i)) for i in dispatch_ids}
 
 
-def restore(scope: Scope, entries: Iterable[tuple[str, Iterable[str], str | None]]) -> int:
+# (dispatch id, tags, note): what ``export`` carries of a record's labels.
+LabelEntry = tuple[str, list[str], str | None]
+
+
+def labels_of_records(records: Iterable[Mapping[str, object]]) -> list[LabelEntry]:
+    """The labels in records as ``export`` writes them (``list_json``);
+    a clear error for a record that is not one."""
+    entries: list[LabelEntry] = []
+    for number, record in enumerate(records, 1):
+        dispatch_id, names, text = (record.get(k) for k in ("dispatch_id", "tags", "note"))
+        if not isinstance(dispatch_id, str) or not dispatch_id:
+            raise BadInputError(f"record {number} has no dispatch_id")
+        if names is None:
+            names = []
+        if not isinstance(names, list) or not all(isinstance(t, str) for t in names):
+            raise BadInputError(f"record {number}: tags must be a list of strings")
+        if text is not None and not isinstance(text, str):
+            raise BadInputError(f"record {number}: note must be a string")
+        entries.append((dispatch_id, names, text))
+    return entries
+
+
+def restore(scope: Scope, entries: Iterable[LabelEntry]) -> int:
     """Put back (dispatch id, tags, note) as ``export`` wrote them, known
     dispatches or not (a rebuilt index finds them later); how many
     dispatches had labels. Tags are added, a note given replaces one."""
