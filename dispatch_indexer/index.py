@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from . import config as config_mod
 from . import paths as paths_mod
+from . import retention
 from .access import (
     IndexWriter,
     Opened,
@@ -349,20 +350,16 @@ class DispatchIndex:
         self, older_than_days: float | None = None, *, dry_run: bool = False
     ) -> list[str]:
         """Delete records whose folders are gone (missing for longer than
-        ``older_than_days``, if given); the ids (only listed with ``dry_run``)."""
-        if older_than_days is not None and older_than_days < 0:
-            raise BadInputError("older-than must not be negative")
-        cutoff = None
-        if older_than_days is not None:
-            cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=older_than_days)
-        ids = [
-            r.dispatch_id
-            for r in self.iterate(include_missing=True)
-            if r.missing and (cutoff is None or (r.updated_at and r.updated_at <= cutoff))
-        ]
-        if not dry_run and ids:
-            self._guard(lambda: self._store.delete(ids))
-        return ids
+        ``older_than_days``, if given); the ids (only listed with ``dry_run``).
+        ``retention.prune`` does this and more."""
+        found = retention.prune(self, missing=True, older_than=older_than_days, dry_run=dry_run)
+        return found.dispatch_ids
+
+    def delete(self, dispatch_ids: Iterable[str]) -> int:
+        """Remove records (their stored bytes and copies; no file, no tag or
+        note); how many. ``retention.prune`` chooses what to remove."""
+        ids = list(dispatch_ids)
+        return self._guard(lambda: self._store.delete(ids))
 
     def load_result(self, dispatch_id: str, *, trust: bool = False) -> object:
         """Unpickle the stored result.pkl into a live Covalent ``Result``.

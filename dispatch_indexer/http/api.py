@@ -64,8 +64,21 @@ def add_routes(app: FastAPI, access: Access) -> None:
         ] = None,
         until: Annotated[str | None, Query(description="Started at or before (ISO 8601).")] = None,
         text: Annotated[
-            str | None, Query(description="Id, workflow, location or error contains this.")
+            str | None,
+            Query(
+                description='Words (or their starts) and "quoted phrases" of the id, workflow, '
+                "location, errors, failing tasks, tags or note."
+            ),
         ] = None,
+        tag: Annotated[str | None, Query(description="Only dispatches with this tag.")] = None,
+        sort: Annotated[
+            str | None,
+            Query(
+                description="start_time (default), end_time, duration, lattice_name, status "
+                "or size (of the folder)."
+            ),
+        ] = None,
+        order: Annotated[str | None, Query(description="desc (default) or asc.")] = None,
         include_missing: Annotated[
             bool, Query(description="Include dispatches whose folder is gone.")
         ] = True,
@@ -89,6 +102,9 @@ def add_routes(app: FastAPI, access: Access) -> None:
             "since": check_text("since", since),
             "until": check_text("until", until),
             "text": check_text("text", text),
+            "tag": check_text("tag", tag),
+            "sort": check_text("sort", sort),
+            "order": check_text("order", order),
             "include_missing": include_missing,
             "limit": limit,
             "cursor": check_text("cursor", cursor),

@@ -20,6 +20,7 @@ from dispatch_indexer.store.engine import sqlite_path
 from dispatch_indexer.store.migrations import LATEST
 
 from ..realdata import ARITH, FAILED, SLEEPY
+from .downgrade import undo_step_9
 
 
 class DispatchDB:
@@ -282,7 +283,8 @@ _V1_TABLES = {
 def _downgrade_to_v2(conn: sqlite3.Connection) -> None:
     """Undo steps 8, 7, 6, 5 and 3: no origins, no index of sub-workflows;
     no listing index; no count table and its triggers; no host column, roots
-    and locations keyed by path."""
+    and locations keyed by path; and step 9's search, sorts, tags and sizes."""
+    undo_step_9(conn.execute, postgres=False)
     conn.execute("DROP INDEX dispatch_parent_dispatch_id")
     conn.execute("ALTER TABLE location DROP COLUMN origin")
     for column in ("origin", "parent_dispatch_id", "parent_node_id", "covalent_state"):
