@@ -186,6 +186,7 @@ class DispatchIndex:
 
     def dirs(self) -> list[RootInfo]:
         counts = self.counts_by_root()
+        sizes, _ = self.disk_use()
         return [
             RootInfo(
                 path=r.path,
@@ -194,6 +195,7 @@ class DispatchIndex:
                 records=counts.get(r.path, 0),
                 kind=r.kind,
                 covalent_db=r.covalent_db,
+                bytes=sizes.get(r.path, 0),
             )
             for r in self.config.roots
         ]
@@ -345,6 +347,10 @@ class DispatchIndex:
         """How many records each host's copy is shown for (several machines
         can share one index; see ``Config.host``)."""
         return self._guard(self._store.count_by_host)
+
+    def disk_use(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Bytes in dispatch folders: (this host's by root, every host's)."""
+        return self._guard(self._store.disk_use)
 
     def prune_missing(
         self, older_than_days: float | None = None, *, dry_run: bool = False

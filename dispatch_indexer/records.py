@@ -176,6 +176,8 @@ class RootInfo:
     # ``config.ROOT_KINDS``; a covalent-data root's dispatcher database.
     kind: str = "results"
     covalent_db: str | None = None
+    # Bytes in the dispatch folders of its records (those measured).
+    bytes: int = 0
 
 
 @dataclass
@@ -223,6 +225,18 @@ class ScanSummary:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def human_size(size: int | None) -> str:
+    """Bytes for people: 512 B, 3.4 MB ("" if unknown)."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
 
 
 def _iso(value: datetime | None) -> str | None:

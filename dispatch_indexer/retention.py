@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from .errors import BadInputError
 from .paths import is_within
-from .records import DispatchRecord
+from .records import DispatchRecord, human_size
 
 if TYPE_CHECKING:
     from .index import DispatchIndex
@@ -52,7 +52,7 @@ class PruneReport:
         verb = "would remove" if self.dry_run else "removed"
         text = f"{verb} {len(self.dispatch_ids) if self.dry_run else self.removed} record(s)"
         if self.folders:
-            text += f" and {len(self.folders)} folder(s), {_human(self.bytes)}"
+            text += f" and {len(self.folders)} folder(s), {human_size(self.bytes)}"
         return text
 
 
@@ -171,12 +171,3 @@ def _refusal(index: DispatchIndex, record: DispatchRecord, roots: list[str]) -> 
     if not any(is_within(real, root) and real != root for root in roots):
         return "it is not inside a registered results directory"
     return None
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"

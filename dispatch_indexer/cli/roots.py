@@ -7,6 +7,7 @@ import json
 import typer
 
 from ..errors import BadInputError
+from ..records import human_size
 from . import app
 from .common import open_index
 from .output import print_table
@@ -81,6 +82,12 @@ def dirs(
         typer.echo("no directories registered; add one with: covalent-indexer add-dir PATH")
         return
     print_table(
-        ["path", "kind", "watch", "records", "state"],
-        [[r.path, r.kind, r.watch, str(r.records), "ok" if r.exists else "MISSING"] for r in roots],
+        ["path", "kind", "watch", "records", "disk", "state"],
+        [
+            [
+                *(r.path, r.kind, r.watch, str(r.records), human_size(r.bytes)),
+                "ok" if r.exists else "MISSING",
+            ]
+            for r in roots
+        ],
     )

@@ -223,7 +223,13 @@ def _add_search_sort_labels(database: pw.Database, tables: Tables, host: str) ->
     index (``fulltext``), filled from the dispatches already there. Sizes
     come with the next read: make the next scan read every copy again."""
     migrator = schema.SchemaMigrator.from_database(database)
-    schema.migrate(migrator.add_column("dispatch", "folder_size", tables.Dispatch.folder_size))
+    schema.migrate(
+        migrator.add_column("dispatch", "folder_size", tables.Dispatch.folder_size),
+        # Disk use by host and root, summed from the index alone (it serves
+        # what the (host, root) index it replaces served).
+        migrator.drop_index("dispatch", "dispatch_host_root"),
+        migrator.add_index("dispatch", ("host", "root", "folder_size"), False),
+    )
     database.create_tables([tables.Tag, tables.Note])
     sorting.install(database)
     fulltext.install(database)

@@ -223,6 +223,26 @@ def count_by_host(scope: Scope) -> dict[str, int]:
     return {host: int(count) for host, count in query}
 
 
+def disk_use(scope: Scope) -> tuple[dict[str, int], dict[str, int]]:
+    """Bytes in the dispatch folders of this host's roots (by root) and of
+    every host's records (by host): sums over the (host, root, folder_size)
+    index, never the rows. Folders not measured yet count nothing."""
+    D = scope.tables.Dispatch
+    query = (
+        D.select(D.host, D.root, pw.fn.SUM(D.folder_size))
+        .where(D.folder_size.is_null(False))
+        .group_by(D.host, D.root)
+        .tuples()
+    )
+    by_root: dict[str, int] = {}
+    by_host: dict[str, int] = {}
+    for host, root, total in query:
+        by_host[host] = by_host.get(host, 0) + int(total or 0)
+        if host == scope.host and root is not None:
+            by_root[root] = by_root.get(root, 0) + int(total or 0)
+    return by_root, by_host
+
+
 # ---- what a scan compares the disk with ---------------------------------------
 
 

@@ -151,6 +151,9 @@ class Store:
     def count_by_host(self) -> dict[str, int]:
         return read.count_by_host(self.scope)
 
+    def disk_use(self) -> tuple[dict[str, int], dict[str, int]]:
+        return read.disk_use(self.scope)
+
     def known_locations(self, root: str) -> dict[str, KnownLocation]:
         return read.known_locations(self.scope, root)
 

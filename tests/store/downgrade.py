@@ -23,4 +23,6 @@ def undo_step_9(execute: Callable[[str], object], postgres: bool) -> None:
     for sort in SORTS:
         if sort != "start_time":
             execute(f'DROP INDEX "dispatch_by_{sort}"')
+    execute('DROP INDEX "dispatch_host_root_folder_size"')
+    execute('CREATE INDEX "dispatch_host_root" ON "dispatch" ("host", "root")')
     execute('ALTER TABLE "dispatch" DROP COLUMN "folder_size"')
