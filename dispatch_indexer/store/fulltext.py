@@ -64,17 +64,17 @@ def tsquery(terms: list[Term]) -> str:
     return " & ".join("(" + " <-> ".join(t.words) + (":*" if t.prefix else "") + ")" for t in terms)
 
 
-def condition(database: pw.Database, column: pw.Field, text: str) -> pw.Expression:
-    """``column`` (a dispatch id) is of a dispatch matching ``text``."""
+def condition(database: pw.Database, model: type[pw.Model], text: str) -> pw.Node:
+    """The listed dispatch (of ``model``, the dispatch table) matches ``text``."""
     terms = parse(text)
-    if engine.is_postgres(database):
-        ids = pw.SQL(
-            f"(SELECT dispatch_id FROM {TABLE} WHERE body @@ to_tsquery('simple', %s))",
-            [tsquery(terms)],
-        )
-    else:
-        ids = sqlite_fulltext.match(fts5_query(terms))
-    return column.in_(ids)
+    if not engine.is_postgres(database):
+        rowid = pw.Column(model._meta.table, "rowid")
+        return sqlite_fulltext.condition(database, rowid, fts5_query(terms))
+    ids = pw.SQL(
+        f"(SELECT dispatch_id FROM {TABLE} WHERE body @@ to_tsquery('simple', %s))",
+        [tsquery(terms)],
+    )
+    return model.dispatch_id.in_(ids)
 
 
 def install(database: pw.Database) -> None:

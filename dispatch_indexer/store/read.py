@@ -139,7 +139,7 @@ def _filters(scope: Scope, D: type[Dispatch], q: ListQuery) -> list[pw.Expressio
     if q.until is not None:
         where.append(D.sort_time <= q.until)
     if q.text:
-        where.append(fulltext.condition(scope.database, D.dispatch_id, q.text))
+        where.append(fulltext.condition(scope.database, D, q.text))
     if q.tag:
         T = scope.tables.Tag
         where.append(D.dispatch_id.in_(T.select(T.dispatch_id).where(T.tag == q.tag)))

@@ -12,6 +12,7 @@ from dispatch_indexer import DispatchIndex
 from dispatch_indexer.errors import BadInputError, NotFoundError
 from dispatch_indexer.store import fulltext
 from dispatch_indexer.store.sorting import SORTS
+from dispatch_indexer.store.sqlite import fulltext as sqlite_fulltext
 
 from ..realdata import ARITH, FAILED, HEAVY, INNER, OUTER, SLEEPY
 
@@ -175,3 +176,24 @@ def test_labels_travel_through_export_and_import(indexed: DispatchIndex, tmp_pat
         assert rebuilt.get(ARITH).tags == ["keep"]
         assert rebuilt.get(ARITH).note == "figure 3"
         assert ids(rebuilt.list(text="figure")) == [ARITH]
+
+
+def test_a_search_of_many_hits_walks_the_listing_order(
+    indexed: DispatchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    few = {
+        name: ids(indexed.list(text=name, sort="lattice_name", order="asc", limit=None))
+        for name in ("results", "broken", "zzzz")
+    }
+    # On SQLite a search of more than FEW hits takes the other plan.
+    monkeypatch.setattr(sqlite_fulltext, "FEW", 1)
+    for name, expected in few.items():
+        paged: list[str] = []
+        cursor = None
+        while True:
+            page = indexed.list(text=name, sort="lattice_name", order="asc", limit=2, cursor=cursor)
+            paged += ids(page)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert paged == expected
