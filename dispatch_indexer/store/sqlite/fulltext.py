@@ -22,19 +22,21 @@ import peewee as pw
 TABLE = "dispatch_search"
 VIEW = "dispatch_search_body"
 
-# What a search looks through, per dispatch, as one text. A task counts as
-# failing if it failed or left an error.
+# What a search looks through, per dispatch, as one text, of the row ``{0}``
+# (NEW in a trigger on ``dispatch``, which then reads no row again; the
+# dispatch table in the view). A task counts as failing if it failed or
+# left an error.
 _BODY = """
-    d.dispatch_id || ' ' || COALESCE(d.lattice_name, '') || ' ' || d.path || ' '
-    || COALESCE(d.error, '') || ' '
+    {0}.dispatch_id || ' ' || COALESCE({0}.lattice_name, '') || ' ' || {0}.path || ' '
+    || COALESCE({0}.error, '') || ' '
     || COALESCE((SELECT group_concat(COALESCE(json_extract(n.value, '$.name'), '') || ' '
                                      || COALESCE(json_extract(n.value, '$.error'), ''), ' ')
-                 FROM json_each(CASE WHEN json_valid(d.nodes) THEN d.nodes END) AS n
+                 FROM json_each(CASE WHEN json_valid({0}.nodes) THEN {0}.nodes END) AS n
                  WHERE json_extract(n.value, '$.status') = 'FAILED'
                     OR json_extract(n.value, '$.error') IS NOT NULL), '') || ' '
     || COALESCE((SELECT group_concat(t.tag, ' ') FROM dispatch_tag AS t
-                 WHERE t.dispatch_id = d.dispatch_id), '') || ' '
-    || COALESCE((SELECT o.text FROM dispatch_note AS o WHERE o.dispatch_id = d.dispatch_id), '')
+                 WHERE t.dispatch_id = {0}.dispatch_id), '') || ' '
+    || COALESCE((SELECT o.text FROM dispatch_note AS o WHERE o.dispatch_id = {0}.dispatch_id), '')
 """
 # The searched columns of ``dispatch``: a change to another one re-indexes nothing.
 _SEARCHED = ("dispatch_id", "lattice_name", "path", "error", "nodes")
@@ -52,15 +54,13 @@ def _refresh(key: str) -> str:
 _DDL = (
     f"CREATE VIRTUAL TABLE {TABLE} USING fts5(body)",
     f"CREATE VIEW {VIEW} AS SELECT d.rowid AS id, d.dispatch_id AS dispatch_id, "
-    f"{_BODY} AS body FROM dispatch AS d",
+    f"{_BODY.format('d')} AS body FROM dispatch AS d",
     f"""CREATE TRIGGER {TABLE}_insert AFTER INSERT ON dispatch BEGIN
-        INSERT INTO {TABLE} (rowid, body)
-            SELECT id, body FROM {VIEW} WHERE id = NEW.rowid;
+        INSERT INTO {TABLE} (rowid, body) VALUES (NEW.rowid, {_BODY.format("NEW")});
     END""",
     f"""CREATE TRIGGER {TABLE}_update AFTER UPDATE ON dispatch WHEN {_CHANGED} BEGIN
         DELETE FROM {TABLE} WHERE rowid = OLD.rowid;
-        INSERT INTO {TABLE} (rowid, body)
-            SELECT id, body FROM {VIEW} WHERE id = NEW.rowid;
+        INSERT INTO {TABLE} (rowid, body) VALUES (NEW.rowid, {_BODY.format("NEW")});
     END""",
     f"""CREATE TRIGGER {TABLE}_delete AFTER DELETE ON dispatch BEGIN
         DELETE FROM {TABLE} WHERE rowid = OLD.rowid;
