@@ -10,7 +10,7 @@ index (``fulltext``) picks them up through its triggers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..errors import BadInputError, NotFoundError
@@ -143,9 +143,3 @@ def restore(scope: Scope, entries: Iterable[LabelEntry]) -> int:
                 _put_note(scope, dispatch_id, text.strip())
             count += bool(wanted or text)
     return count
-
-
-def tagged(scope: Scope, name: str) -> Iterator[str]:
-    """Ids of the dispatches tagged ``name``."""
-    T = scope.tables.Tag
-    yield from (row[0] for row in T.select(T.dispatch_id).where(T.tag == name).tuples())
