@@ -34,6 +34,7 @@ ADDED_AFTER_V1: dict[str, tuple[str, ...]] = {
         "folder_size",  # step 9
     ),
     "location": ("origin",),  # step 8
+    "dispatch_count": ("bytes",),  # step 9
 }
 # The same for whole tables: step 1 leaves them out, their step creates them.
 CREATED_AFTER_V1: frozenset[str] = frozenset(
@@ -173,7 +174,7 @@ def _add_dispatch_count(database: pw.Database, tables: Tables, host: str) -> Non
     """Dispatches by host, status, hidden and missing, kept by triggers on
     the dispatch table (``counters``), so that counts read a few rows rather
     than every dispatch; the dispatches already there are counted once now."""
-    database.create_tables([tables.DispatchCount])
+    database.create_tables([_without_later(tables.DispatchCount, "V5")])
     counters.install(database)
     counters.seed(database)
 
@@ -229,7 +230,11 @@ def _add_search_sort_labels(database: pw.Database, tables: Tables, host: str) ->
         # what the (host, root) index it replaces served).
         migrator.drop_index("dispatch", "dispatch_host_root"),
         migrator.add_index("dispatch", ("host", "root", "folder_size"), False),
+        migrator.add_column(
+            "dispatch_count", "bytes", tables.DispatchCount.bytes, allow_not_null=True
+        ),
     )
+    counters.add_sizes(database)
     database.create_tables([tables.Tag, tables.Note])
     sorting.install(database)
     fulltext.install(database)

@@ -269,6 +269,9 @@ class DispatchCount(BaseModel):
     missing = pw.BooleanField()
     # +1 for a row that came to have this key, -1 for one that left it.
     n = pw.BigIntegerField()
+    # -- added by migration step 9 --
+    # The bytes in the folder of that row, with the same sign: disk use.
+    bytes = pw.BigIntegerField(default=0, constraints=[pw.SQL("DEFAULT 0")])
 
     class Meta:
         table_name = "dispatch_count"

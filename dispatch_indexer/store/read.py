@@ -225,15 +225,12 @@ def count_by_host(scope: Scope) -> dict[str, int]:
 
 def disk_use(scope: Scope) -> tuple[dict[str, int], dict[str, int]]:
     """Bytes in the dispatch folders of this host's roots (by root) and of
-    every host's records (by host): sums over the (host, root, folder_size)
-    index, never the rows. Folders not measured yet count nothing."""
-    D = scope.tables.Dispatch
-    query = (
-        D.select(D.host, D.root, pw.fn.SUM(D.folder_size))
-        .where(D.folder_size.is_null(False))
-        .group_by(D.host, D.root)
-        .tuples()
-    )
+    every host's records (by host), hidden and missing ones too, from the
+    count table (``counters``): a few rows however many records there are.
+    Folders not measured yet count nothing."""
+    C = scope.tables.DispatchCount
+    total = pw.fn.SUM(C.bytes)
+    query = C.select(C.host, C.root, total).group_by(C.host, C.root).tuples()
     by_root: dict[str, int] = {}
     by_host: dict[str, int] = {}
     for host, root, total in query:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dispatch_indexer.store import counters
 from dispatch_indexer.store.sorting import SORTS
 
 
@@ -23,6 +24,15 @@ def undo_step_9(execute: Callable[[str], object], postgres: bool) -> None:
     for sort in SORTS:
         if sort != "start_time":
             execute(f'DROP INDEX "dispatch_by_{sort}"')
+    # The count triggers as step 5 made them, without sizes.
+    if postgres:
+        execute('DROP FUNCTION "dispatch_count_delta"() CASCADE')
+    else:
+        for event in ("insert", "update", "delete"):
+            execute(f'DROP TRIGGER "dispatch_count_{event}"')
+    for statement in counters._triggers(postgres, sizes=False):
+        execute(statement)
+    execute('ALTER TABLE "dispatch_count" DROP COLUMN "bytes"')
     execute('DROP INDEX "dispatch_host_root_folder_size"')
     execute('CREATE INDEX "dispatch_host_root" ON "dispatch" ("host", "root")')
     execute('ALTER TABLE "dispatch" DROP COLUMN "folder_size"')
