@@ -220,16 +220,13 @@ def _add_location_origins(database: pw.Database, tables: Tables, host: str) -> N
 
 def _add_search_sort_labels(database: pw.Database, tables: Tables, host: str) -> None:
     """Everyday use at a million records: the user's tags and notes, each
-    folder's size, an index behind every sort (``sorting``) and the text
-    index (``fulltext``), filled from the dispatches already there. Sizes
-    come with the next read: make the next scan read every copy again."""
+    folder's size (summed by the count table's triggers: ``counters``), an
+    index behind every sort (``sorting``) and the text index
+    (``fulltext``), filled from the dispatches already there. Sizes come
+    with the next read: make the next scan read every copy again."""
     migrator = schema.SchemaMigrator.from_database(database)
     schema.migrate(
         migrator.add_column("dispatch", "folder_size", tables.Dispatch.folder_size),
-        # Disk use by host and root, summed from the index alone (it serves
-        # what the (host, root) index it replaces served).
-        migrator.drop_index("dispatch", "dispatch_host_root"),
-        migrator.add_index("dispatch", ("host", "root", "folder_size"), False),
         migrator.add_column(
             "dispatch_count", "bytes", tables.DispatchCount.bytes, allow_not_null=True
         ),

@@ -192,9 +192,8 @@ class Dispatch(BaseModel):
             (("status", "sort_time", "dispatch_id"), False),
             (("lattice_name", "sort_time", "dispatch_id"), False),
             (("results_dir", "sort_time", "dispatch_id"), False),
-            # A host's records under one of its roots (step 3), with their
-            # folder sizes (step 9) so that disk use is summed from it alone.
-            (("host", "root", "folder_size"), False),
+            # A host's records under one of its roots (step 3).
+            (("host", "root"), False),
             # The sub-workflows of a dispatch (step 8).
             (("parent_dispatch_id",), False),
         )

@@ -33,6 +33,4 @@ def undo_step_9(execute: Callable[[str], object], postgres: bool) -> None:
     for statement in counters._triggers(postgres, sizes=False):
         execute(statement)
     execute('ALTER TABLE "dispatch_count" DROP COLUMN "bytes"')
-    execute('DROP INDEX "dispatch_host_root_folder_size"')
-    execute('CREATE INDEX "dispatch_host_root" ON "dispatch" ("host", "root")')
     execute('ALTER TABLE "dispatch" DROP COLUMN "folder_size"')
