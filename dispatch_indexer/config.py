@@ -8,6 +8,7 @@ deleted index can be rebuilt from this file plus the disk.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import re
 import socket
@@ -24,7 +25,6 @@ from . import paths as paths_mod
 from .errors import BadInputError, ConfigError
 from .notifications import NotifyConfig
 from .notifications import parse as parse_notify
-from .retention import RetentionPolicy, parse_policy
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -79,6 +79,41 @@ class RootConfig:
 
 
 @dataclass
+class RetentionConfig:
+    """``[retention]``: what the daemon prunes once a day (``retention.prune``).
+    Off unless ``statuses`` or ``older_than`` is set."""
+
+    # Only dispatches of these statuses (none: any status).
+    statuses: list[str] = field(default_factory=list)
+    # Only those last active longer ago than this: "30d", "12h", "2w", or an
+    # ISO date ("": any age).
+    older_than: str = ""
+    # Also delete their folders (only under registered results directories).
+    files: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.statuses or self.older_than)
+
+    def validate(self) -> None:
+        if not isinstance(self.statuses, list) or not all(
+            isinstance(s, str) and s.strip() for s in self.statuses
+        ):
+            raise ConfigError("retention.statuses must be a list of status names")
+        if not isinstance(self.older_than, str):
+            raise ConfigError('retention.older_than must be a string such as "30d"')
+        if not isinstance(self.files, bool):
+            raise ConfigError("retention.files must be true or false")
+        if self.older_than:
+            from .retention import cutoff_of  # its parser; it imports no config
+
+            try:
+                cutoff_of(self.older_than, dt.datetime.now(dt.timezone.utc))
+            except BadInputError as exc:
+                raise ConfigError(f"retention: {exc}") from None
+
+
+@dataclass
 class Config:
     roots: list[RootConfig] = field(default_factory=list)
     # None means the default SQLite file from paths.Paths.
@@ -123,7 +158,7 @@ class Config:
     # status (``notifications``, ``daemon.notify``).
     notify: list[NotifyConfig] = field(default_factory=list)
     # ``[retention]``: records the daemon lets go of once a day (``retention``).
-    retention: RetentionPolicy | None = None
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     def validate(self) -> Config:
         if not isinstance(self.roots, list):
@@ -180,7 +215,9 @@ class Config:
                 f"host must be a non-empty name of at most {HOST_MAX_LENGTH} characters"
             )
         self.notify = parse_notify(self.notify)
-        self.retention = parse_policy(self.retention)
+        if not isinstance(self.retention, RetentionConfig):
+            raise ConfigError("retention must be a table ([retention])")
+        self.retention.validate()
         return self
 
     @property
@@ -219,7 +256,6 @@ class Config:
             for root in data["roots"]
         ]
         data["notify"] = [n.to_toml() for n in self.notify]
-        data["retention"] = self.retention.to_toml() if self.retention else None
         return {
             key: value
             for key, value in data.items()
@@ -243,6 +279,13 @@ def _from_toml(data: dict[str, Any]) -> Config:
     roots = values.pop("roots", [])
     if not isinstance(roots, list) or not all(isinstance(r, dict) for r in roots):
         raise ConfigError("'roots' must be an array of tables ([[roots]])")
+    retention = values.pop("retention", {})
+    if not isinstance(retention, dict):
+        raise ConfigError("'retention' must be a table ([retention])")
+    try:
+        values["retention"] = RetentionConfig(**retention)
+    except TypeError as exc:
+        raise ConfigError(f"invalid [retention]: {exc}") from None
     try:
         root_list = [RootConfig(**r) for r in roots]
         config = Config(roots=root_list, **values)

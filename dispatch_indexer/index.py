@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from . import browse
+from . import browse, retention
 from . import config as config_mod
 from . import paths as paths_mod
 from .access import (
@@ -43,6 +43,7 @@ from .store import breakdown, changes, stats
 from .store.changes import Mark
 from .store.notified import NotificationLog
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
+from .store.tags import Labels, labels_of_records
 
 # Scanning, the reader processes and Covalent's config are imported where
 # used: reading the index (``list``, ``status``) starts without them.
@@ -204,6 +205,7 @@ class DispatchIndex:
 
     def dirs(self) -> list[RootInfo]:
         counts = self.counts_by_root()
+        sizes, _ = self.disk_use()
         return [
             RootInfo(
                 path=r.path,
@@ -212,6 +214,7 @@ class DispatchIndex:
                 records=counts.get(r.path, 0),
                 kind=r.kind,
                 covalent_db=r.covalent_db,
+                bytes=sizes.get(r.path, 0),
             )
             for r in self.config.roots
         ]
@@ -315,22 +318,24 @@ class DispatchIndex:
         until: dt.datetime | str | None = None,
         text: str | None = None,
         include_missing: bool = True,
-        limit: int | None = DEFAULT_LIMIT,
-        cursor: str | None = None,
+        tag: str | None = None,
         sort: str | None = None,
         order: str | None = None,
+        limit: int | None = DEFAULT_LIMIT,
+        cursor: str | None = None,
     ) -> Page:
         """One page of records, newest first, and ``.next_cursor`` for the next.
 
         ``status``: one or several statuses; ``results_dir``: dispatches in
         that folder or below; ``lattice_name``: exact workflow name;
         ``since``/``until``: start time range (ISO 8601 or datetime; naive
-        means UTC); ``text``: substring of id, workflow, location or error;
-        ``include_missing``: also dispatches whose folder is gone;
+        means UTC); ``text``: words (prefixes) and "quoted phrases" of the id,
+        workflow, location, errors, failing tasks, tags or note
+        (``store.fulltext``); ``include_missing``: also dispatches whose
+        folder is gone; ``tag``: only those tagged so; ``sort``/``order``:
+        ``store.sorting.SORTS``, "asc" or "desc" (default: start_time desc);
         ``limit``: page size (None: everything); ``cursor``: from the
-        previous page; ``sort``/``order``: another order (``query.SORTS``,
-        asc or desc), paged by ``limit`` only. Missing and unreadable
-        records are marked on them.
+        previous page. Missing and unreadable records are marked on them.
         """
         query = ListQuery.build(
             status=list(status) if status is not None and not isinstance(status, str) else status,
@@ -340,10 +345,11 @@ class DispatchIndex:
             until=until,
             text=text,
             include_missing=include_missing,
-            limit=limit,
-            cursor=cursor,
+            tag=tag,
             sort=sort,
             order=order,
+            limit=limit,
+            cursor=cursor,
         )
         return self._guard(lambda: self._store.list(query))
 
@@ -389,24 +395,24 @@ class DispatchIndex:
         """Records by (host, status), as ``GET /metrics`` shows them."""
         return self._guard(lambda: breakdown.by_host_and_status(self._store.scope))
 
+    def disk_use(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Bytes in dispatch folders: (this host's by root, every host's)."""
+        return self._guard(self._store.disk_use)
+
     def prune_missing(
         self, older_than_days: float | None = None, *, dry_run: bool = False
     ) -> list[str]:
         """Delete records whose folders are gone (missing for longer than
-        ``older_than_days``, if given); the ids (only listed with ``dry_run``)."""
-        if older_than_days is not None and older_than_days < 0:
-            raise BadInputError("older-than must not be negative")
-        cutoff = None
-        if older_than_days is not None:
-            cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=older_than_days)
-        ids = [
-            r.dispatch_id
-            for r in self.iterate(include_missing=True)
-            if r.missing and (cutoff is None or (r.updated_at and r.updated_at <= cutoff))
-        ]
-        if not dry_run and ids:
-            self._guard(lambda: self._store.delete(ids))
-        return ids
+        ``older_than_days``, if given); the ids (only listed with ``dry_run``).
+        ``retention.prune`` does this and more."""
+        found = retention.prune(self, missing=True, older_than=older_than_days, dry_run=dry_run)
+        return found.dispatch_ids
+
+    def delete(self, dispatch_ids: Iterable[str]) -> int:
+        """Remove records (their stored bytes and copies; no file, no tag or
+        note); how many. ``retention.prune`` chooses what to remove."""
+        ids = list(dispatch_ids)
+        return self._guard(lambda: self._store.delete(ids))
 
     def load_result(self, dispatch_id: str, *, trust: bool = False) -> object:
         """Unpickle the stored result.pkl into a live Covalent ``Result``.
@@ -463,6 +469,26 @@ class DispatchIndex:
         does; no record, stored bytes or file is deleted. How many were shown."""
         ids = list(dispatch_ids)
         return self._guard(lambda: self._store.hide(ids))
+
+    # ---- tags and notes (``store.tags``) ------------------------------------
+
+    def tag(self, dispatch_id: str, tags: Iterable[str]) -> Labels:
+        """Tag a dispatch of the index; its tags and note after."""
+        return self._guard(lambda: self._store.tag(dispatch_id, list(tags)))
+
+    def untag(self, dispatch_id: str, tags: Iterable[str]) -> Labels:
+        """Remove tags from a dispatch; its tags and note after."""
+        return self._guard(lambda: self._store.untag(dispatch_id, list(tags)))
+
+    def note(self, dispatch_id: str, text: str | None) -> Labels:
+        """Set a dispatch's note ("" removes it); its tags and note after."""
+        return self._guard(lambda: self._store.note(dispatch_id, text))
+
+    def import_labels(self, records: Iterable[dict[str, object]]) -> int:
+        """Put back the tags and notes of ``export``'s records (dicts), for
+        dispatches indexed or yet to be found; how many had any."""
+        entries = labels_of_records(records)
+        return self._guard(lambda: self._store.restore_labels(entries))
 
     # ---- the connection ---------------------------------------------------
 

@@ -141,6 +141,12 @@ class DispatchRecord:
     updated_at: datetime | None = None
     # The machine whose copy this is (several can share one index).
     host: str | None = None
+    # Bytes in the dispatch's folder, all files (None: not measured yet).
+    folder_size: int | None = None
+    # The user's tags and note (``tag``, ``note``): ours, kept apart from
+    # what is read from disk.
+    tags: list[str] = field(default_factory=list)
+    note: str | None = None
 
     # The keys of ``list --json``, in order.
     LIST_KEYS = (
@@ -158,6 +164,9 @@ class DispatchRecord:
         "source",
         "origin",
         "updated_at",
+        "folder_size",
+        "tags",
+        "note",
     )
 
     def to_json(self, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -186,6 +195,8 @@ class RootInfo:
     # ``config.ROOT_KINDS``; a covalent-data root's dispatcher database.
     kind: str = "results"
     covalent_db: str | None = None
+    # Bytes in the dispatch folders of its records (those measured).
+    bytes: int = 0
 
 
 @dataclass
@@ -233,6 +244,18 @@ class ScanSummary:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def human_size(size: int | None) -> str:
+    """Bytes for people: 512 B, 3.4 MB ("" if unknown)."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -53,7 +53,11 @@ def test_quick_bench_runs_every_measure(tmp_path: Path) -> None:
         assert "p50_ms" in measures["live"]
         assert measures["burst"]["burst_n"] == report["config"]["burst_n"]
         assert "lost" in measures["burst"]
-        assert set(measures["queries"]["python"]) == set(measures["queries"]["raw_sql"])
+        queries = measures["queries"]
+        # Search and sort are measured against the first page, not raw SQL.
+        side = set(queries["against_first_page"]) - {"plain_first_page_p50_ms"}
+        assert set(queries["python"]) == set(queries["raw_sql"]) | side
+        assert queries["against_first_page"]["search, one hit"]["ratio"] > 0
         assert "http" in measures["queries"]
         footprint = measures["footprint"]["sizes"][str(report["config"]["n"])]
         assert footprint["peak_rss_bytes"] > 0

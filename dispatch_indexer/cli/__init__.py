@@ -198,7 +198,7 @@ def _global_options(
 
 
 # The verbs register themselves on ``app`` when imported.
-from . import daemon, export, query, roots, scan, serve, service  # noqa: E402,F401
+from . import daemon, export, query, roots, scan, serve, service, tags  # noqa: E402,F401
 
 
 def main() -> None:

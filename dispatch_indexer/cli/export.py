@@ -1,9 +1,14 @@
-"""``export`` and ``prune``: the whole index out, and records of gone folders away."""
+"""``export``, ``import`` and ``prune``: the whole index out, its tags and
+notes back in, and records away."""
 
 from __future__ import annotations
 
+import json
+import sys
+
 import typer
 
+from .. import retention
 from ..errors import BadInputError
 from . import app
 from .common import open_index
@@ -22,29 +27,72 @@ def export(
         write_records(index.iterate(limit=None), fmt)
 
 
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    source: str = typer.Argument(
+        "-", metavar="FILE", help="What export wrote (JSON lines; - or nothing: stdin)."
+    ),
+) -> None:
+    """Put back the tags and notes of an export (a rebuilt index gets them back;
+    the records themselves come from scanning the folders)."""
+    try:
+        handle = sys.stdin if source == "-" else open(source, encoding="utf-8")
+    except OSError as exc:
+        raise BadInputError(f"cannot read {source}: {exc.strerror}") from None
+    with handle:
+        records = []
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise BadInputError(f"line {number} of {source} is not JSON") from None
+            if not isinstance(record, dict):
+                raise BadInputError(f"line {number} of {source} is not a record")
+            records.append(record)
+    with open_index(ctx) as index:
+        count = index.import_labels(records)
+    typer.echo(f"tags and notes of {count} dispatch(es) imported")
+
+
 @app.command("prune")
 def prune(
     ctx: typer.Context,
-    missing: bool = typer.Option(
-        False, "--missing", help="Remove records whose folders are gone (required)."
+    missing: bool = typer.Option(False, "--missing", help="Only records whose folders are gone."),
+    status: list[str] = typer.Option(
+        None, "--status", "-s", help="Only this status (repeat for several)."
     ),
-    older_than: float | None = typer.Option(
-        None, "--older-than", metavar="DAYS", help="Only those missing at least DAYS days."
+    older_than: str | None = typer.Option(
+        None,
+        "--older-than",
+        metavar="AGE",
+        help="Only those last active before: 30d, 12h, 90m, 2w, a number of days, or an ISO date.",
     ),
+    files: bool = typer.Option(
+        False, "--files", help="Also delete their folders (only under registered directories)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would go; change nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Remove records of dispatches whose folders are gone."""
-    if not missing:
-        raise BadInputError("say what to prune: --missing")
-    if older_than is not None and not older_than >= 0:
-        raise BadInputError(f"--older-than must be 0 days or more, not {older_than:g}")
+    """Remove records (and with --files their folders) by status, age or missing folder."""
+    criteria = dict(statuses=status or (), older_than=older_than, missing=missing, files=files)
     with open_index(ctx) as index:
-        ids = index.prune_missing(older_than, dry_run=True)
-        if not ids:
+        planned = retention.prune(index, **criteria, dry_run=True)  # type: ignore[arg-type]
+        if not planned.dispatch_ids:
             typer.echo("nothing to prune")
             return
-        if not yes and not typer.confirm(f"remove {len(ids)} record(s) of missing dispatches?"):
+        if dry_run:
+            for dispatch_id in planned.dispatch_ids:
+                typer.echo(dispatch_id)
+            for folder in planned.folders:
+                typer.echo(f"folder: {folder}")
+            typer.echo(planned.line())
+            return
+        question = planned.line().replace("would remove", "remove") + "?"
+        if not yes and not typer.confirm(question):
             typer.echo("nothing removed")
             raise typer.Exit(1)
-        removed = index.prune_missing(older_than)
-    typer.echo(f"removed {len(removed)} record(s)")
+        done = retention.prune(index, **criteria)  # type: ignore[arg-type]
+    typer.echo(done.line())

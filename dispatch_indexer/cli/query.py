@@ -30,8 +30,18 @@ def list_(
     since: str | None = typer.Option(None, help="Started at or after (ISO 8601; naive is UTC)."),
     until: str | None = typer.Option(None, help="Started at or before (ISO 8601)."),
     text: str | None = typer.Option(
-        None, "--text", help="Id, workflow, location or error contains this."
+        None,
+        "--text",
+        help='Words (or their starts) and "quoted phrases" of the id, workflow, '
+        "location, errors, failing tasks, tags or note.",
     ),
+    tag: str | None = typer.Option(None, "--tag", help="Only dispatches with this tag."),
+    sort: str = typer.Option(
+        "start_time",
+        "--sort",
+        help="start_time, end_time, duration, lattice_name, status or size (of the folder).",
+    ),
+    order: str = typer.Option("desc", "--order", help="desc or asc."),
     missing: bool = typer.Option(
         True, "--missing/--no-missing", help="Include dispatches whose folder is gone."
     ),
@@ -45,7 +55,7 @@ def list_(
         False, "--follow", "-F", help="Print new and changed dispatches as they come, until Ctrl-C."
     ),
 ) -> None:
-    """List dispatches, newest first (missing and unreadable ones marked)."""
+    """List dispatches, newest first or by --sort (missing and unreadable ones marked)."""
     fmt = "json" if as_json else fmt
     if fmt not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
@@ -59,10 +69,11 @@ def list_(
         since=since,
         until=until,
         text=text,
+        tag=tag,
         include_missing=missing,
     )
     with open_index(ctx) as index:
-        page = index.list(**filters, limit=limit, cursor=cursor)
+        page = index.list(**filters, sort=sort, order=order, limit=limit, cursor=cursor)
     if fmt == "table":
         if not page:
             typer.echo("no dispatches match" if any(filters.values()) else "no dispatches indexed")

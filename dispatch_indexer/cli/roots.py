@@ -8,7 +8,7 @@ import typer
 
 from ..daemon.status import daemon_roots
 from ..errors import BadInputError
-from ..records import RootInfo
+from ..records import RootInfo, human_size
 from . import app
 from .common import open_index
 from .output import print_table
@@ -89,7 +89,7 @@ def dirs(
         typer.echo("no directories registered; add one with: covalent-indexer add-dir PATH")
         return
     print_table(
-        ["path", "kind", "watch", "records", "state"],
+        ["path", "kind", "watch", "records", "disk", "state"],
         [_row(r, chosen) for r in roots],
     )
 
@@ -97,7 +97,7 @@ def dirs(
 def _row(root: RootInfo, chosen: dict[str, dict]) -> list[str]:
     watch = _watch(root.watch, chosen, root.path)
     state = "ok" if root.exists else "MISSING"
-    return [root.path, root.kind, watch, str(root.records), state]
+    return [root.path, root.kind, watch, str(root.records), human_size(root.bytes), state]
 
 
 def _backend(chosen: dict[str, dict], path: str) -> dict[str, str | None]:

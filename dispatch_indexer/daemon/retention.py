@@ -30,8 +30,8 @@ class Retention:
         self.last: dict[str, Any] | None = None
 
     def run_due(self, now: float, *, first_scan_done: bool) -> None:
-        policy = getattr(self.index.config, "retention", None)
-        if policy is None or not first_scan_done:
+        policy = self.index.config.retention
+        if not policy.enabled or not first_scan_done:
             return
         if self.next_at is not None and now < self.next_at:
             return
@@ -39,7 +39,7 @@ class Retention:
             report = prune(
                 self.index,
                 statuses=policy.statuses,
-                older_than=policy.older_than,
+                older_than=policy.older_than or None,
                 files=policy.files,
                 dry_run=False,
             )

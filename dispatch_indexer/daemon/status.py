@@ -147,6 +147,9 @@ class Report:
     records_by_root: dict[str, int] | None = None
     by_status: dict[str, int] = field(default_factory=dict)
     by_host: dict[str, int] = field(default_factory=dict)
+    # Bytes in dispatch folders (``DispatchIndex.disk_use``).
+    bytes_by_root: dict[str, int] = field(default_factory=dict)
+    bytes_by_host: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -167,6 +170,7 @@ def gather(index: DispatchIndex) -> Report:
     report.records_by_root = index.counts_by_root()
     report.by_status = index.counts()
     report.by_host = index.counts_by_host()
+    report.bytes_by_root, report.bytes_by_host = index.disk_use()
     return report
 
 
@@ -292,6 +296,7 @@ def stats_json(report: Report) -> dict[str, Any]:
     return {
         "by_status": counts,
         "by_host": dict(sorted(report.by_host.items())),
+        "bytes_by_host": dict(sorted(report.bytes_by_host.items())),
         "total": sum(counts.values()),
         "roots": [
             {
@@ -300,6 +305,7 @@ def stats_json(report: Report) -> dict[str, Any]:
                 "kind": r.kind,
                 "exists": os.path.isdir(r.path),
                 "records": by_root.get(r.path, 0),
+                "bytes": report.bytes_by_root.get(r.path, 0),
             }
             for r in report.config.roots
         ],

@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, Response
 from ..daemon import status as daemon_status
 from ..errors import BadInputError
 from ..index import DispatchIndex
-from ..store.query import DEFAULT_LIMIT, MAX_LIMIT, ORDERS, SORTS
+from ..store.query import DEFAULT_LIMIT, MAX_LIMIT
+from ..store.sorting import ORDERS, SORTS
 from ..store.stats import MAX_DAYS
 from . import pages as pages_mod
 from .responses import JSON, MAX_PARAM_CHARS, check_id, check_text, download_name
@@ -95,8 +96,13 @@ def add_routes(app: FastAPI, access: Access) -> None:
         ] = None,
         until: Annotated[str | None, Query(description="Started at or before (ISO 8601).")] = None,
         text: Annotated[
-            str | None, Query(description="Id, workflow, location or error contains this.")
+            str | None,
+            Query(
+                description='Words (or their starts) and "quoted phrases" of the id, workflow, '
+                "location, errors, failing tasks, tags or note."
+            ),
         ] = None,
+        tag: Annotated[str | None, Query(description="Only dispatches with this tag.")] = None,
         include_missing: Annotated[
             bool, Query(description="Include dispatches whose folder is gone.")
         ] = True,
@@ -115,15 +121,18 @@ def add_routes(app: FastAPI, access: Access) -> None:
         ] = None,
         sort: Annotated[
             Literal[SORTS] | None,  # type: ignore[valid-type]
-            Query(description="Another order than newest first (paged by limit only)."),
+            Query(
+                description="start_time (default), end_time, duration, lattice_name, status "
+                "or size (of the folder); next_cursor pages through it."
+            ),
         ] = None,
         order: Annotated[
             Literal[ORDERS] | None,  # type: ignore[valid-type]
-            Query(description="asc or desc (with sort; default desc)."),
+            Query(description="desc (default) or asc."),
         ] = None,
     ) -> JSON:
-        """One page of dispatches, newest first, and the cursor of the next page
-        (null on the last); with ``sort``, the first ``limit`` in that order."""
+        """One page of dispatches, newest first (or in ``sort`` order), and the
+        cursor of the next page (null on the last)."""
         statuses = status or []
         if len(statuses) > MAX_STATUSES:
             raise BadInputError(f"at most {MAX_STATUSES} statuses")
@@ -136,6 +145,7 @@ def add_routes(app: FastAPI, access: Access) -> None:
             "since": check_text("since", since),
             "until": check_text("until", until),
             "text": check_text("text", text),
+            "tag": check_text("tag", tag),
             "include_missing": include_missing,
             "limit": limit,
             "cursor": check_text("cursor", cursor),

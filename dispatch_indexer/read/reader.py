@@ -26,6 +26,7 @@ from typing import Any
 
 from ..records import DispatchRecord, FileStat
 from .covalent_result import NotAResultError, interpret
+from .disksize import folder_size
 from .document import document_text
 from .resultinfo import read_info
 from .safepickle import loads
@@ -119,6 +120,7 @@ def read_dispatch(
     if problem is not None:
         record.unreadable = problem
         _fill_from_info(record, folder_path / INFO_FILE)
+    record.folder_size = folder_size(folder_path)
     return ReadOutcome(record=record, data=data, transient=transient, document_json=document)
 
 

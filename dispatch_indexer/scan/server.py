@@ -36,6 +36,7 @@ from pathlib import Path
 from ..config import Config, RootConfig
 from ..read.covalent_db import BUSY_WAIT, CovalentDbBusyError, CovalentDbError, Schema
 from ..read.detect import find_database
+from ..read.disksize import folder_size
 from ..read.modern import ServerDispatch, ServerMark, read_dispatches, read_marks, read_result_bytes
 from ..read.moderndoc import document_json
 from ..read.reader import ReadOutcome, stat_of
@@ -307,6 +308,9 @@ def _outcome(
     record.root = data_dir
     record.size, record.mtime_ns, record.inode = stat
     record.last_event = mark.last_event
+    # A modern server keeps a dispatch's files in its data dir's folder.
+    if mark.folder is not None:
+        record.folder_size = folder_size(mark.folder)
     data: bytes | None = None
     try:
         data = read_result_bytes(dispatch)

@@ -50,53 +50,78 @@ _KEY_CHANGED = (
     "OLD.host IS {0} NEW.host OR OLD.root IS {0} NEW.root OR OLD.status IS {0} NEW.status"
     " OR OLD.hidden IS {0} NEW.hidden OR OLD.missing IS {0} NEW.missing"
 )
-_APPEND = f"INSERT INTO {TABLE} ({_KEY}, n) VALUES"
+# Since step 9 the log also sums the bytes in the dispatches' folders (disk
+# use by host and root), so a change of folder size is logged too.
+_SIZE = "COALESCE({0}.folder_size, 0)"
+_SIZE_CHANGED = " OR OLD.folder_size IS {0} NEW.folder_size"
 
-_SQLITE_TRIGGERS = (
-    f"""CREATE TRIGGER {TABLE}_insert AFTER INSERT ON {DISPATCH}
-        BEGIN
-            {_APPEND} ({_ROW.format("NEW")}, 1);
-        END""",
-    f"""CREATE TRIGGER {TABLE}_update
-        AFTER UPDATE OF {_KEY} ON {DISPATCH}
-        WHEN {_KEY_CHANGED.format("NOT")}
-        BEGIN
-            {_APPEND} ({_ROW.format("OLD")}, -1), ({_ROW.format("NEW")}, 1);
-        END""",
-    f"""CREATE TRIGGER {TABLE}_delete AFTER DELETE ON {DISPATCH}
-        BEGIN
-            {_APPEND} ({_ROW.format("OLD")}, -1);
-        END""",
-)
 
-_POSTGRES_TRIGGERS = (
-    f"""CREATE FUNCTION {TABLE}_delta() RETURNS trigger LANGUAGE plpgsql AS $$
+def _triggers(postgres: bool, sizes: bool) -> tuple[str, ...]:
+    """The triggers' SQL: as step 5 made them, or with sizes as step 9 does."""
+    columns = f"{_KEY}, n, bytes" if sizes else f"{_KEY}, n"
+    append = f"INSERT INTO {TABLE} ({columns}) VALUES"
+
+    def row(which: str, sign: str) -> str:
+        size = f", {sign}{_SIZE.format(which)}" if sizes else ""
+        return f"({_ROW.format(which)}, {sign}1{size})"
+
+    changed = _KEY_CHANGED + (_SIZE_CHANGED if sizes else "")
+    if not postgres:
+        return (
+            f"""CREATE TRIGGER {TABLE}_insert AFTER INSERT ON {DISPATCH}
+            BEGIN
+                {append} {row("NEW", "")};
+            END""",
+            f"""CREATE TRIGGER {TABLE}_update
+            AFTER UPDATE OF {_KEY}{", folder_size" if sizes else ""} ON {DISPATCH}
+            WHEN {changed.format("NOT")}
+            BEGIN
+                {append} {row("OLD", "-")}, {row("NEW", "")};
+            END""",
+            f"""CREATE TRIGGER {TABLE}_delete AFTER DELETE ON {DISPATCH}
+            BEGIN
+                {append} {row("OLD", "-")};
+            END""",
+        )
+    return (
+        f"""CREATE FUNCTION {TABLE}_delta() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP <> 'INSERT' THEN
-                {_APPEND} ({_ROW.format("OLD")}, -1);
+                {append} {row("OLD", "-")};
             END IF;
             IF TG_OP <> 'DELETE' THEN
-                {_APPEND} ({_ROW.format("NEW")}, 1);
+                {append} {row("NEW", "")};
             END IF;
             RETURN NULL;
         END
         $$""",
-    f"""CREATE TRIGGER {TABLE}_insert AFTER INSERT ON {DISPATCH}
+        f"""CREATE TRIGGER {TABLE}_insert AFTER INSERT ON {DISPATCH}
         FOR EACH ROW EXECUTE FUNCTION {TABLE}_delta()""",
-    f"""CREATE TRIGGER {TABLE}_update
-        AFTER UPDATE OF {_KEY} ON {DISPATCH}
-        FOR EACH ROW WHEN ({_KEY_CHANGED.format("DISTINCT FROM")})
+        f"""CREATE TRIGGER {TABLE}_update
+        AFTER UPDATE OF {_KEY}{", folder_size" if sizes else ""} ON {DISPATCH}
+        FOR EACH ROW WHEN ({changed.format("DISTINCT FROM")})
         EXECUTE FUNCTION {TABLE}_delta()""",
-    f"""CREATE TRIGGER {TABLE}_delete AFTER DELETE ON {DISPATCH}
+        f"""CREATE TRIGGER {TABLE}_delete AFTER DELETE ON {DISPATCH}
         FOR EACH ROW EXECUTE FUNCTION {TABLE}_delta()""",
-)
+    )
 
 
-def install(database: pw.Database) -> None:
-    """Create the triggers that log every change of the dispatch table."""
-    statements = _POSTGRES_TRIGGERS if db_mod.is_postgres(database) else _SQLITE_TRIGGERS
-    for statement in statements:
+def install(database: pw.Database, *, sizes: bool = False) -> None:
+    """Create the triggers that log every change of the dispatch table
+    (``sizes``: with folder sizes, as since step 9)."""
+    for statement in _triggers(db_mod.is_postgres(database), sizes):
         database.execute_sql(statement)
+
+
+def add_sizes(database: pw.Database) -> None:
+    """Step 9: the log sums folder sizes too. The triggers are made anew;
+    the rows already logged carry no bytes, as no folder was measured yet."""
+    if db_mod.is_postgres(database):
+        database.execute_sql(f"DROP FUNCTION {TABLE}_delta() CASCADE")
+    else:
+        for event in ("insert", "update", "delete"):
+            database.execute_sql(f"DROP TRIGGER {TABLE}_{event}")
+    install(database, sizes=True)
 
 
 def seed(database: pw.Database) -> None:
@@ -139,9 +164,10 @@ def fold(database: pw.Database) -> bool:
         if not locked:
             return False
         database.execute_sql(
-            f"WITH gone AS (DELETE FROM {TABLE} RETURNING {_KEY}, n)"  # noqa: S608
-            f" INSERT INTO {TABLE} ({_KEY}, n)"
-            f" SELECT {_KEY}, SUM(n) FROM gone GROUP BY {_KEY} HAVING SUM(n) <> 0"
+            f"WITH gone AS (DELETE FROM {TABLE} RETURNING {_KEY}, n, bytes)"  # noqa: S608
+            f" INSERT INTO {TABLE} ({_KEY}, n, bytes)"
+            f" SELECT {_KEY}, SUM(n), SUM(bytes) FROM gone GROUP BY {_KEY}"
+            " HAVING SUM(n) <> 0 OR SUM(bytes) <> 0"
         )
         return True
     # SQLite cannot feed a DELETE's RETURNING to an INSERT; the sums are
@@ -150,9 +176,9 @@ def fold(database: pw.Database) -> bool:
     if last is None:
         return False
     database.execute_sql(
-        f"INSERT INTO {TABLE} ({_KEY}, n)"  # noqa: S608
-        f" SELECT {_KEY}, SUM(n) FROM {TABLE} WHERE rowid <= ?"
-        f" GROUP BY {_KEY} HAVING SUM(n) <> 0",
+        f"INSERT INTO {TABLE} ({_KEY}, n, bytes)"  # noqa: S608
+        f" SELECT {_KEY}, SUM(n), SUM(bytes) FROM {TABLE} WHERE rowid <= ?"
+        f" GROUP BY {_KEY} HAVING SUM(n) <> 0 OR SUM(bytes) <> 0",
         (last,),
     )
     database.execute_sql(f"DELETE FROM {TABLE} WHERE rowid <= ?", (last,))  # noqa: S608

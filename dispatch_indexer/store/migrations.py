@@ -14,7 +14,7 @@ from collections.abc import Callable
 import peewee as pw
 
 from ..errors import DatabaseError
-from . import counters, notified
+from . import counters, fulltext, notified, sorting
 from . import engine as db_mod
 from .driver import LazyPlayhouseMigrate
 from .models import REREAD_MTIME_NS, BaseModel, CharField, Tables, TextField, UTCDateTimeField
@@ -35,11 +35,15 @@ ADDED_AFTER_V1: dict[str, tuple[str, ...]] = {
     "dispatch": (
         *("document", "hidden", "host"),  # steps 2 and 3
         *("origin", "parent_dispatch_id", "parent_node_id", "covalent_state"),  # step 7
+        "folder_size",  # step 9
     ),
     "location": ("origin",),  # step 8
+    "dispatch_count": ("bytes",),  # step 9
 }
 # The same for whole tables: step 1 leaves them out, their step creates them.
-CREATED_AFTER_V1: frozenset[str] = frozenset({"dispatch_count"})  # step 5
+CREATED_AFTER_V1: frozenset[str] = frozenset(
+    {"dispatch_count", "dispatch_tag", "dispatch_note"}  # steps 5 and 9
+)
 
 
 # The tables step 3 keyed anew, by (host, path) instead of path, as version 1
@@ -174,7 +178,7 @@ def _add_dispatch_count(database: pw.Database, tables: Tables, host: str) -> Non
     """Dispatches by host, status, hidden and missing, kept by triggers on
     the dispatch table (``counters``), so that counts read a few rows rather
     than every dispatch; the dispatches already there are counted once now."""
-    database.create_tables([tables.DispatchCount])
+    database.create_tables([_without_later(tables.DispatchCount, "V5")])
     counters.install(database)
     counters.seed(database)
 
@@ -218,6 +222,26 @@ def _add_location_origins(database: pw.Database, tables: Tables, host: str) -> N
     )
 
 
+def _add_search_sort_labels(database: pw.Database, tables: Tables, host: str) -> None:
+    """Everyday use at a million records: the user's tags and notes, each
+    folder's size (summed by the count table's triggers: ``counters``), an
+    index behind every sort (``sorting``) and the text index
+    (``fulltext``), filled from the dispatches already there. Sizes come
+    with the next read: make the next scan read every copy again."""
+    migrator = schema.SchemaMigrator.from_database(database)
+    schema.migrate(
+        migrator.add_column("dispatch", "folder_size", tables.Dispatch.folder_size),
+        migrator.add_column(
+            "dispatch_count", "bytes", tables.DispatchCount.bytes, allow_not_null=True
+        ),
+    )
+    counters.add_sizes(database)
+    database.create_tables([tables.Tag, tables.Note])
+    sorting.install(database)
+    fulltext.install(database)
+    tables.Location.update(mtime_ns=REREAD_MTIME_NS).execute()
+
+
 def _add_change_feed(database: pw.Database, tables: Tables, host: str) -> None:
     """Records in the order they were last written (``changes``: ``list
     --follow`` and the daemon's notifiers), and what the notifiers sent,
@@ -240,6 +264,7 @@ STEPS: list[Step] = [
     _add_listing_index,
     _add_origins,
     _add_location_origins,
+    _add_search_sort_labels,
     _add_change_feed,
 ]
 LATEST = len(STEPS)

@@ -179,6 +179,10 @@ class Dispatch(BaseModel):
     parent_node_id = pw.IntegerField(null=True)
     # records.COVALENT_STATES, for a record read from a server's database.
     covalent_state = CharField(max_length=16, null=True)
+    # -- added by migration step 9 --
+    # Bytes in the dispatch's folder, all files (``read.disksize``); None
+    # until a read measured it.
+    folder_size = pw.BigIntegerField(null=True)
 
     class Meta:
         # Each filter of a listing, followed by the listing order, so that a
@@ -264,12 +268,42 @@ class DispatchCount(BaseModel):
     missing = pw.BooleanField()
     # +1 for a row that came to have this key, -1 for one that left it.
     n = pw.BigIntegerField()
+    # -- added by migration step 9 --
+    # The bytes in the folder of that row, with the same sign: disk use.
+    bytes = pw.BigIntegerField(default=0, constraints=[pw.SQL("DEFAULT 0")])
 
     class Meta:
         table_name = "dispatch_count"
         # Rows are appended and folded, never looked up one by one: no key.
         # SQLite's rowid still orders them for the fold (counters).
         primary_key = False
+
+
+class Tag(BaseModel):
+    """A user's tag on a dispatch (step 9). Ours, not Covalent's: keyed by
+    dispatch id alone, with no link to the dispatch row, so that a rescan,
+    a move or a forget and re-find never loses it."""
+
+    dispatch_id = CharField(max_length=255)
+    tag = CharField(max_length=255)
+    added_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "dispatch_tag"
+        primary_key = pw.CompositeKey("dispatch_id", "tag")
+        # ``list --tag``: a tag's dispatches.
+        indexes = ((("tag", "dispatch_id"), False),)
+
+
+class Note(BaseModel):
+    """A user's note on a dispatch (step 9), kept as tags are."""
+
+    dispatch_id = CharField(primary_key=True, max_length=255)
+    text = TextField()
+    updated_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "dispatch_note"
 
 
 @dataclass(frozen=True)
@@ -282,6 +316,8 @@ class Tables:
     Location: type[Location]
     ResultBlob: type[ResultBlob]
     DispatchCount: type[DispatchCount]
+    Tag: type[Tag]
+    Note: type[Note]
 
     @property
     def all(self) -> list[type[BaseModel]]:
@@ -292,6 +328,8 @@ class Tables:
             self.Location,
             self.ResultBlob,
             self.DispatchCount,
+            self.Tag,
+            self.Note,
         ]
 
 
@@ -311,4 +349,6 @@ def bind(database: pw.Database) -> Tables:
         Location=bound(Location),
         ResultBlob=bound(ResultBlob),
         DispatchCount=bound(DispatchCount),
+        Tag=bound(Tag),
+        Note=bound(Note),
     )

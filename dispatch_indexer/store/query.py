@@ -1,6 +1,7 @@
 """What a listing asks for, and the cursor that pages through it.
 
-Pages are newest first by (sort_time, dispatch_id), and a cursor is the key
+Pages are newest first by (sort_time, dispatch_id), or in another order
+(``sorting``) by (its key, dispatch_id), and a cursor is the key
 of the last record of a page: the next page starts strictly after it. This
 is keyset pagination, so a page never repeats or skips a record when new
 dispatches arrive between requests (they sort before the first page), and
@@ -19,36 +20,71 @@ from dataclasses import dataclass
 
 from ..errors import BadInputError, UnknownStatusError
 from ..records import KNOWN_STATUSES, DispatchRecord
+from . import fulltext, sorting, tags
 
 DEFAULT_LIMIT = 50
 # The HTTP API's largest page; Python and the CLI may ask for any number.
 MAX_LIMIT = 10_000
-# Orders a listing can be asked for besides its own (newest first, by
-# cursor); those are pages by size only: no cursor.
-SORTS = ("start_time", "end_time", "duration", "lattice_name", "status")
-ORDERS = ("asc", "desc")
 
 
 @dataclass(frozen=True)
 class Cursor:
-    sort_time: dt.datetime
+    """The key of the last record of a page, in the order it was sorted by
+    (``sorting``): the default order's is that record's sort_time, any
+    other order's its sort key as the database computed it."""
+
+    sort_time: dt.datetime | None
     dispatch_id: str
+    sort: str = sorting.DEFAULT_SORT
+    order: str = sorting.DEFAULT_ORDER
+    key: str | float | int | None = None
+
+    @property
+    def value(self) -> object:
+        """The sort key a next page starts after."""
+        return self.sort_time if self.sort == sorting.DEFAULT_SORT else self.key
 
     def encode(self) -> str:
-        raw = json.dumps([self.sort_time.isoformat(), self.dispatch_id], separators=(",", ":"))
+        if self.sort == sorting.DEFAULT_SORT and self.order == sorting.DEFAULT_ORDER:
+            assert self.sort_time is not None
+            parts: list[object] = [self.sort_time.isoformat(), self.dispatch_id]
+        elif self.sort == sorting.DEFAULT_SORT:
+            assert self.sort_time is not None
+            parts = [self.sort, self.order, self.sort_time.isoformat(), self.dispatch_id]
+        else:
+            parts = [self.sort, self.order, self.key, self.dispatch_id]
+        raw = json.dumps(parts, separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
+        bad = BadInputError(f"not a valid cursor: {text[:60]!r}")
         try:
             padded = text + "=" * (-len(text) % 4)
-            when, dispatch_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            moment = dt.datetime.fromisoformat(when)
+            parts = json.loads(base64.urlsafe_b64decode(padded.encode()))
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-            raise BadInputError(f"not a valid cursor: {text[:60]!r}") from None
-        if not isinstance(dispatch_id, str) or moment.tzinfo is None:
-            raise BadInputError(f"not a valid cursor: {text[:60]!r}")
-        return cls(moment.astimezone(dt.timezone.utc), dispatch_id)
+            raise bad from None
+        if not isinstance(parts, list) or len(parts) not in (2, 4):
+            raise bad
+        sort, order = (sorting.DEFAULT_SORT, sorting.DEFAULT_ORDER)
+        if len(parts) == 4:
+            sort, order = parts[0], parts[1]
+            if sort not in sorting.SORTS or order not in sorting.ORDERS:
+                raise bad
+        value, dispatch_id = parts[-2], parts[-1]
+        if not isinstance(dispatch_id, str):
+            raise bad
+        if sort != sorting.DEFAULT_SORT:
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise bad
+            return cls(None, dispatch_id, sort, order, value)
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except (ValueError, TypeError):
+            raise bad from None
+        if moment.tzinfo is None:
+            raise bad
+        return cls(moment.astimezone(dt.timezone.utc), dispatch_id, sort, order)
 
 
 @dataclass(frozen=True)
@@ -65,11 +101,11 @@ class ListQuery:
     # Hidden records were deleted through Covalent's UI (DELETE /api/results,
     # or its DispatchDB): gone from listings, kept in the index.
     include_hidden: bool = False
+    tag: str | None = None
+    sort: str = sorting.DEFAULT_SORT
+    order: str = sorting.DEFAULT_ORDER
     limit: int | None = DEFAULT_LIMIT
     cursor: Cursor | None = None
-    # One of SORTS (None: newest first, the order cursors page through).
-    sort: str | None = None
-    order: str = "desc"
 
     @classmethod
     def build(
@@ -82,10 +118,11 @@ class ListQuery:
         until: dt.datetime | str | None = None,
         text: str | None = None,
         include_missing: bool = True,
-        limit: int | None = DEFAULT_LIMIT,
-        cursor: str | Cursor | None = None,
+        tag: str | None = None,
         sort: str | None = None,
         order: str | None = None,
+        limit: int | None = DEFAULT_LIMIT,
+        cursor: str | Cursor | None = None,
     ) -> ListQuery:
         """Check and normalise what a caller (Python, CLI or HTTP) asked for."""
         if isinstance(status, str):
@@ -100,12 +137,19 @@ class ListQuery:
             folder = os.path.abspath(os.path.expanduser(os.fspath(results_dir))).rstrip("/") or "/"
         if text is not None and len(text) > 1000:
             raise BadInputError("text must be at most 1000 characters")
-        if sort is not None and sort not in SORTS:
-            raise BadInputError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-        if order is not None and order not in ORDERS:
-            raise BadInputError(f"order must be asc or desc, not {order!r}")
-        if sort is not None and cursor:
-            raise BadInputError("a cursor pages the newest-first order only; leave out sort")
+        if text:
+            fulltext.parse(text)  # a search without a word is an error now
+        sort, order = sorting.check(sort, order)
+        after = (
+            Cursor.decode(cursor)
+            if isinstance(cursor, str) and cursor
+            else (cursor if isinstance(cursor, Cursor) else None)
+        )
+        if after is not None and (after.sort, after.order) != (sort, order):
+            raise BadInputError(
+                f"the cursor continues a listing by {after.sort} {after.order}, "
+                f"not by {sort} {order}"
+            )
         return cls(
             status=statuses,
             results_dir=folder,
@@ -114,12 +158,11 @@ class ListQuery:
             until=parse_time(until, "until"),
             text=text or None,
             include_missing=include_missing,
-            limit=limit,
-            cursor=Cursor.decode(cursor)
-            if isinstance(cursor, str) and cursor
-            else (cursor if isinstance(cursor, Cursor) else None),
+            tag=tags.check_tag(tag) if tag else None,
             sort=sort,
-            order=order or "desc",
+            order=order,
+            limit=limit,
+            cursor=after,
         )
 
 

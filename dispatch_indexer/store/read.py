@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import peewee as pw
 
 from ..records import FINAL_STATUSES, DispatchRecord, FileStat, NodeSummary
-from . import stats
+from . import fulltext, sorting
+from . import tags as tags_mod
 from .models import Dispatch
 from .query import Cursor, ListQuery, Page
 from .scope import Scope, under_range
@@ -38,7 +39,7 @@ class KnownLocation:
 def get(scope: Scope, dispatch_id: str) -> DispatchRecord | None:
     D = scope.tables.Dispatch
     row = D.get_or_none(D.dispatch_id == dispatch_id)
-    return _record(row) if row is not None else None
+    return _labelled(scope, [_record(row)])[0] if row is not None else None
 
 
 def result_bytes(scope: Scope, dispatch_id: str) -> bytes | None:
@@ -72,59 +73,44 @@ def sub_workflows(scope: Scope, dispatch_id: str) -> list[tuple[str, int | None]
 
 
 def page(scope: Scope, q: ListQuery) -> Page:
-    """One page newest first; see ``query`` for the cursor's rules."""
+    """One page in ``q``'s order; see ``query`` for the cursor's rules."""
     D = scope.tables.Dispatch
-    if q.sort is not None:
-        return _sorted_page(scope, q)
-    query = D.select(*_listing_columns(D)).order_by(D.sort_time.desc(), D.dispatch_id.desc())
-    where = _filters(D, q)
+    key = sorting.key(scope.database, D, q.sort)
+    descending = q.order == "desc"
+    ties = D.dispatch_id.desc() if descending else D.dispatch_id.asc()
+    columns = _listing_columns(D)
+    if q.sort != sorting.DEFAULT_SORT:
+        columns.append(key.alias("sort_key"))
+    query = D.select(*columns).order_by(key.desc() if descending else key.asc(), ties)
+    where = _filters(scope, D, q)
     if q.cursor is not None:
-        after = q.cursor
-        where.append(
-            (D.sort_time < after.sort_time)
-            | ((D.sort_time == after.sort_time) & (D.dispatch_id < after.dispatch_id))
-        )
+        value, last = q.cursor.value, q.cursor.dispatch_id
+        if descending:
+            where.append((key < value) | ((key == value) & (D.dispatch_id < last)))
+        else:
+            where.append((key > value) | ((key == value) & (D.dispatch_id > last)))
     if where:
         query = query.where(*where)
     if q.limit is not None:
         query = query.limit(q.limit + 1)  # one more says whether a next page exists
-    records = [_record(row) for row in query]
+    rows = list(query)
     next_cursor = None
-    if q.limit is not None and len(records) > q.limit:
-        records = records[: q.limit]
-        last = records[-1] if records else None
-        if last is not None and last.sort_time is not None:
-            next_cursor = Cursor(last.sort_time, last.dispatch_id).encode()
-    return Page(records, next_cursor)
-
-
-def _sorted_page(scope: Scope, q: ListQuery) -> Page:
-    """The first ``limit`` records in ``q.sort`` order (unknown values last),
-    without a cursor: pages by size only."""
-    D = scope.tables.Dispatch
-    column: pw.Node
-    if q.sort == "duration":
-        column = stats.duration_seconds(scope.database, D.start_time, D.end_time)
-    else:
-        column = getattr(D, q.sort or "start_time")
-    ascending = q.order == "asc"
-    key = column.asc(nulls="LAST") if ascending else column.desc(nulls="LAST")
-    tie = D.dispatch_id.asc() if ascending else D.dispatch_id.desc()
-    query = D.select(*_listing_columns(D)).order_by(key, tie)
-    where = _filters(D, q)
-    if where:
-        query = query.where(*where)
-    if q.limit is not None:
-        query = query.limit(q.limit)
-    return Page([_record(row) for row in query])
+    if q.limit is not None and len(rows) > q.limit:
+        rows = rows[: q.limit]
+        last_row = rows[-1] if rows else None
+        if last_row is not None:
+            next_cursor = Cursor(
+                last_row.sort_time,
+                last_row.dispatch_id,
+                q.sort,
+                q.order,
+                getattr(last_row, "sort_key", None),
+            ).encode()
+    return Page(_labelled(scope, [_record(row) for row in rows]), next_cursor)
 
 
 def iterate(scope: Scope, q: ListQuery, chunk: int = 1000) -> Iterator[DispatchRecord]:
-    """Every record matching ``q``, newest first, a page at a time (in
-    ``q.sort`` order, if given, in one query: such an order has no cursor)."""
-    if q.sort is not None:
-        yield from _sorted_page(scope, dataclasses.replace(q, limit=None))
-        return
+    """Every record matching ``q``, in its order, a page at a time."""
     cursor = None
     while True:
         found = page(scope, dataclasses.replace(q, limit=chunk, cursor=cursor))
@@ -140,7 +126,7 @@ def _listing_columns(D: type[Dispatch]) -> list[pw.Field]:
     return [f for f in D._meta.sorted_fields if f.name not in heavy]
 
 
-def _filters(D: type[Dispatch], q: ListQuery) -> list[pw.Expression]:
+def _filters(scope: Scope, D: type[Dispatch], q: ListQuery) -> list[pw.Expression]:
     where: list[pw.Expression] = []
     if q.status:
         where.append(D.status.in_(list(q.status)))
@@ -153,12 +139,10 @@ def _filters(D: type[Dispatch], q: ListQuery) -> list[pw.Expression]:
     if q.until is not None:
         where.append(D.sort_time <= q.until)
     if q.text:
-        where.append(
-            D.dispatch_id.contains(q.text)
-            | D.lattice_name.contains(q.text)
-            | D.path.contains(q.text)
-            | D.error.contains(q.text)
-        )
+        where.append(fulltext.condition(scope.database, D, q.text))
+    if q.tag:
+        T = scope.tables.Tag
+        where.append(D.dispatch_id.in_(T.select(T.dispatch_id).where(T.tag == q.tag)))
     if not q.include_missing:
         where.append(D.missing == False)  # noqa: E712 - peewee builds SQL from ==
     if not q.include_hidden:
@@ -176,7 +160,7 @@ def counts(scope: Scope, q: ListQuery | None = None) -> dict[str, int]:
         return _counted_by_status(scope, q)
     D = scope.tables.Dispatch
     query = D.select(D.status, pw.fn.COUNT(D.dispatch_id)).group_by(D.status)
-    where = _filters(D, q)
+    where = _filters(scope, D, q)
     if where:
         query = query.where(*where)
     return {status or "UNKNOWN": count for status, count in query.tuples()}
@@ -190,6 +174,8 @@ def _flags_only(q: ListQuery) -> bool:
     plain = ListQuery(
         include_missing=q.include_missing,
         include_hidden=q.include_hidden,
+        sort=q.sort,
+        order=q.order,
         limit=q.limit,
         cursor=q.cursor,
     )
@@ -235,6 +221,23 @@ def count_by_host(scope: Scope) -> dict[str, int]:
     total = pw.fn.SUM(C.n)
     query = C.select(C.host, total).group_by(C.host).having(total != 0).tuples()
     return {host: int(count) for host, count in query}
+
+
+def disk_use(scope: Scope) -> tuple[dict[str, int], dict[str, int]]:
+    """Bytes in the dispatch folders of this host's roots (by root) and of
+    every host's records (by host), hidden and missing ones too, from the
+    count table (``counters``): a few rows however many records there are.
+    Folders not measured yet count nothing."""
+    C = scope.tables.DispatchCount
+    total = pw.fn.SUM(C.bytes)
+    query = C.select(C.host, C.root, total).group_by(C.host, C.root).tuples()
+    by_root: dict[str, int] = {}
+    by_host: dict[str, int] = {}
+    for host, root, total in query:
+        by_host[host] = by_host.get(host, 0) + int(total or 0)
+        if host == scope.host and root is not None:
+            by_root[root] = by_root.get(root, 0) + int(total or 0)
+    return by_root, by_host
 
 
 # ---- what a scan compares the disk with ---------------------------------------
@@ -327,11 +330,23 @@ def unsettled_paths(scope: Scope, root: str) -> list[str]:
 
 # A record's fields from a row's columns of the same name, in the record's
 # order; ``_record`` then converts the few that are not kept as they are.
-_COLUMNS_AS_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(DispatchRecord)))
+# The fields that are no column (tags, note) come from their own tables.
+_FIELD_NAMES = [f.name for f in dataclasses.fields(DispatchRecord)]
+_COLUMN_FIELDS = [name for name in _FIELD_NAMES if name in Dispatch._meta.fields]
+_COLUMNS_AS_FIELDS = operator.attrgetter(*_COLUMN_FIELDS)
+
+
+def _labelled(scope: Scope, records: list[DispatchRecord]) -> list[DispatchRecord]:
+    """``records`` with their tags and notes (one query for a page)."""
+    found = tags_mod.labels(scope, [r.dispatch_id for r in records])
+    for record in records:
+        labels = found[record.dispatch_id]
+        record.tags, record.note = list(labels.tags), labels.note
+    return records
 
 
 def _record(row: Dispatch) -> DispatchRecord:
-    record = DispatchRecord(*_COLUMNS_AS_FIELDS(row))
+    record = DispatchRecord(**dict(zip(_COLUMN_FIELDS, _COLUMNS_AS_FIELDS(row), strict=True)))
     record.nodes = [
         NodeSummary(
             node_id=n.get("node_id"),

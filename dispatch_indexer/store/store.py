@@ -37,7 +37,7 @@ import peewee as pw
 
 from ..config import default_host
 from ..records import DispatchRecord
-from . import counters, forget, provisional, read, stats, write
+from . import counters, forget, provisional, read, stats, tags, write
 from .models import Tables
 from .query import ListQuery, Page, check_statuses
 from .read import KnownLocation, StoredStat
@@ -163,6 +163,9 @@ class Store:
     def count_by_host(self) -> dict[str, int]:
         return read.count_by_host(self.scope)
 
+    def disk_use(self) -> tuple[dict[str, int], dict[str, int]]:
+        return read.disk_use(self.scope)
+
     def known_locations(self, root: str) -> dict[str, KnownLocation]:
         return read.known_locations(self.scope, root)
 
@@ -171,3 +174,17 @@ class Store:
 
     def unsettled_paths(self, root: str) -> list[str]:
         return read.unsettled_paths(self.scope, root)
+
+    # ---- tags and notes ---------------------------------------------------
+
+    def tag(self, dispatch_id: str, names: list[str]) -> tags.Labels:
+        return tags.tag(self.scope, dispatch_id, names)
+
+    def untag(self, dispatch_id: str, names: list[str]) -> tags.Labels:
+        return tags.untag(self.scope, dispatch_id, names)
+
+    def note(self, dispatch_id: str, text: str | None) -> tags.Labels:
+        return tags.note(self.scope, dispatch_id, text)
+
+    def restore_labels(self, entries: list[tags.LabelEntry]) -> int:
+        return tags.restore(self.scope, entries)

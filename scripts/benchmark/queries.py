@@ -21,6 +21,7 @@ from typing import Any
 
 from dispatch_indexer import DispatchIndex
 from dispatch_indexer.store.query import Cursor
+from dispatch_indexer.store.sorting import SORTS
 
 from .common import distribution, log, percentile, spread
 from .database import db_path_of, ro_connect
@@ -51,6 +52,7 @@ def measure(session: Session) -> dict[str, Any]:
         if not cursors:
             raise RuntimeError("the listing has a single page")
         python_ops = python_operations(index, cursors, get_ids)
+        python_ops.update(search_and_sort_operations(index, ids_sample))
         python = time_operations(python_ops, reps, args.repeat, args.query_budget)
     conn = ro_connect(db_path_of(home))
     try:
@@ -70,6 +72,7 @@ def measure(session: Session) -> dict[str, Any]:
         "targets": {"python_p50_ms": "< 5", "http_p50_ms": "< 15"},
     }
     result["pass_python"] = {op: v["p50_ms"]["median"] < 5 for op, v in python.items()}
+    result["against_first_page"] = side_by_side(python)
     result["http"] = _http_queries(session, home, cursors, get_ids)
     if "ops" in result["http"]:
         result["pass_http"] = {
@@ -159,6 +162,65 @@ def python_operations(
         "counts by status": lambda i: index.counts(),
         "get by id": lambda i: index.get(get_ids[i % len(get_ids)]),
     }
+
+
+# Search and sort beside the plain first page (issue 15): each within
+# SIDE_BY_SIDE_TARGET times its p50.
+PLAIN_PAGE = "newest 50"
+SIDE_BY_SIDE_TARGET = 3.0
+NO_HIT = "zzqxvwj"
+
+
+def search_and_sort_operations(
+    index: DispatchIndex, ids_sample: list[str]
+) -> dict[str, Callable[[int], Any]]:
+    """Searches with one hit (the first part of a dispatch id) and none, and
+    the first page of each sort, with a cursor a few pages into one."""
+    words = [dispatch_id.split("-")[0] for dispatch_id in ids_sample]
+    ops: dict[str, Callable[[int], Any]] = {
+        "search, one hit": lambda i: _one(index.list(text=words[i % len(words)], limit=50)),
+        "search, no hit": lambda i: index.list(text=NO_HIT, limit=50),
+        "search, one hit, status=FAILED": lambda i: index.list(
+            text=words[i % len(words)], status="FAILED", limit=50
+        ),
+        "search, common word (newest 50 of many)": lambda i: index.list(text="results", limit=50),
+    }
+    for sort in SORTS:
+        for order in ("desc", "asc"):
+            ops[f"sorted by {sort} {order}"] = lambda i, s=sort, o=order: index.list(
+                sort=s, order=o, limit=50
+            )
+    page = index.list(sort="size", order="desc", limit=50)
+    for _ in range(4):
+        if page.next_cursor:
+            page = index.list(sort="size", order="desc", limit=50, cursor=page.next_cursor)
+    deep = page.next_cursor
+    if deep:
+        ops["sorted by size desc, 6th page by cursor"] = lambda i: index.list(
+            sort="size", order="desc", limit=50, cursor=deep
+        )
+    return ops
+
+
+def _one(page: list[Any]) -> list[Any]:
+    if len(page) != 1:
+        raise RuntimeError(f"a one-hit search found {len(page)}")
+    return page
+
+
+def side_by_side(python: dict[str, Any]) -> dict[str, Any]:
+    """Each search and sort's p50 over the plain first page's."""
+    plain = python[PLAIN_PAGE]["p50_ms"]["median"]
+    out: dict[str, Any] = {"plain_first_page_p50_ms": plain}
+    for name, timed in python.items():
+        if name.startswith(("search", "sorted")):
+            ratio = timed["p50_ms"]["median"] / plain if plain else float("inf")
+            out[name] = {
+                "p50_ms": timed["p50_ms"]["median"],
+                "ratio": round(ratio, 2),
+                "within_3x": ratio <= SIDE_BY_SIDE_TARGET,
+            }
+    return out
 
 
 def sql_operations(

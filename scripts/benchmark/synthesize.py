@@ -281,6 +281,8 @@ def synthesize(
                 read_at=stamp(written + 0.05),
                 sort_time=stamp(start),
             )
+            if "folder_size" in row:
+                row["folder_size"] = rng.randint(5_000, 50_000_000)
             if status == RARE_STATUS:
                 row["error"] = None
             yield tuple(row.get(c) for c in columns)

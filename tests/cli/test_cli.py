@@ -28,6 +28,9 @@ LIST_KEYS = [
     "source",
     "origin",
     "updated_at",
+    "folder_size",
+    "tags",
+    "note",
 ]
 
 

@@ -18,6 +18,7 @@ from dispatch_indexer.store.query import ListQuery
 
 from ..realdata import ARITH, FAILED, SLEEPY
 from ..store.test_covalent_ui_compat import DispatchDB, _dbpath
+from .downgrade import undo_step_9
 
 # Run on both engines (see conftest); tests that open the SQLite file stay on it.
 pytestmark = pytest.mark.engines
@@ -184,11 +185,12 @@ def test_folding_waits_for_a_long_log(indexed: DispatchIndex) -> None:
 
 
 def downgrade_to_v4(database: pw.Database) -> None:
-    """Undo steps 9, 8, 7, 6 and 5: no change feed index nor notification
-    table; no origins, no index of sub-workflows; no listing index; no count
-    table, no triggers."""
+    """Undo steps 10, 9, 8, 7, 6 and 5: no change feed index nor notification
+    table; no search, sorts, tags or sizes; no origins, no index of
+    sub-workflows; no listing index; no count table, no triggers."""
     database.execute_sql('DROP INDEX "dispatch_changed"')
     database.execute_sql('DROP TABLE "notification_sent"')
+    undo_step_9(database.execute_sql, db_mod.is_postgres(database))
     database.execute_sql('DROP INDEX "dispatch_parent_dispatch_id"')
     database.execute_sql('ALTER TABLE "location" DROP COLUMN "origin"')
     for column in ("origin", "parent_dispatch_id", "parent_node_id", "covalent_state"):

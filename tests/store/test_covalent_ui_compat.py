@@ -20,6 +20,7 @@ from dispatch_indexer.store.engine import sqlite_path
 from dispatch_indexer.store.migrations import LATEST
 
 from ..realdata import ARITH, FAILED, SLEEPY
+from .downgrade import undo_step_9
 
 
 class DispatchDB:
@@ -280,11 +281,13 @@ _V1_TABLES = {
 
 
 def _downgrade_to_v2(conn: sqlite3.Connection) -> None:
-    """Undo steps 9, 8, 7, 6, 5 and 3: no change feed index nor notification
-    table; no origins, no index of sub-workflows; no listing index; no count
-    table and its triggers; no host column, roots and locations keyed by path."""
+    """Undo steps 10, 9, 8, 7, 6, 5 and 3: no change feed index nor
+    notification table; no search, sorts, tags or sizes; no origins, no index
+    of sub-workflows; no listing index; no count table and its triggers; no
+    host column, roots and locations keyed by path."""
     conn.execute("DROP INDEX dispatch_changed")
     conn.execute("DROP TABLE notification_sent")
+    undo_step_9(conn.execute, postgres=False)
     conn.execute("DROP INDEX dispatch_parent_dispatch_id")
     conn.execute("ALTER TABLE location DROP COLUMN origin")
     for column in ("origin", "parent_dispatch_id", "parent_node_id", "covalent_state"):
