@@ -47,13 +47,26 @@ class PruneReport:
     bytes: int = 0
     # Chosen records whose folder was already gone.
     gone: int = 0
+    # Without ``files``, chosen records whose folders are still there: hidden
+    # from every listing (a rescan would find them again if removed).
+    kept_on_disk: list[str] = field(default_factory=list)
+    hidden: int = 0
 
     def line(self) -> str:
-        verb = "would remove" if self.dry_run else "removed"
-        text = f"{verb} {len(self.dispatch_ids) if self.dry_run else self.removed} record(s)"
-        if self.folders:
-            text += f" and {len(self.folders)} folder(s), {human_size(self.bytes)}"
-        return text
+        removed = len(self.dispatch_ids) - len(self.kept_on_disk) if self.dry_run else self.removed
+        hidden = len(self.kept_on_disk) if self.dry_run else self.hidden
+        parts = []
+        if removed or not hidden:
+            text = f"{'would remove' if self.dry_run else 'removed'} {removed} record(s)"
+            if self.folders:
+                text += f" and {len(self.folders)} folder(s), {human_size(self.bytes)}"
+            parts.append(text)
+        if hidden:
+            parts.append(
+                f"{'would hide' if self.dry_run else 'hid'} {hidden} record(s) whose folders "
+                "are still there (--files deletes them)"
+            )
+        return "; ".join(parts)
 
 
 def cutoff_of(
@@ -119,13 +132,20 @@ def prune(
     report = PruneReport(dry_run=dry_run, dispatch_ids=[r.dispatch_id for r in chosen])
     if files:
         _choose_folders(index, chosen, report)
+    else:
+        # A record removed while its folder stays would be read again by the
+        # next scan: hide it instead (kept out of listings, rescans keep it so).
+        report.kept_on_disk = [r.dispatch_id for r in chosen if not r.missing]
     if dry_run or not chosen:
         return report
     for folder in report.folders:
         # Never through a link: rmtree refuses a link, and removes links
         # inside the folder without following them.
         shutil.rmtree(folder)
-    report.removed = index.delete(report.dispatch_ids)
+    keep = set(report.kept_on_disk)
+    report.removed = index.delete([i for i in report.dispatch_ids if i not in keep])
+    if keep:
+        report.hidden = index.hide(report.kept_on_disk)
     return report
 
 

@@ -45,12 +45,18 @@ class Retention:
             )
         except Exception as exc:  # noqa: BLE001 - retention never stops the daemon
             log.warning("retention: prune failed: %s", exc)
-            self.last = {"time": utcnow_iso(), "removed": 0, "error": str(exc)}
+            self.last = {"time": utcnow_iso(), "removed": 0, "hidden": 0, "error": str(exc)}
             self.next_at = now + RETRY
             return
-        if report.removed:
-            log.info("retention: removed %d record(s)", len(report.removed))
-        self.last = {"time": utcnow_iso(), "removed": len(report.removed), "error": None}
+        if report.removed or report.hidden:
+            log.info("retention: %s", report.line())
+        self.last = {
+            "time": utcnow_iso(),
+            "removed": report.removed,
+            "hidden": report.hidden,
+            "folders": len(report.folders),
+            "error": None,
+        }
         self.next_at = now + INTERVAL
 
     def to_json(self) -> dict[str, Any] | None:

@@ -76,9 +76,11 @@ def test_export_then_import_brings_labels_back(cli, registered: Path, tmp_path: 
 
 def test_prune_by_status_dry_run_then_for_real(cli, registered: Path) -> None:
     dry = cli("prune", "--status", "FAILED", "--dry-run").output
-    assert FAILED in dry and "would remove 1 record" in dry
+    assert FAILED in dry and "would hide 1 record(s) whose folders are still there" in dry
     assert FAILED in listed(cli)
-    assert "removed 1 record" in cli("prune", "--status", "FAILED", "--yes").output
+    assert "hid 1 record(s)" in cli("prune", "--status", "FAILED", "--yes").output
+    assert FAILED not in listed(cli)
+    cli("scan")  # its folder is still there: a rescan keeps it hidden
     assert FAILED not in listed(cli)
     assert "nothing to prune" in cli("prune", "--status", "FAILED", "--yes").output
     assert "say what to prune" in cli("prune", "--yes", code=2).output
