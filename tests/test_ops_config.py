@@ -42,6 +42,6 @@ def test_notify_and_retention_survive_a_save(tmp_path: Path, home: Path) -> None
     assert first.url is None and not first.on_history
     assert (second.key, second.lattice, second.on_history) == ("hook", "train", True)
     assert first.key.startswith("notify-") and first.key != second.key
-    assert config.retention is not None
-    assert config.retention.age.days == 90
+    assert config.retention.enabled
+    assert (config.retention.older_than, config.retention.statuses) == ("90d", ["COMPLETED"])
     assert config.roots[0].path == str(folder)

@@ -36,7 +36,11 @@ COMMAND_ORDER = (
     "serve",
     "dirs",
     "remove-dir",
+    "tag",
+    "untag",
+    "note",
     "export",
+    "import",
     "prune",
     "service",
 )

@@ -55,7 +55,7 @@ def test_version_is_the_package_metadatas(cli) -> None:
         (["lst"], "no such command 'lst'"),
         (["list", "--limit", "many"], "'--limit'"),
         (["--db"], "--db"),
-        (["prune", "--missing", "--older-than", "-1"], "--older-than"),
+        (["prune", "--missing", "--older-than", "-1"], "older-than must be an age"),
         (["serve", "--port", "70000"], "--port"),
         (["start", "--log-level", "LOUD"], "--log-level"),
     ],
