@@ -4,7 +4,6 @@
   const POLL_MS = 2000;
   const CHART_MS = 30000;
   const PAGE = 50;
-  const MAX_LIMIT = 10000;
 
   const $ = (id) => document.getElementById(id);
   const tbody = document.querySelector("#dispatches tbody");
@@ -13,12 +12,11 @@
   const counts = $("counts");
   const errorBox = $("error");
 
-  // Newest first pages by cursor (a stack of the cursors that led here, so
-  // "Newer" goes back); another order shows the first `limit` rows.
+  // Every order pages by cursor (a stack of the cursors that led here, so
+  // "Previous" goes back): keyset pages hold at a million records.
   let cursors = [null];
   let sort = null;
   let order = "desc";
-  let limit = PAGE;
   let generation = 0; // answers to a request older than the filters are dropped
   let timer = null;
   let shownStatuses = "";
@@ -59,17 +57,13 @@
 
   function renderRows(page) {
     const records = page.dispatches;
-    const more = sort ? records.length > limit : Boolean(page.next_cursor);
-    const shown = sort ? records.slice(0, limit) : records;
-    tbody.replaceChildren(...shown.map(row));
-    $("empty").hidden = shown.length > 0;
-    $("newer").hidden = sort !== null || cursors.length <= 1;
-    $("older").hidden = sort !== null || !more;
+    tbody.replaceChildren(...records.map(row));
+    $("empty").hidden = records.length > 0;
+    $("newer").hidden = cursors.length <= 1;
+    $("older").hidden = !page.next_cursor;
     $("older").dataset.next = page.next_cursor || "";
-    $("show-more").hidden = sort === null || !more || limit >= MAX_LIMIT;
-    $("page-info").textContent = sort
-      ? "The first " + shown.length + " by " + sort.replace("_", " ") + (order === "asc" ? ", ascending" : ", descending")
-      : "Page " + cursors.length + " · " + shown.length + " dispatches";
+    const by = sort ? " by " + sort.replace("_", " ") + (order === "asc" ? ", ascending" : ", descending") : "";
+    $("page-info").textContent = "Page " + cursors.length + " · " + records.length + " dispatches" + by;
   }
 
   function renderCounts(stats) {
@@ -121,12 +115,10 @@
     if (sort) {
       q.set("sort", sort);
       q.set("order", order);
-      q.set("limit", String(Math.min(limit + 1, MAX_LIMIT))); // one more says whether there is more
-    } else {
-      q.set("limit", String(PAGE));
-      const cursor = cursors[cursors.length - 1];
-      if (cursor) q.set("cursor", cursor);
     }
+    q.set("limit", String(PAGE));
+    const cursor = cursors[cursors.length - 1];
+    if (cursor) q.set("cursor", cursor);
     if (select.value) q.append("status", select.value);
     const text = search.value.trim();
     if (text) q.append("text", text);
@@ -169,7 +161,6 @@
 
   function changed() {
     cursors = [null];
-    limit = PAGE;
     refresh();
   }
 
@@ -190,7 +181,6 @@
     if (next) { cursors.push(next); refresh(); }
   });
   $("newer").addEventListener("click", () => { if (cursors.length > 1) { cursors.pop(); refresh(); } });
-  $("show-more").addEventListener("click", () => { limit = Math.min(limit + PAGE, MAX_LIMIT); refresh(); });
   markSorted();
   refresh();
 })();
