@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from . import browse, retention
 from . import config as config_mod
 from . import paths as paths_mod
 from .access import (
@@ -39,11 +38,8 @@ from .errors import (
     NotFoundError,
 )
 from .records import DispatchRecord, RootInfo, ScanSummary
-from .store import breakdown, changes, stats
-from .store.changes import Mark
-from .store.notified import NotificationLog
+from .store import stats
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
-from .store.tags import Labels, labels_of_records
 
 # Scanning, the reader processes and Covalent's config are imported where
 # used: reading the index (``list``, ``status``) starts without them.
@@ -51,6 +47,9 @@ if TYPE_CHECKING:
     from .integrations.covalent_config import CovalentRoots
     from .read.pool import Reader
     from .scan.scanner import Progress, Scanner
+    from .store.changes import Mark
+    from .store.notified import NotificationLog
+    from .store.tags import Labels
 
 T = TypeVar("T")
 
@@ -368,14 +367,20 @@ class DispatchIndex:
 
     def changes(self, after: Mark, limit: int = 500) -> list[DispatchRecord]:
         """Records last written after ``after``, oldest write first (``store.changes``)."""
+        from .store import changes
+
         return self._guard(lambda: changes.since(self._store.scope, after, limit))
 
     def change_head(self) -> Mark:
         """The change mark after the last record written so far."""
+        from .store import changes
+
         return self._guard(lambda: changes.head(self._store.scope))
 
     def notification_log(self) -> NotificationLog:
         """What the daemon's notifiers sent and are sending (``store.notified``)."""
+        from .store.notified import NotificationLog
+
         return NotificationLog(lambda: self._database)
 
     def counts(self) -> dict[str, int]:
@@ -393,6 +398,8 @@ class DispatchIndex:
 
     def counts_by_host_and_status(self) -> dict[tuple[str, str], int]:
         """Records by (host, status), as ``GET /metrics`` shows them."""
+        from .store import breakdown
+
         return self._guard(lambda: breakdown.by_host_and_status(self._store.scope))
 
     def disk_use(self) -> tuple[dict[str, int], dict[str, int]]:
@@ -405,6 +412,8 @@ class DispatchIndex:
         """Delete records whose folders are gone (missing for longer than
         ``older_than_days``, if given); the ids (only listed with ``dry_run``).
         ``retention.prune`` does this and more."""
+        from . import retention
+
         found = retention.prune(self, missing=True, older_than=older_than_days, dry_run=dry_run)
         return found.dispatch_ids
 
@@ -437,6 +446,8 @@ class DispatchIndex:
     def result_document(self, dispatch_id: str) -> dict:
         """The document Covalent's UI shows for a dispatch (the shape of
         Covalent 0.110's ``encode_result``), built without running the pickle."""
+        from . import browse
+
         record = self.get(dispatch_id)
         document = self._guard(lambda: self._store.result_document(dispatch_id))
         if document is None and record.origin == "covalent-db":
@@ -452,10 +463,14 @@ class DispatchIndex:
 
     def graph(self, dispatch_id: str) -> dict:
         """A dispatch's header, workflow and task graph."""
+        from . import browse
+
         return browse.graph(self, dispatch_id)
 
     def node(self, dispatch_id: str, node_id: int | str) -> dict:
         """One task in full: inputs, output, stdout, stderr, error."""
+        from . import browse
+
         return browse.node(self, dispatch_id, node_id)
 
     def timeline(self, days: int = 90, *, now: dt.datetime | None = None) -> dict:
@@ -487,6 +502,8 @@ class DispatchIndex:
     def import_labels(self, records: Iterable[dict[str, object]]) -> int:
         """Put back the tags and notes of ``export``'s records (dicts), for
         dispatches indexed or yet to be found; how many had any."""
+        from .store.tags import labels_of_records
+
         entries = labels_of_records(records)
         return self._guard(lambda: self._store.restore_labels(entries))
 

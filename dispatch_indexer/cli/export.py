@@ -8,7 +8,6 @@ import sys
 
 import typer
 
-from .. import retention
 from ..errors import BadInputError
 from . import app
 from .common import open_index
@@ -79,6 +78,8 @@ def prune(
     """Remove records (and with --files their folders) by status, age or missing folder."""
     criteria = dict(statuses=status or (), older_than=older_than, missing=missing, files=files)
     with open_index(ctx) as index:
+        from .. import retention
+
         planned = retention.prune(index, **criteria, dry_run=True)  # type: ignore[arg-type]
         if not planned.dispatch_ids:
             typer.echo("nothing to prune")
