@@ -47,7 +47,10 @@ def write_records(records: Iterable[DispatchRecord], fmt: str) -> None:
         writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
         for record in records:
-            writer.writerow(record.list_json())
+            row = record.list_json()
+            # A cell holds text: tags as "a;b", as spreadsheets split them.
+            row["tags"] = ";".join(row.get("tags") or [])
+            writer.writerow(row)
     out.flush()
 
 

@@ -4,6 +4,8 @@ with ``--files``, and disk use in ``dirs``."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -39,6 +41,8 @@ def test_tag_untag_note_and_list_by_tag(cli, registered: Path) -> None:
     assert listed(cli, "--text", "figure") == [ARITH]
     shown = json.loads(cli("show", ARITH, "--json").output)
     assert shown["tags"] == ["keep", "paper"] and shown["note"] == "figure 3 of the paper"
+    rows = csv.DictReader(io.StringIO(cli("list", "--tag", "keep", "--format", "csv").output))
+    assert [(r["dispatch_id"], r["tags"]) for r in rows] == [(ARITH, "keep;paper")]
     assert "tags: paper" in cli("untag", ARITH, "keep").output
     assert listed(cli, "--tag", "keep") == []
 
