@@ -126,7 +126,13 @@ def prune(
         raise BadInputError("say what to prune: a status, an age (older-than) or missing")
     chosen = [
         r
-        for r in index.iterate(status=wanted or None, until=None if missing else cutoff, limit=None)
+        for r in index.iterate(
+            status=wanted or None,
+            until=None if missing else cutoff,
+            limit=None,
+            # Hidden by an earlier prune without --files: their folders may go now.
+            include_hidden=files,
+        )
         if (not missing or r.missing) and _old(r, cutoff, missing)
     ]
     report = PruneReport(dry_run=dry_run, dispatch_ids=[r.dispatch_id for r in chosen])

@@ -123,6 +123,7 @@ class ListQuery:
         order: str | None = None,
         limit: int | None = DEFAULT_LIMIT,
         cursor: str | Cursor | None = None,
+        include_hidden: bool = False,
     ) -> ListQuery:
         """Check and normalise what a caller (Python, CLI or HTTP) asked for."""
         if isinstance(status, str):
@@ -158,6 +159,7 @@ class ListQuery:
             until=parse_time(until, "until"),
             text=text or None,
             include_missing=include_missing,
+            include_hidden=include_hidden,
             tag=tags.check_tag(tag) if tag else None,
             sort=sort,
             order=order,

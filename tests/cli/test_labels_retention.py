@@ -86,6 +86,9 @@ def test_prune_by_status_dry_run_then_for_real(cli, registered: Path) -> None:
     assert FAILED not in listed(cli)
     cli("scan")  # its folder is still there: a rescan keeps it hidden
     assert FAILED not in listed(cli)
+    folder = Path(json.loads(cli("show", FAILED, "--json").output)["path"])
+    out = cli("prune", "--status", "FAILED", "--files", "--yes").output
+    assert "removed 1 record(s) and 1 folder(s)" in out and not folder.exists()
     assert "nothing to prune" in cli("prune", "--status", "FAILED", "--yes").output
     assert "say what to prune" in cli("prune", "--yes", code=2).output
     assert "older-than must be" in cli("prune", "--older-than", "soon", code=2).output
