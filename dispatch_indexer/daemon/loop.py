@@ -93,15 +93,20 @@ class Daemon:
         self.roots = Roots(self.backends, self.degraded, clock)
         self.database = DatabaseHealth(index, self.degraded, self.stop_requested.wait)
         self.work = Schedule()
+        # Roles beside the loop (issue 15): notifications on threads of
+        # their own, retention once a day, and the counts /metrics shows.
+        self.notifier = Notifier(index)
         self.servers = Servers(
-            self.writer, self.roots, self.degraded, clock, self.stop_requested.is_set
+            self.writer,
+            self.roots,
+            self.degraded,
+            clock,
+            self.stop_requested.is_set,
+            on_change=self.notifier.wake,
         )
         self.capture = Capture(
             index, self.roots, self.work, self.stop_requested, clock, self.servers
         )
-        # Roles beside the loop (issue 15): notifications on threads of
-        # their own, retention once a day, and the counts /metrics shows.
-        self.notifier = Notifier(index)
         self.retention = Retention(index, clock)
         self.tally = Tally()
         self.started_at = dt.datetime.now(dt.timezone.utc)

@@ -92,12 +92,15 @@ class Servers:
         degraded: DegradedRegistry,
         clock: Callable[[], float],
         should_stop: Callable[[], bool],
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.writer = writer
         self.roots = roots
         self.degraded = degraded
         self.clock = clock
         self.should_stop = should_stop
+        # Told after a sync that wrote something (the notifier reads the feed).
+        self.on_change = on_change
         self.by_path: dict[str, ServerState] = {}
         self.batch_size = 500
         # How often a missing or damaged database is looked at again.
@@ -226,6 +229,7 @@ class Servers:
             state.sync_soon(self.clock() + self.retry_interval)
         if summary.new or summary.updated or summary.missing:
             log.info("%s: %s", root.path, summary.line())
+            self.on_change()
         return summary
 
     def report(self, root: RootConfig, summary: ScanSummary) -> None:
