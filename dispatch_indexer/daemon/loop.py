@@ -73,6 +73,8 @@ READER_IDLE_SECONDS = 30.0
 # How often the index is asked for folders another host wants read again
 # (several machines on one index: see Store.reread_requests).
 REREAD_CHECK_INTERVAL = 5.0
+# How often the retention role looks whether its day has come.
+RETENTION_CHECK_INTERVAL = 60.0
 
 
 class Daemon:
@@ -107,7 +109,7 @@ class Daemon:
         self.capture = Capture(
             index, self.roots, self.work, self.stop_requested, clock, self.servers
         )
-        self.retention = Retention(index, clock)
+        self.retention = Retention(index)
         self.tally = Tally()
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.last_scan: dict[str, Any] | None = None
@@ -118,6 +120,13 @@ class Daemon:
         # The periodic roles: one ``add`` each (see ``Timers``).
         self.timers = Timers()
         self.timers.add("reread-requests", REREAD_CHECK_INTERVAL, self._check_reread_requests)
+        # Once a day, and first once the startup scan is done (``Retention``
+        # keeps the day; this only looks whether it has come).
+        self.timers.add(
+            "retention",
+            RETENTION_CHECK_INTERVAL,
+            lambda now: self.retention.run_due(now, first_scan_done=self.last_scan is not None),
+        )
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -221,7 +230,6 @@ class Daemon:
             self.servers.run_due(now)
             self.timers.run_due(now)
             self._rescans(now)
-            self.retention.run_due(self.clock(), first_scan_done=self.last_scan is not None)
             self.index.reader().retire_idle(READER_IDLE_SECONDS)
             self.database.recovered()
             self._follow_database(self.clock())

@@ -8,7 +8,6 @@ its one writer; once a day, it costs the loop one listing and one delete.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from ..index import DispatchIndex
@@ -23,9 +22,8 @@ RETRY = 3600.0
 
 
 class Retention:
-    def __init__(self, index: DispatchIndex, clock: Callable[[], float]) -> None:
+    def __init__(self, index: DispatchIndex) -> None:
         self.index = index
-        self.clock = clock
         self.next_at: float | None = None
         self.last: dict[str, Any] | None = None
 
