@@ -54,18 +54,6 @@ ROWS = """Array.from(document.querySelectorAll('#dispatches tbody tr')).map(tr =
 
 
 @pytest.fixture
-def server(covalent_server: Path) -> Path:
-    return covalent_server
-
-
-@pytest.fixture
-def both(indexed: DispatchIndex, server: Path) -> DispatchIndex:
-    indexed.add_dirs([server / "data"])
-    indexed.scan()
-    return indexed
-
-
-@pytest.fixture
 def base(both: DispatchIndex) -> Iterator[str]:
     with live_server(create_app(both)) as url:
         yield url
@@ -223,9 +211,9 @@ def test_the_charts_count_what_the_index_holds(
 
 
 def test_a_500_task_workflow_renders_within_2_seconds(
-    both: DispatchIndex, server: Path, browser: Browser, shots: Path
+    both: DispatchIndex, covalent_server: Path, browser: Browser, shots: Path
 ) -> None:
-    wide = add_workflow(server, 500)
+    wide = add_workflow(covalent_server, 500)
     both.scan()
     with live_server(create_app(both)) as url:
         browser.viewport(1280, 800)
@@ -257,9 +245,11 @@ def test_a_500_task_workflow_renders_within_2_seconds(
 
 
 def test_hostile_names_and_errors_stay_text(
-    both: DispatchIndex, server: Path, corpus: Path, browser: Browser
+    both: DispatchIndex, covalent_server: Path, corpus: Path, browser: Browser
 ) -> None:
-    odd = add_workflow(server, 3, name=HOSTILE, task_name=HOSTILE, error=HOSTILE + "\nboom")
+    odd = add_workflow(
+        covalent_server, 3, name=HOSTILE, task_name=HOSTILE, error=HOSTILE + "\nboom"
+    )
     folder = clone(FIXTURES / "results" / ARITH, corpus / "results", new_id=HOSTILE[:36])
     both.scan()
     with live_server(create_app(both)) as url:
@@ -334,13 +324,13 @@ def test_the_api_docs_render_from_the_server_alone(both: DispatchIndex, browser:
 
 
 def test_a_running_dispatch_follows_the_index(
-    index: DispatchIndex, server: Path, browser: Browser
+    index: DispatchIndex, covalent_server: Path, browser: Browser
 ) -> None:
-    final = server / "dispatcher_db.sqlite"
-    saved = server.parent / "final.sqlite"
+    final = covalent_server / "dispatcher_db.sqlite"
+    saved = covalent_server.parent / "final.sqlite"
     _copy_through_sqlite(final, saved)
     _copy_through_sqlite(RUNNING_DB_240, final)
-    index.add_dirs([server / "data"])
+    index.add_dirs([covalent_server / "data"])
     index.scan()
     assert index.get(SLEEPY_240).status == "RUNNING"
     with live_server(create_app(index)) as url:

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,14 +31,6 @@ from ..realdata import (
 
 pytestmark = pytest.mark.engines
 TOKEN = "pages-token"
-
-
-@pytest.fixture
-def both(indexed: DispatchIndex, covalent_server: Path) -> DispatchIndex:
-    """The 0.110 results folders and the 0.240 server, in one index."""
-    indexed.add_dirs([covalent_server / "data"])
-    indexed.scan()
-    return indexed
 
 
 @pytest.fixture
