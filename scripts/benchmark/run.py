@@ -59,6 +59,18 @@ def live_and_burst(session: Session, with_live: bool, with_burst: bool) -> dict[
     return out
 
 
+# The measures after live and burst, in the order they run.
+AFTER_LIVE: tuple[tuple[str, Callable[[Session], dict[str, Any]]], ...] = (
+    ("queries", queries.measure),
+    ("footprint", footprint.measure),
+    ("server", server.measure),
+    ("cli-start", cli_start.measure),
+    ("idle", idle.measure),
+    ("notify", notify.measure),
+    ("ingest-pg", ingest_pg.measure),
+)
+
+
 def run(session: Session) -> dict[str, Any]:
     """Every selected measure: its figures, or its error, and its wall time."""
     args = session.args
@@ -100,20 +112,9 @@ def run(session: Session) -> dict[str, Any]:
                 else {"status": "ok", "load_average_at_start": load, **value}
             )
             measures[name]["wall_seconds"] = round(time.monotonic() - t, 2)
-    if "queries" in selected:
-        attempt("queries", queries.measure)
-    if "footprint" in selected:
-        attempt("footprint", footprint.measure)
-    if "server" in selected:
-        attempt("server", server.measure)
-    if "cli-start" in selected:
-        attempt("cli-start", cli_start.measure)
-    if "idle" in selected:
-        attempt("idle", idle.measure)
-    if "notify" in selected:
-        attempt("notify", notify.measure)
-    if "ingest-pg" in selected:
-        attempt("ingest-pg", ingest_pg.measure)
+    for name, measure in AFTER_LIVE:
+        if name in selected:
+            attempt(name, measure)
     return {
         "measures": measures,
         "corpora": {str(n): c.info for n, c in session.corpora.items()},
