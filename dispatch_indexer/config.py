@@ -11,15 +11,11 @@ import dataclasses
 import datetime as dt
 import os
 import re
-import socket
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-import tomli_w
 
 from . import paths as paths_mod
 from .errors import BadInputError, ConfigError
@@ -323,6 +319,11 @@ def save(config: Config, paths: paths_mod.Paths) -> None:
     paths_mod.ensure_private_dir(file.parent)
     stored = _stored_db(paths)
     data = dataclasses.replace(config, db=stored).to_toml()
+    # Only the commands that change the config pay for these imports.
+    import tempfile
+
+    import tomli_w
+
     fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".config-", suffix=".toml")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -358,4 +359,6 @@ def normalize_root(path: str | os.PathLike[str]) -> str:
 
 def default_host() -> str:
     """This machine's name, as rows found here are marked by default."""
+    import socket  # a short command never asks: not imported at start
+
     return socket.gethostname() or "localhost"

@@ -14,7 +14,6 @@ imports nothing heavy, like ``config``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,6 +45,8 @@ class NotifyConfig:
         if self.name:
             return self.name
         what = json.dumps([self.statuses, self.lattice, self.command, self.url], sort_keys=True)
+        import hashlib  # loads OpenSSL: only where a notifier is named
+
         return "notify-" + hashlib.sha256(what.encode()).hexdigest()[:12]
 
     def describe(self) -> str:

@@ -6,7 +6,6 @@ import json
 
 import typer
 
-from ..daemon.status import daemon_roots
 from ..errors import BadInputError
 from ..records import RootInfo, human_size
 from . import app
@@ -81,6 +80,8 @@ def dirs(
     with open_index(ctx) as index:
         roots = index.dirs()
         # What a running daemon chose for each root ("auto" -> a backend), and why.
+        from ..daemon.status import daemon_roots
+
         chosen = daemon_roots(index.paths)
     if as_json:
         typer.echo(json.dumps([{**vars(r), **_backend(chosen, r.path)} for r in roots], indent=2))

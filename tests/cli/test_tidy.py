@@ -77,6 +77,30 @@ def test_a_usage_mistake_is_one_line_on_stderr_from_the_real_command() -> None:
     assert one_error_line(done.stderr).endswith("(see: covalent-indexer list --help)")
 
 
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["list", "--limit", "5"], "list"),
+        (["--home", "list", "show", "x"], "show"),
+        (["--db", "sqlite:///x", "--home=h", "status"], "status"),
+        (["--help"], None),
+        ([], None),
+    ],
+)
+def test_the_console_script_builds_only_the_command_named(
+    argv: list[str], named: str | None
+) -> None:
+    from dispatch_indexer.cli import _command_named, _for_command, app
+
+    assert _command_named(argv) == named
+    built = _for_command(argv)
+    if named is None:
+        assert built is app
+    else:
+        assert [info.name for info in built.registered_commands] == [named]
+        assert len(app.registered_commands) > 1  # the app itself is left whole
+
+
 def test_help_reads_like_a_person_wrote_it(cli) -> None:
     top = cli("--help").output
     listed = re.findall(r"^  ([a-z-]+)  ", top.split("Commands:", 1)[1], re.MULTILINE)
