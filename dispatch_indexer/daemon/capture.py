@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from ..config import RootConfig
@@ -72,9 +73,25 @@ class Capture:
                         folder, root.path, "watch", config.settle_seconds, config.max_pickle_bytes
                     )
                 )
-        outcomes = [o for o in self.index.reader().read_many(tasks) if self._settled(o, now)]
+        debug = log.isEnabledFor(logging.DEBUG)
+        if debug and tasks:
+            log.debug("read start: %s", ", ".join(t.folder for t in tasks))
+        began = time.monotonic()
+        read = self.index.reader().read_many(tasks)
+        if debug and read:
+            _log_reads(read, (time.monotonic() - began) * 1000)
+        outcomes = [o for o in read if self._settled(o, now)]
         if outcomes:
-            self.writer.apply(outcomes)
+            began = time.monotonic()
+            result = self.writer.apply(outcomes)
+            if debug:
+                log.debug(
+                    "write committed in %.1f ms (%d new, %d updated): %s",
+                    (time.monotonic() - began) * 1000,
+                    result.new,
+                    result.updated,
+                    ", ".join(f"{o.record.dispatch_id} {o.record.status}" for o in outcomes),
+                )
             for outcome in outcomes:
                 self._settle_watch(outcome)
         return outcomes
@@ -93,6 +110,13 @@ class Capture:
         if root is not None:
             self.roots.ensure_watched(folder, root)
         delay = min(self.index.config.settle_seconds, 0.05 * 2**attempts)
+        log.debug(
+            "read %s again in %.0f ms (attempt %d: %s)",
+            folder,
+            delay * 1000,
+            attempts,
+            outcome.record.unreadable,
+        )
         self.schedule.read_at(folder, now + delay)
         return False
 
@@ -103,10 +127,12 @@ class Capture:
             return
         # Found because the watch saw the folder appear: a live capture.
         scanner = self._scanner(root, source="watch")
+        began = time.monotonic()
         try:
             scanner.scan_subtree(folder, root.path, self.roots.paths())
         except ScanInterrupted:
             return
+        log.debug("new folder %s scanned in %.1f ms", folder, (time.monotonic() - began) * 1000)
         self._watch_unsettled(root, under=folder)
 
     def _settle_watch(self, outcome: ReadOutcome) -> None:
@@ -216,3 +242,21 @@ class Capture:
         known = self.writer.known_locations(folder).get(folder)
         if known is None or known.stat != current:
             self.schedule.read_at(folder, self.clock())
+
+
+def _log_reads(outcomes: list[ReadOutcome], ms: float) -> None:
+    """One DEBUG line per read: what it found, how old the file was then."""
+    wall = time.time()
+    for outcome in outcomes:
+        record = outcome.record
+        age = f"{(wall - record.mtime_ns / 1e9) * 1000:.0f} ms" if record.mtime_ns else "-"
+        found = record.status if outcome.ok else f"unreadable ({record.unreadable})"
+        log.debug(
+            "read end %s: %s%s, file written %s before, batch of %d in %.1f ms",
+            record.path,
+            found,
+            ", mid-write" if outcome.transient else "",
+            age,
+            len(outcomes),
+            ms,
+        )

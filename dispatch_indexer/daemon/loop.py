@@ -75,6 +75,10 @@ READER_IDLE_SECONDS = 30.0
 REREAD_CHECK_INTERVAL = 5.0
 # How often the retention role looks whether its day has come.
 RETENTION_CHECK_INTERVAL = 60.0
+# At DEBUG, a wake-up this much later than asked for, or an iteration this
+# long, is logged: what holds the loop shows in the log.
+LATE_WAKE = 0.05
+SLOW_ITERATION = 0.1
 
 
 class Daemon:
@@ -219,6 +223,7 @@ class Daemon:
         self._take_events(now)
         if not injected:
             now = self.clock()
+        began = self.clock()
         try:
             self.database.check_connection()
             self._check_config(now)
@@ -230,7 +235,10 @@ class Daemon:
             self.servers.run_due(now)
             self.timers.run_due(now)
             self._rescans(now)
-            self.index.reader().retire_idle(READER_IDLE_SECONDS)
+            if self.index.reader().retire_idle(READER_IDLE_SECONDS):
+                log.debug(
+                    "reader processes idle %gs: let go, one fresh started", READER_IDLE_SECONDS
+                )
             self.database.recovered()
             self._follow_database(self.clock())
             self.database.written()
@@ -244,6 +252,9 @@ class Daemon:
         if now >= self._next_status:
             self._write_status(now)
             self._next_status = now + STATUS_INTERVAL
+        took = self.clock() - began
+        if took > SLOW_ITERATION:
+            log.debug("iteration took %.0f ms", took * 1000)
 
     def next_due(self) -> float | None:
         """The earliest time anything is due: reads, syncs, polls, timers, scans."""
@@ -262,14 +273,27 @@ class Daemon:
         due = self.next_due()
         timeout = IDLE_WAKE if due is None else min(IDLE_WAKE, max(0.0, due - now))
         self.events.wait(timeout)
+        taken = 0
         while True:
             try:
                 event = self.events.get_nowait()
             except queue.Empty:
-                return
+                break
+            taken += 1
             self._on_event(event, self.clock())
+        if log.isEnabledFor(logging.DEBUG):
+            # A loop that wakes well after it asked to is a stall: say so.
+            slept = self.clock() - now
+            if taken or slept > timeout + LATE_WAKE:
+                log.debug(
+                    "woke after %.1f ms (asked %.1f ms), %d event(s)",
+                    slept * 1000,
+                    timeout * 1000,
+                    taken,
+                )
 
     def _on_event(self, event: FsEvent, now: float) -> None:
+        log.debug("event %s %s%s", event.kind, event.path, " (folder)" if event.is_dir else "")
         if self.servers.on_event(event, now):
             return  # a Covalent server's database or data dir
         if event.kind == OVERFLOW:
@@ -292,7 +316,7 @@ class Daemon:
                 # Looked at once: a new dispatch folder must be watched before
                 # its writer closes result.pkl, or that close is not seen.
                 self.work.gone.pop(path, None)
-                self.work.read_at(path, now)
+                self._read_at(path, now, now, "new folder")
             elif event.kind in (DELETED, MOVED_FROM):
                 self._mark_gone(path, now)
             return
@@ -302,16 +326,33 @@ class Daemon:
         root = self.roots.root_of(path)
         if root is not None and root.settles and event.kind in (CREATED, MODIFIED):
             # No close will come: read it once it holds still.
+            log.debug(
+                "settle %s: look in %.0f ms (no close-after-write)", folder, SETTLE_STEP * 1000
+            )
             self.work.settle_at(folder, now + SETTLE_STEP)
             return
         if event.kind in (CLOSED, MOVED_TO):
             # The writer closed the file: it is whole now, read it at once.
-            self.work.read_at(folder, now)
+            self._read_at(folder, now, now, f"{name} {event.kind}")
         elif event.kind == CREATED:
             # A close will follow; this is only the backstop if it never does.
-            self.work.read_at(folder, now + max(coalesce, 1.0))
+            self._read_at(folder, now + max(coalesce, 1.0), now, f"{name} created, backstop")
         elif event.kind in (DELETED, MOVED_FROM) and name == RESULT_FILE:
-            self.work.read_at(folder, now + coalesce)
+            self._read_at(folder, now + coalesce, now, f"{name} {event.kind}, coalescing")
+
+    def _read_at(self, folder: str, at: float, now: float, why: str) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            current = self.work.read.get(folder)
+            if current is not None and current <= at:
+                log.debug(
+                    "queue %s: due in %.0f ms already (%s)",
+                    folder,
+                    max(0.0, current - now) * 1000,
+                    why,
+                )
+            else:
+                log.debug("queue %s: read in %.0f ms (%s)", folder, (at - now) * 1000, why)
+        self.work.read_at(folder, at)
 
     def _mark_gone(self, path: str, now: float) -> None:
         self.backends.unwatch_under(path)
@@ -322,6 +363,10 @@ class Daemon:
     # ---- reading and writing ----------------------------------------------
 
     def _process(self, now: float) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            for folder, at in self.work.read.items():
+                if at <= now:
+                    log.debug("read %s: due %.0f ms ago", folder, (now - at) * 1000)
         ready = self.work.due(self.work.read, now)
         try:
             written = self.capture.read(ready, now)
@@ -372,12 +417,16 @@ class Daemon:
                 self.last_scan = {"time": utcnow_iso(), "reason": reason, "summary": None}
             return
         started = utcnow_iso()
+        began = self.clock()
         try:
             # A poll of a server's root syncs what changed since the last;
             # every other scan of it is the full reconciliation.
             summary = self.capture.scan(roots, full=full or reason != "poll")
         except ScanInterrupted:
             return
+        log.debug(
+            "%s scan of %d root(s) took %.0f ms", reason, len(roots), (self.clock() - began) * 1000
+        )
         self.tally.scanned(summary, full)
         if summary.new or summary.updated or summary.missing:
             self.notifier.wake()

@@ -10,6 +10,7 @@ only when something is due.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -92,7 +93,9 @@ class Timers:
                 # Rescheduled first: an action that raises is not retried in a
                 # tight loop (the loop reports the error and goes on).
                 timer.due = now + timer.interval
+                began = time.monotonic()
                 timer.action(now)
+                log.debug("timer %s ran in %.1f ms", timer.name, (time.monotonic() - began) * 1000)
 
     def next_due(self) -> float | None:
         return min((t.due for t in self._timers.values()), default=None)
