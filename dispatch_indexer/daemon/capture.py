@@ -93,7 +93,7 @@ class Capture:
                     ", ".join(f"{o.record.dispatch_id} {o.record.status}" for o in outcomes),
                 )
             for outcome in outcomes:
-                self._settle_watch(outcome)
+                self._settle_watch(outcome, now)
         return outcomes
 
     def _settled(self, outcome: ReadOutcome, now: float) -> bool:
@@ -135,17 +135,23 @@ class Capture:
         log.debug("new folder %s scanned in %.1f ms", folder, (time.monotonic() - began) * 1000)
         self._watch_unsettled(root, under=folder)
 
-    def _settle_watch(self, outcome: ReadOutcome) -> None:
+    def _settle_watch(self, outcome: ReadOutcome, now: float) -> None:
         record = outcome.record
         root = self.roots.root_of(record.path)
         if root is None:
             return
-        if record.status in FINAL_STATUSES and record.unreadable is None:
-            # Finished: nothing will change here, so free the watch. A later
-            # rewrite is caught by the parent's events or the rescan.
-            self.roots.release(record.path)
-            return
         self.roots.ensure_watched(record.path, root)
+        if record.status in FINAL_STATUSES and record.unreadable is None:
+            # Finished, but not necessarily done with: Covalent 0.110 writes
+            # the final result.pkl again a few milliseconds later (the last
+            # task's callback and the workflow's own final save race on
+            # their threads), then result_info.yaml. The watch is kept until
+            # the file has held still for the settle window, then freed.
+            stat = (record.size, record.mtime_ns, record.inode)
+            self.schedule.release_at(record.path, now + self.index.config.settle_seconds, stat)
+        else:
+            self.schedule.release.pop(record.path, None)
+            self.schedule.released_stat.pop(record.path, None)
         # Written again between our read and the watch: read it again.
         with contextlib.suppress(OSError):
             st = os.stat(os.path.join(record.path, RESULT_FILE))
@@ -155,6 +161,25 @@ class Capture:
                 record.inode,
             ):
                 self.schedule.read_at(record.path, self.clock())
+
+    def release_due(self, now: float) -> None:
+        """Free the watches of finished dispatches whose result.pkl held
+        still since it was read; read again the ones that changed."""
+        for folder in self.schedule.due(self.schedule.release, now):
+            read = self.schedule.released_stat.pop(folder, None)
+            try:
+                st = os.stat(os.path.join(folder, RESULT_FILE))
+                current = (st.st_size, st.st_mtime_ns, st.st_ino)
+            except OSError:
+                current = None
+            if current is not None and current != read:
+                log.debug("release %s: changed since its read, read again", folder)
+                self.schedule.read_at(folder, now)
+                continue
+            # Finished and still: a later rewrite is caught by the parent's
+            # events or the rescan.
+            log.debug("release %s: finished and still, watch freed", folder)
+            self.roots.release(folder)
 
     def forget(self, folders: list[str]) -> None:
         """These folders are gone (unless they came back): their records

@@ -232,6 +232,7 @@ class Daemon:
             self._check_roots(now)
             settle_due(self.work, now)
             self._process(now)
+            self.capture.release_due(now)
             self.servers.run_due(now)
             self.timers.run_due(now)
             self._rescans(now)
