@@ -66,7 +66,7 @@ class Capture:
             if not os.path.isdir(folder):
                 self.schedule.gone_at(folder, now)
             elif not os.path.exists(os.path.join(folder, RESULT_FILE)):
-                self._new_folder(folder, root, now)
+                self.new_folder(folder, root, now)
             else:
                 tasks.append(
                     ReadTask(
@@ -120,10 +120,24 @@ class Capture:
         self.schedule.read_at(folder, now + delay)
         return False
 
-    def _new_folder(self, folder: str, root: RootState, now: float) -> None:
+    def new_folder(self, folder: str, root: RootState, now: float) -> None:
         """A folder without result.pkl appeared: a dispatch folder about to be
-        written, or a whole tree moved or copied in. Watch it, then scan it."""
+        written, or a whole tree moved or copied in. Watch it; scan a tree."""
         if self.roots.too_deep(folder, root, self.index.config.max_depth):
+            return
+        if not _has_subfolders(folder):
+            # A dispatch folder about to be written (Covalent makes it, then
+            # writes result.pkl): its close brings the read. Not scanned: a
+            # scan that finds result.pkl mid-write waits for it to settle
+            # (up to settle_seconds) on the loop's thread, and every other
+            # dispatch's read waits with it (issue 16).
+            self.roots.ensure_watched(folder, root)
+            if os.path.exists(os.path.join(folder, RESULT_FILE)):
+                # Written since: its close may have come before the watch.
+                log.debug("new folder %s: result.pkl already there, read it", folder)
+                self.schedule.read_at(folder, now)
+            else:
+                log.debug("new folder %s: watched, its result.pkl awaited", folder)
             return
         # Found because the watch saw the folder appear: a live capture.
         scanner = self._scanner(root, source="watch")
@@ -285,3 +299,11 @@ def _log_reads(outcomes: list[ReadOutcome], ms: float) -> None:
             len(outcomes),
             ms,
         )
+
+
+def _has_subfolders(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(e.is_dir(follow_symlinks=False) for e in entries)
+    except OSError:
+        return False
