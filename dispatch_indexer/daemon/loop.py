@@ -36,6 +36,7 @@ from ..index import DispatchIndex
 from ..read.reader import INFO_FILE, RESULT_FILE
 from ..scan.scanner import ScanInterrupted
 from ..store import engine as db_mod
+from . import trace
 from .capture import Capture
 from .database import DB_RETRY, DatabaseHealth
 from .lock import InstanceLock
@@ -75,9 +76,7 @@ READER_IDLE_SECONDS = 30.0
 REREAD_CHECK_INTERVAL = 5.0
 # How often the retention role looks whether its day has come.
 RETENTION_CHECK_INTERVAL = 60.0
-# At DEBUG, a wake-up this much later than asked for, or an iteration this
-# long, is logged: what holds the loop shows in the log.
-LATE_WAKE = 0.05
+# At DEBUG, an iteration this long is logged: what holds the loop shows.
 SLOW_ITERATION = 0.1
 
 
@@ -274,6 +273,7 @@ class Daemon:
         due = self.next_due()
         timeout = IDLE_WAKE if due is None else min(IDLE_WAKE, max(0.0, due - now))
         self.events.wait(timeout)
+        slept = self.clock() - now
         taken = 0
         while True:
             try:
@@ -282,16 +282,7 @@ class Daemon:
                 break
             taken += 1
             self._on_event(event, self.clock())
-        if log.isEnabledFor(logging.DEBUG):
-            # A loop that wakes well after it asked to is a stall: say so.
-            slept = self.clock() - now
-            if taken or slept > timeout + LATE_WAKE:
-                log.debug(
-                    "woke after %.1f ms (asked %.1f ms), %d event(s)",
-                    slept * 1000,
-                    timeout * 1000,
-                    taken,
-                )
+        trace.woke(slept, timeout, taken)
 
     def _on_event(self, event: FsEvent, now: float) -> None:
         log.debug("event %s %s%s", event.kind, event.path, " (folder)" if event.is_dir else "")
@@ -342,17 +333,7 @@ class Daemon:
             self._read_at(folder, now + coalesce, now, f"{name} {event.kind}, coalescing")
 
     def _read_at(self, folder: str, at: float, now: float, why: str) -> None:
-        if log.isEnabledFor(logging.DEBUG):
-            current = self.work.read.get(folder)
-            if current is not None and current <= at:
-                log.debug(
-                    "queue %s: due in %.0f ms already (%s)",
-                    folder,
-                    max(0.0, current - now) * 1000,
-                    why,
-                )
-            else:
-                log.debug("queue %s: read in %.0f ms (%s)", folder, (at - now) * 1000, why)
+        trace.queued(self.work.read, folder, at, now, why)
         self.work.read_at(folder, at)
 
     def _mark_gone(self, path: str, now: float) -> None:
@@ -364,10 +345,7 @@ class Daemon:
     # ---- reading and writing ----------------------------------------------
 
     def _process(self, now: float) -> None:
-        if log.isEnabledFor(logging.DEBUG):
-            for folder, at in self.work.read.items():
-                if at <= now:
-                    log.debug("read %s: due %.0f ms ago", folder, (now - at) * 1000)
+        trace.due_reads(self.work.read, now)
         ready = self.work.due(self.work.read, now)
         try:
             written = self.capture.read(ready, now)
