@@ -31,7 +31,8 @@ def start(
         None,
         "--log-level",
         metavar="LEVEL",
-        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: the config's, INFO).",
+        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: the config's, INFO). "
+        "DEBUG logs each watch event, read and write with its time.",
     ),
     quiet: bool = typer.Option(False, "--quiet", hidden=True, help="No stderr logging."),
 ) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from ..config import RootConfig
@@ -65,18 +66,34 @@ class Capture:
             if not os.path.isdir(folder):
                 self.schedule.gone_at(folder, now)
             elif not os.path.exists(os.path.join(folder, RESULT_FILE)):
-                self._new_folder(folder, root, now)
+                self.new_folder(folder, root, now)
             else:
                 tasks.append(
                     ReadTask(
                         folder, root.path, "watch", config.settle_seconds, config.max_pickle_bytes
                     )
                 )
-        outcomes = [o for o in self.index.reader().read_many(tasks) if self._settled(o, now)]
+        debug = log.isEnabledFor(logging.DEBUG)
+        if debug and tasks:
+            log.debug("read start: %s", ", ".join(t.folder for t in tasks))
+        began = time.monotonic()
+        read = self.index.reader().read_many(tasks)
+        if debug and read:
+            _log_reads(read, (time.monotonic() - began) * 1000)
+        outcomes = [o for o in read if self._settled(o, now)]
         if outcomes:
-            self.writer.apply(outcomes)
+            began = time.monotonic()
+            result = self.writer.apply(outcomes)
+            if debug:
+                log.debug(
+                    "write committed in %.1f ms (%d new, %d updated): %s",
+                    (time.monotonic() - began) * 1000,
+                    result.new,
+                    result.updated,
+                    ", ".join(f"{o.record.dispatch_id} {o.record.status}" for o in outcomes),
+                )
             for outcome in outcomes:
-                self._settle_watch(outcome)
+                self._settle_watch(outcome, now)
         return outcomes
 
     def _settled(self, outcome: ReadOutcome, now: float) -> bool:
@@ -93,33 +110,62 @@ class Capture:
         if root is not None:
             self.roots.ensure_watched(folder, root)
         delay = min(self.index.config.settle_seconds, 0.05 * 2**attempts)
+        log.debug(
+            "read %s again in %.0f ms (attempt %d: %s)",
+            folder,
+            delay * 1000,
+            attempts,
+            outcome.record.unreadable,
+        )
         self.schedule.read_at(folder, now + delay)
         return False
 
-    def _new_folder(self, folder: str, root: RootState, now: float) -> None:
+    def new_folder(self, folder: str, root: RootState, now: float) -> None:
         """A folder without result.pkl appeared: a dispatch folder about to be
-        written, or a whole tree moved or copied in. Watch it, then scan it."""
+        written, or a whole tree moved or copied in. Watch it; scan a tree."""
         if self.roots.too_deep(folder, root, self.index.config.max_depth):
+            return
+        if not _has_subfolders(folder):
+            # A dispatch folder about to be written (Covalent makes it, then
+            # writes result.pkl): its close brings the read. Not scanned: a
+            # scan that finds result.pkl mid-write waits for it to settle
+            # (up to settle_seconds) on the loop's thread, and every other
+            # dispatch's read waits with it (issue 16).
+            self.roots.ensure_watched(folder, root)
+            if os.path.exists(os.path.join(folder, RESULT_FILE)):
+                # Written since: its close may have come before the watch.
+                log.debug("new folder %s: result.pkl already there, read it", folder)
+                self.schedule.read_at(folder, now)
+            else:
+                log.debug("new folder %s: watched, its result.pkl awaited", folder)
             return
         # Found because the watch saw the folder appear: a live capture.
         scanner = self._scanner(root, source="watch")
+        began = time.monotonic()
         try:
             scanner.scan_subtree(folder, root.path, self.roots.paths())
         except ScanInterrupted:
             return
+        log.debug("new folder %s scanned in %.1f ms", folder, (time.monotonic() - began) * 1000)
         self._watch_unsettled(root, under=folder)
 
-    def _settle_watch(self, outcome: ReadOutcome) -> None:
+    def _settle_watch(self, outcome: ReadOutcome, now: float) -> None:
         record = outcome.record
         root = self.roots.root_of(record.path)
         if root is None:
             return
-        if record.status in FINAL_STATUSES and record.unreadable is None:
-            # Finished: nothing will change here, so free the watch. A later
-            # rewrite is caught by the parent's events or the rescan.
-            self.roots.release(record.path)
-            return
         self.roots.ensure_watched(record.path, root)
+        if record.status in FINAL_STATUSES and record.unreadable is None:
+            # Finished, but not necessarily done with: Covalent 0.110 writes
+            # the final result.pkl again a few milliseconds later (the last
+            # task's callback and the workflow's own final save race on
+            # their threads), then result_info.yaml. The watch is kept until
+            # the file has held still for the settle window, then freed.
+            stat = (record.size, record.mtime_ns, record.inode)
+            self.schedule.release_at(record.path, now + self.index.config.settle_seconds, stat)
+        else:
+            self.schedule.release.pop(record.path, None)
+            self.schedule.released_stat.pop(record.path, None)
         # Written again between our read and the watch: read it again.
         with contextlib.suppress(OSError):
             st = os.stat(os.path.join(record.path, RESULT_FILE))
@@ -129,6 +175,25 @@ class Capture:
                 record.inode,
             ):
                 self.schedule.read_at(record.path, self.clock())
+
+    def release_due(self, now: float) -> None:
+        """Free the watches of finished dispatches whose result.pkl held
+        still since it was read; read again the ones that changed."""
+        for folder in self.schedule.due(self.schedule.release, now):
+            read = self.schedule.released_stat.pop(folder, None)
+            try:
+                st = os.stat(os.path.join(folder, RESULT_FILE))
+                current = (st.st_size, st.st_mtime_ns, st.st_ino)
+            except OSError:
+                current = None
+            if current is not None and current != read:
+                log.debug("release %s: changed since its read, read again", folder)
+                self.schedule.read_at(folder, now)
+                continue
+            # Finished and still: a later rewrite is caught by the parent's
+            # events or the rescan.
+            log.debug("release %s: finished and still, watch freed", folder)
+            self.roots.release(folder)
 
     def forget(self, folders: list[str]) -> None:
         """These folders are gone (unless they came back): their records
@@ -216,3 +281,29 @@ class Capture:
         known = self.writer.known_locations(folder).get(folder)
         if known is None or known.stat != current:
             self.schedule.read_at(folder, self.clock())
+
+
+def _log_reads(outcomes: list[ReadOutcome], ms: float) -> None:
+    """One DEBUG line per read: what it found, how old the file was then."""
+    wall = time.time()
+    for outcome in outcomes:
+        record = outcome.record
+        age = f"{(wall - record.mtime_ns / 1e9) * 1000:.0f} ms" if record.mtime_ns else "-"
+        found = record.status if outcome.ok else f"unreadable ({record.unreadable})"
+        log.debug(
+            "read end %s: %s%s, file written %s before, batch of %d in %.1f ms",
+            record.path,
+            found,
+            ", mid-write" if outcome.transient else "",
+            age,
+            len(outcomes),
+            ms,
+        )
+
+
+def _has_subfolders(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(e.is_dir(follow_symlinks=False) for e in entries)
+    except OSError:
+        return False

@@ -36,6 +36,7 @@ from ..index import DispatchIndex
 from ..read.reader import INFO_FILE, RESULT_FILE
 from ..scan.scanner import ScanInterrupted
 from ..store import engine as db_mod
+from . import trace
 from .capture import Capture
 from .database import DB_RETRY, DatabaseHealth
 from .lock import InstanceLock
@@ -75,6 +76,8 @@ READER_IDLE_SECONDS = 30.0
 REREAD_CHECK_INTERVAL = 5.0
 # How often the retention role looks whether its day has come.
 RETENTION_CHECK_INTERVAL = 60.0
+# At DEBUG, an iteration this long is logged: what holds the loop shows.
+SLOW_ITERATION = 0.1
 
 
 class Daemon:
@@ -219,6 +222,7 @@ class Daemon:
         self._take_events(now)
         if not injected:
             now = self.clock()
+        began = self.clock()
         try:
             self.database.check_connection()
             self._check_config(now)
@@ -227,10 +231,14 @@ class Daemon:
             self._check_roots(now)
             settle_due(self.work, now)
             self._process(now)
+            self.capture.release_due(now)
             self.servers.run_due(now)
             self.timers.run_due(now)
             self._rescans(now)
-            self.index.reader().retire_idle(READER_IDLE_SECONDS)
+            if self.index.reader().retire_idle(READER_IDLE_SECONDS):
+                log.debug(
+                    "reader processes idle %gs: let go, one fresh started", READER_IDLE_SECONDS
+                )
             self.database.recovered()
             self._follow_database(self.clock())
             self.database.written()
@@ -244,6 +252,9 @@ class Daemon:
         if now >= self._next_status:
             self._write_status(now)
             self._next_status = now + STATUS_INTERVAL
+        took = self.clock() - began
+        if took > SLOW_ITERATION:
+            log.debug("iteration took %.0f ms", took * 1000)
 
     def next_due(self) -> float | None:
         """The earliest time anything is due: reads, syncs, polls, timers, scans."""
@@ -262,14 +273,19 @@ class Daemon:
         due = self.next_due()
         timeout = IDLE_WAKE if due is None else min(IDLE_WAKE, max(0.0, due - now))
         self.events.wait(timeout)
+        slept = self.clock() - now
+        taken = 0
         while True:
             try:
                 event = self.events.get_nowait()
             except queue.Empty:
-                return
+                break
+            taken += 1
             self._on_event(event, self.clock())
+        trace.woke(slept, timeout, taken)
 
     def _on_event(self, event: FsEvent, now: float) -> None:
+        log.debug("event %s %s%s", event.kind, event.path, " (folder)" if event.is_dir else "")
         if self.servers.on_event(event, now):
             return  # a Covalent server's database or data dir
         if event.kind == OVERFLOW:
@@ -292,7 +308,7 @@ class Daemon:
                 # Looked at once: a new dispatch folder must be watched before
                 # its writer closes result.pkl, or that close is not seen.
                 self.work.gone.pop(path, None)
-                self.work.read_at(path, now)
+                self._read_at(path, now, now, "new folder")
             elif event.kind in (DELETED, MOVED_FROM):
                 self._mark_gone(path, now)
             return
@@ -302,16 +318,23 @@ class Daemon:
         root = self.roots.root_of(path)
         if root is not None and root.settles and event.kind in (CREATED, MODIFIED):
             # No close will come: read it once it holds still.
+            log.debug(
+                "settle %s: look in %.0f ms (no close-after-write)", folder, SETTLE_STEP * 1000
+            )
             self.work.settle_at(folder, now + SETTLE_STEP)
             return
         if event.kind in (CLOSED, MOVED_TO):
             # The writer closed the file: it is whole now, read it at once.
-            self.work.read_at(folder, now)
+            self._read_at(folder, now, now, f"{name} {event.kind}")
         elif event.kind == CREATED:
             # A close will follow; this is only the backstop if it never does.
-            self.work.read_at(folder, now + max(coalesce, 1.0))
+            self._read_at(folder, now + max(coalesce, 1.0), now, f"{name} created, backstop")
         elif event.kind in (DELETED, MOVED_FROM) and name == RESULT_FILE:
-            self.work.read_at(folder, now + coalesce)
+            self._read_at(folder, now + coalesce, now, f"{name} {event.kind}, coalescing")
+
+    def _read_at(self, folder: str, at: float, now: float, why: str) -> None:
+        trace.queued(self.work.read, folder, at, now, why)
+        self.work.read_at(folder, at)
 
     def _mark_gone(self, path: str, now: float) -> None:
         self.backends.unwatch_under(path)
@@ -322,6 +345,7 @@ class Daemon:
     # ---- reading and writing ----------------------------------------------
 
     def _process(self, now: float) -> None:
+        trace.due_reads(self.work.read, now)
         ready = self.work.due(self.work.read, now)
         try:
             written = self.capture.read(ready, now)
@@ -372,12 +396,16 @@ class Daemon:
                 self.last_scan = {"time": utcnow_iso(), "reason": reason, "summary": None}
             return
         started = utcnow_iso()
+        began = self.clock()
         try:
             # A poll of a server's root syncs what changed since the last;
             # every other scan of it is the full reconciliation.
             summary = self.capture.scan(roots, full=full or reason != "poll")
         except ScanInterrupted:
             return
+        log.debug(
+            "%s scan of %d root(s) took %.0f ms", reason, len(roots), (self.clock() - began) * 1000
+        )
         self.tally.scanned(summary, full)
         if summary.new or summary.updated or summary.missing:
             self.notifier.wake()

@@ -10,6 +10,7 @@ only when something is due.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,13 @@ class Schedule:
     seen: dict[str, tuple[int, int]] = field(default_factory=dict)
     # Reads of a folder in a row that found its result.pkl mid-write.
     attempts: dict[str, int] = field(default_factory=dict)
+    # Folders read finished, whose watch is freed once their result.pkl
+    # has held still this long after that read (``Capture.release_due``),
+    # with the (size, mtime_ns, inode) that read found.
+    release: dict[str, float] = field(default_factory=dict)
+    released_stat: dict[str, tuple[int | None, int | None, int | None]] = field(
+        default_factory=dict
+    )
 
     def read_at(self, folder: str, at: float) -> None:
         """Read ``folder`` at ``at``, or earlier if it is due earlier already."""
@@ -42,19 +50,33 @@ class Schedule:
         if current is None or at < current:
             self.settle[folder] = at
 
+    def release_at(
+        self, folder: str, at: float, stat: tuple[int | None, int | None, int | None]
+    ) -> None:
+        """Free ``folder``'s watch at ``at`` if its result.pkl is still ``stat``
+        then (a later read moves it later)."""
+        self.release[folder] = at
+        self.released_stat[folder] = stat
+
     def gone_at(self, folder: str, at: float) -> None:
         """``folder`` is gone: forget what it held at ``at``."""
         self.gone[folder] = at
 
     def due(self, table: dict[str, float], now: float) -> list[str]:
-        """The folders of ``table`` (``read`` or ``gone``) due by ``now``, taken off it."""
+        """The folders of ``table`` (``read``, ``gone``, ``release``) due by ``now``,
+        taken off it."""
         ready = [path for path, at in table.items() if at <= now]
         for path in ready:
             del table[path]
         return ready
 
     def next_due(self) -> float | None:
-        times = [*self.read.values(), *self.gone.values(), *self.settle.values()]
+        times = [
+            *self.read.values(),
+            *self.gone.values(),
+            *self.settle.values(),
+            *self.release.values(),
+        ]
         return min(times) if times else None
 
 
@@ -92,7 +114,9 @@ class Timers:
                 # Rescheduled first: an action that raises is not retried in a
                 # tight loop (the loop reports the error and goes on).
                 timer.due = now + timer.interval
+                began = time.monotonic()
                 timer.action(now)
+                log.debug("timer %s ran in %.1f ms", timer.name, (time.monotonic() - began) * 1000)
 
     def next_due(self) -> float | None:
         return min((t.due for t in self._timers.values()), default=None)

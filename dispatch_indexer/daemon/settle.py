@@ -10,11 +10,14 @@ is not being written). Only the daemon's ``Schedule`` is changed here.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
 from ..read.reader import RESULT_FILE
 from .schedule import Schedule
+
+log = logging.getLogger(__name__)
 
 SETTLE_STEP = 0.1
 SETTLE_QUIET = 0.25
@@ -32,8 +35,10 @@ def settle_due(work: Schedule, now: float) -> None:
         seen = (st.st_size, st.st_mtime_ns)
         quiet = time.time() - st.st_mtime >= SETTLE_QUIET
         if quiet or work.seen.get(folder) == seen:
+            log.debug("settle %s: read now (%s)", folder, "quiet" if quiet else "held still")
             work.seen.pop(folder, None)
             work.read_at(folder, now)
         else:
+            log.debug("settle %s: still changing, look again", folder)
             work.seen[folder] = seen
             work.settle_at(folder, now + SETTLE_STEP)

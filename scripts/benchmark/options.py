@@ -19,8 +19,8 @@ MEASURES = (
     "idle",
     "notify",
 )
-# Run only when named in --only (see ingest_pg.py).
-EXTRA_MEASURES = ("ingest-pg",)
+# Run only when named in --only (see ingest_pg.py, live_covalent.py).
+EXTRA_MEASURES = ("ingest-pg", "live-covalent")
 
 FULL = {
     "n": 100_000,

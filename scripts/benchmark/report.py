@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .ingest_pg import table_rows as ingest_rows
+from .live_covalent import table_rows as live_covalent_rows
 from .notify import table_rows as notify_rows
 from .options import MEASURES
 
@@ -269,6 +270,12 @@ def table_rows(measures: dict[str, Any]) -> list[dict[str, str]]:
             add(measure, value, baseline)
     elif ingest is not None and ingest.get("status") == "error":
         add("ingest-pg", "error", result=ingest.get("error", "")[:60])
+    real = measures.get("live-covalent")
+    if real is not None and real.get("status") == "ok":
+        for measure, value, baseline, target, result in live_covalent_rows(real):
+            add(measure, value, baseline, target=target, result=result)
+    elif real is not None and real.get("status") == "error":
+        add("live-covalent", "error", result=real.get("error", "")[:60])
     return rows
 
 

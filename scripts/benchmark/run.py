@@ -17,6 +17,7 @@ from . import (
     idle,
     ingest_pg,
     live,
+    live_covalent,
     notify,
     queries,
     rescan,
@@ -68,6 +69,7 @@ AFTER_LIVE: tuple[tuple[str, Callable[[Session], dict[str, Any]]], ...] = (
     ("idle", idle.measure),
     ("notify", notify.measure),
     ("ingest-pg", ingest_pg.measure),
+    ("live-covalent", live_covalent.measure),
 )
 
 
