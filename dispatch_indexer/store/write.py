@@ -289,7 +289,12 @@ def _dispatch_row(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> dict[
     row["host"] = scope.host
     row["missing"] = False
     row["updated_at"] = row["first_seen"] = now
-    row["nodes"] = [n.to_json() for n in record.nodes]
+    # Encoded by the reader process already (``read.reader.compact``), or here.
+    if outcome.nodes_json is not None:
+        row["nodes"] = EncodedJSON(outcome.nodes_json)
+        row["result"] = _encoded(outcome.result_json)
+    else:
+        row["nodes"] = [n.to_json() for n in record.nodes]
     row["document"] = _encoded(outcome.document_json)
     row["sort_time"] = record.start_time or _from_ns(record.mtime_ns) or now
     row["read_at"] = now if record.unreadable is None else None
