@@ -27,6 +27,7 @@ from typing import Any
 
 from ..records import DispatchRecord, FileStat
 from ..text import storable_json
+from . import compressed
 from .covalent_result import NotAResultError, interpret
 from .disksize import folder_size
 from .document import document_text
@@ -59,6 +60,8 @@ class ReadOutcome:
     # then ``record.nodes`` is left empty and ``record.result`` None.
     nodes_json: str | None = None
     result_json: str | None = None
+    # How ``data`` holds the bytes read: None as they are (``compressed``).
+    data_encoding: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -87,15 +90,30 @@ def compact(outcome: ReadOutcome) -> tuple[Any, ...]:
     if nodes is None:
         nodes = storable_json([n.to_json() for n in record.nodes])
         result = None if record.result is None else storable_json(record.result)
-    return (values, outcome.data, outcome.transient, outcome.document_json, nodes, result)
+    data, encoding = outcome.data, outcome.data_encoding
+    if data is not None and encoding is None and not outcome.transient:
+        # The stored bytes compressed here, in parallel, at the fastest
+        # level: a result.pkl's strings and memo compress about 3 to 1,
+        # and the process that writes then moves and stores a third.
+        data, encoding = compressed.compress(data)
+    packed = (values, data, encoding, outcome.transient, outcome.document_json, nodes, result)
+    return packed
 
 
 def expand(packed: tuple[Any, ...]) -> ReadOutcome:
     """The ``ReadOutcome`` of a ``compact`` tuple."""
-    values, data, transient, document, nodes, result = packed
+    values, data, encoding, transient, document, nodes, result = packed
     names = [name for name in _FIELDS if name not in _ENCODED]
     record = DispatchRecord(**dict(zip(names, values, strict=True)))
-    return ReadOutcome(record, data, transient, document, nodes_json=nodes, result_json=result)
+    return ReadOutcome(
+        record,
+        data,
+        transient,
+        document,
+        nodes_json=nodes,
+        result_json=result,
+        data_encoding=encoding,
+    )
 
 
 def stat_of(st: os.stat_result) -> FileStat:

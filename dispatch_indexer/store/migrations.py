@@ -40,6 +40,7 @@ ADDED_AFTER_V1: dict[str, tuple[str, ...]] = {
     ),
     "location": ("origin",),  # step 8
     "dispatch_count": ("bytes",),  # step 9
+    "result_blob": ("encoding",),  # step 12
 }
 # The same for whole tables: step 1 leaves them out, their step creates them.
 CREATED_AFTER_V1: frozenset[str] = frozenset(
@@ -260,6 +261,15 @@ def _gate_text_index(database: pw.Database, tables: Tables, host: str) -> None:
         sqlite_fulltext.gate_triggers(database)
 
 
+def _add_blob_encoding(database: pw.Database, tables: Tables, host: str) -> None:
+    """Stored bytes may be held compressed (``models.ResultBlob.encoding``);
+    the rows already there are not (NULL)."""
+    migrator = schema.SchemaMigrator.from_database(database)
+    schema.migrate(
+        migrator.add_column("result_blob", "encoding", tables.ResultBlob.encoding),
+    )
+
+
 Step = Callable[[pw.Database, Tables, str], None]
 # Step N brings the schema from version N-1 to N; each is given the bound
 # tables and the host of the process that applies it.
@@ -275,6 +285,7 @@ STEPS: list[Step] = [
     _add_search_sort_labels,
     _add_change_feed,
     _gate_text_index,
+    _add_blob_encoding,
 ]
 LATEST = len(STEPS)
 

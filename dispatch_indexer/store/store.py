@@ -6,6 +6,7 @@ modules, by job:
 - ``write``: a batch of reads written in one transaction;
 - ``forget``: folders and roots gone, records deleted or hidden, roots;
 - ``provisional``: the listing pass's provisional records;
+- ``bulk``: a first scan of a big directory, its indexes made once at its end;
 - ``read``: records, pages, counts, and what a scan compares the disk with.
 
 The rules that keep the index right, across those modules:

@@ -193,8 +193,8 @@ def build_location(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
 
 def build_blob(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
     B = scope.tables.ResultBlob
-    query = B.insert(slots(["dispatch_id", "data", "sha256"])).on_conflict(
-        conflict_target=[B.dispatch_id], preserve=[B.data, B.sha256]
+    query = B.insert(slots(["dispatch_id", "data", "sha256", "encoding"])).on_conflict(
+        conflict_target=[B.dispatch_id], preserve=[B.data, B.sha256, B.encoding]
     )
     return B, query
 
@@ -277,6 +277,7 @@ def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
             "dispatch_id": record.dispatch_id,
             "data": outcome.data,
             "sha256": record.sha256 or "",
+            "encoding": outcome.data_encoding,
         }
         scope.statement(build_blob).run(blob)
     return bool(written)
