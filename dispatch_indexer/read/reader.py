@@ -13,6 +13,7 @@ and the caller retries later instead of recording garbage.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -91,11 +92,12 @@ def compact(outcome: ReadOutcome) -> tuple[Any, ...]:
         nodes = storable_json([n.to_json() for n in record.nodes])
         result = None if record.result is None else storable_json(record.result)
     data, encoding = outcome.data, outcome.data_encoding
-    if data is not None and encoding is None and not outcome.transient:
-        # The stored bytes compressed here, in parallel, at the fastest
-        # level: a result.pkl's strings and memo compress about 3 to 1,
-        # and the process that writes then moves and stores a third.
-        data, encoding = compressed.compress(data)
+    if data is not None and encoding is None and outcome.ok and not outcome.transient:
+        # The bytes to store (only a good read's are) compressed here, in
+        # parallel: the process that writes then moves and stores a third.
+        # A process short of memory sends them as they are.
+        with contextlib.suppress(MemoryError):
+            data, encoding = compressed.compress(data)
     packed = (values, data, encoding, outcome.transient, outcome.document_json, nodes, result)
     return packed
 
