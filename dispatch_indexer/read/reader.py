@@ -98,8 +98,7 @@ def compact(outcome: ReadOutcome) -> tuple[Any, ...]:
         # A process short of memory sends them as they are.
         with contextlib.suppress(MemoryError):
             data, encoding = compressed.compress(data)
-    packed = (values, data, encoding, outcome.transient, outcome.document_json, nodes, result)
-    return packed
+    return (values, data, encoding, outcome.transient, outcome.document_json, nodes, result)
 
 
 def expand(packed: tuple[Any, ...]) -> ReadOutcome:

@@ -45,7 +45,7 @@ def table_size(scope: Scope) -> int:
     return int(row[0] or 0)
 
 
-def worth_it(scope: Scope, listed: int, before: int) -> bool:
+def worth_it(listed: int, before: int) -> bool:
     """Whether a first scan that listed ``listed`` dispatches, into a table
     of ``before`` rows, is better written as a bulk build."""
     return listed >= MIN_LISTED and listed >= MIN_SHARE * before

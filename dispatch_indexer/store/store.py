@@ -93,7 +93,7 @@ class Store:
         return bulk.table_size(self.scope) if bulk.supported(self.scope) else 0
 
     def bulk_worth_it(self, listed: int, before: int) -> bool:
-        return bulk.worth_it(self.scope, listed, before)
+        return bulk.worth_it(listed, before)
 
     def begin_bulk(self) -> bool:
         return bulk.begin(self.scope)
