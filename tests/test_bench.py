@@ -49,6 +49,12 @@ def test_quick_bench_runs_every_measure(tmp_path: Path) -> None:
         assert measures["cold"]["bare_walk_seconds"]["median"] > 0
         assert measures["cold"]["parse_floor_seconds"]["median"] > 0
         assert measures["rescan"]["seconds"]["median"] > 0
+        assert measures["rescan"]["find_seconds"]["median"] > 0
+        # The naive Covalent listing runs when a venv with Covalent is at hand.
+        naive = measures["cold"]["naive"]
+        assert naive["status"] in ("ok", "skipped"), naive
+        if naive["status"] == "ok":
+            assert naive["seconds"]["median"] > 0 and naive["build_ratio"] > 0
         assert measures["live"]["runs"][0]["saves"] == report["config"]["live_saves"]
         assert "p50_ms" in measures["live"]
         assert measures["burst"]["burst_n"] == report["config"]["burst_n"]

@@ -7,7 +7,8 @@ package alone, so that each starts in about 0.1 s and 25 MB
 (``tests/read/test_boundary.py`` keeps it so).
 
 The path of a file through it: ``pool`` hands folders to ``worker``
-processes, which call ``reader.read_dispatch``; that loads ``result.pkl``
+processes, which call ``reader.read_dispatch`` and send each outcome back as
+one ``reader.compact`` tuple (its bytes ``compressed``); that loads ``result.pkl``
 with ``safepickle`` (real objects only from ``constructors``), takes the
 record's fields with ``covalent_result`` (the result's value as JSON through
 ``values``; the status from ``resultinfo`` when the pickle is unreadable)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import IndexerError
-from .reader import ReadOutcome, blank_record, read_dispatch
+from .reader import ReadOutcome, blank_record, compact, expand, read_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +135,13 @@ def _answer(conn: mpc.Connection, task: ReadTask) -> None:
         outcome: ReadOutcome | None = _read(task)
     except MemoryError:
         outcome = None
+    if outcome is None:
+        outcome = failed_outcome(task, MEMORY_REASON)
     try:
-        conn.send(outcome if outcome is not None else failed_outcome(task, MEMORY_REASON))
+        conn.send(compact(outcome))
     except MemoryError:
         gc.collect()
-        conn.send(outcome if outcome is not None else failed_outcome(task, MEMORY_REASON))
+        conn.send(compact(outcome))
 
 
 @dataclass
@@ -234,7 +236,7 @@ class ReadPool:
             self._died(worker, results, queue)
             return
         index, _task = worker.pending.popleft()
-        results[index] = outcome
+        results[index] = expand(outcome)
         worker.answered += 1
         self._failed_starts = 0
         worker.started = time.monotonic()

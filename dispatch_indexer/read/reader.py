@@ -13,6 +13,8 @@ and the caller retries later instead of recording garbage.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ..records import DispatchRecord, FileStat
+from ..text import storable_json
+from . import compressed
 from .covalent_result import NotAResultError, interpret
 from .disksize import folder_size
 from .document import document_text
@@ -52,6 +56,13 @@ class ReadOutcome:
     # read, as stored JSON text; kept out of the record so that listings
     # never carry it.
     document_json: str | None = None
+    # The record's nodes (as ``NodeSummary.to_json``) and result as the
+    # stored JSON text, when the reader process encoded them (``compact``):
+    # then ``record.nodes`` is left empty and ``record.result`` None.
+    nodes_json: str | None = None
+    result_json: str | None = None
+    # How ``data`` holds the bytes read: None as they are (``compressed``).
+    data_encoding: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,6 +71,50 @@ class ReadOutcome:
     @property
     def document(self) -> dict[str, Any] | None:
         return json.loads(self.document_json) if self.document_json is not None else None
+
+
+# DispatchRecord's fields, in order, for ``compact`` and ``expand``.
+_FIELDS = tuple(f.name for f in dataclasses.fields(DispatchRecord))
+_ENCODED = ("nodes", "result")
+
+
+def compact(outcome: ReadOutcome) -> tuple[Any, ...]:
+    """An outcome as one flat tuple of plain values, for the pipe from a
+    reader process: its nodes and result encoded as the stored JSON text
+    there, rather than pickled as objects here and encoded again by the
+    process that writes (where the time is the index's). ``expand``
+    undoes it."""
+    record = outcome.record
+    values = tuple(getattr(record, name) for name in _FIELDS if name not in _ENCODED)
+    nodes = outcome.nodes_json
+    result = outcome.result_json
+    if nodes is None:
+        nodes = storable_json([n.to_json() for n in record.nodes])
+        result = None if record.result is None else storable_json(record.result)
+    data, encoding = outcome.data, outcome.data_encoding
+    if data is not None and encoding is None and outcome.ok and not outcome.transient:
+        # The bytes to store (only a good read's are) compressed here, in
+        # parallel: the process that writes then moves and stores a third.
+        # A process short of memory sends them as they are.
+        with contextlib.suppress(MemoryError):
+            data, encoding = compressed.compress(data)
+    return (values, data, encoding, outcome.transient, outcome.document_json, nodes, result)
+
+
+def expand(packed: tuple[Any, ...]) -> ReadOutcome:
+    """The ``ReadOutcome`` of a ``compact`` tuple."""
+    values, data, encoding, transient, document, nodes, result = packed
+    names = [name for name in _FIELDS if name not in _ENCODED]
+    record = DispatchRecord(**dict(zip(names, values, strict=True)))
+    return ReadOutcome(
+        record,
+        data,
+        transient,
+        document,
+        nodes_json=nodes,
+        result_json=result,
+        data_encoding=encoding,
+    )
 
 
 def stat_of(st: os.stat_result) -> FileStat:

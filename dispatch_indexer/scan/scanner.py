@@ -25,6 +25,7 @@ from ..paths import depth_below, is_within
 from ..read.pool import InProcessReader, Reader, ReadTask
 from ..read.reader import ReadOutcome
 from ..records import ScanSummary
+from ..store.bulk import SMALL_TABLE
 from ..store.read import StoredStat
 from ..store.store import Store
 from ..text import storable
@@ -82,13 +83,19 @@ class Scanner:
         started = time.monotonic()
         roots = list(dict.fromkeys(roots))
         registered = set(all_roots) | set(roots)
-        with self._overlapping():
-            for root in roots:
-                # Another registered root inside this one is scanned as itself.
-                others = frozenset(r for r in registered if r != root and is_within(r, root))
-                self._list_first(root, others)
-                self._scan_root(root, others)
-        self._retry_unsettled()
+        self.store.finish_interrupted_bulk()
+        bulk = False
+        try:
+            with self._overlapping():
+                for root in roots:
+                    # Another registered root inside this one is scanned as itself.
+                    others = frozenset(r for r in registered if r != root and is_within(r, root))
+                    bulk = self._list_first(root, others, bulk)
+                    self._scan_root(root, others)
+            self._retry_unsettled()
+        finally:
+            if bulk:
+                self.store.end_bulk()
         for root in roots:
             listing.drop_vanished(self.store, root)
         self.summary.seconds = time.monotonic() - started
@@ -122,16 +129,25 @@ class Scanner:
         self.summary.seconds = time.monotonic() - started
         return self.summary
 
-    def _list_first(self, root: str, exclude: frozenset[str]) -> None:
+    def _list_first(self, root: str, exclude: frozenset[str], bulk: bool) -> bool:
         """On a root scanned for the first time, list every dispatch before
-        reading any (``listing``)."""
+        reading any (``listing``), as a bulk build (``store.bulk``) if it
+        is one; whether the scan is one from here on."""
+        if not os.path.isdir(root) or self.store.has_locations(root):
+            return bulk
+        before = self.store.table_size()
+        if not bulk and before < SMALL_TABLE:
+            bulk = self.store.begin_bulk()
         listed = listing.list_root(self.store, self.config, root, exclude, self.should_stop)
+        if not bulk and self.store.bulk_worth_it(listed.count, before):
+            bulk = self.store.begin_bulk()
         self.summary.listed += listed.count
         self.summary.listed_seconds += listed.seconds
         if listed.stopped:
             raise ScanInterrupted
         if listed.count:
             log.info("%s: %d dispatches listed in %.2fs", root, listed.count, listed.seconds)
+        return bulk
 
     def _scan_root(self, root: str, exclude: frozenset[str], start: str | None = None) -> None:
         top = start or root

@@ -19,6 +19,7 @@ from . import engine as db_mod
 from .driver import LazyPlayhouseMigrate
 from .models import REREAD_MTIME_NS, BaseModel, CharField, Tables, TextField, UTCDateTimeField
 from .sqlite import compat as sqlite_compat
+from .sqlite import fulltext as sqlite_fulltext
 
 # ``playhouse.migrate``, imported when a step first needs it: an index that
 # is up to date (every command's start) never does.
@@ -39,6 +40,7 @@ ADDED_AFTER_V1: dict[str, tuple[str, ...]] = {
     ),
     "location": ("origin",),  # step 8
     "dispatch_count": ("bytes",),  # step 9
+    "result_blob": ("encoding",),  # step 12
 }
 # The same for whole tables: step 1 leaves them out, their step creates them.
 CREATED_AFTER_V1: frozenset[str] = frozenset(
@@ -252,6 +254,22 @@ def _add_change_feed(database: pw.Database, tables: Tables, host: str) -> None:
     database.execute_sql(notified.CREATE)
 
 
+def _gate_text_index(database: pw.Database, tables: Tables, host: str) -> None:
+    """A bulk build writes no text row row by row (``bulk``): the SQLite
+    text index's triggers on inserts and updates read whether one is on."""
+    if not db_mod.is_postgres(database):
+        sqlite_fulltext.gate_triggers(database)
+
+
+def _add_blob_encoding(database: pw.Database, tables: Tables, host: str) -> None:
+    """Stored bytes may be held compressed (``models.ResultBlob.encoding``);
+    the rows already there are not (NULL)."""
+    migrator = schema.SchemaMigrator.from_database(database)
+    schema.migrate(
+        migrator.add_column("result_blob", "encoding", tables.ResultBlob.encoding),
+    )
+
+
 Step = Callable[[pw.Database, Tables, str], None]
 # Step N brings the schema from version N-1 to N; each is given the bound
 # tables and the host of the process that applies it.
@@ -266,6 +284,8 @@ STEPS: list[Step] = [
     _add_location_origins,
     _add_search_sort_labels,
     _add_change_feed,
+    _gate_text_index,
+    _add_blob_encoding,
 ]
 LATEST = len(STEPS)
 

@@ -244,7 +244,12 @@ class ResultBlob(BaseModel):
 
     dispatch_id = CharField(primary_key=True, max_length=255)
     data = pw.BlobField()
+    # Of the bytes as read (``data`` may hold them compressed).
     sha256 = CharField(max_length=64)
+    # -- added by migration step 12 --
+    # How ``data`` holds the bytes: None as they are, ``"zlib"`` compressed
+    # (``read.reader.compact``: a reader process compresses what it read).
+    encoding = CharField(max_length=16, null=True)
 
 
 class DispatchCount(BaseModel):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
+from ..read.compressed import stored_bytes
 from ..records import FINAL_STATUSES, DispatchRecord, FileStat, NodeSummary
 from . import fulltext, sorting
 from . import tags as tags_mod
@@ -45,7 +46,7 @@ def get(scope: Scope, dispatch_id: str) -> DispatchRecord | None:
 def result_bytes(scope: Scope, dispatch_id: str) -> bytes | None:
     B = scope.tables.ResultBlob
     row = B.get_or_none(B.dispatch_id == dispatch_id)
-    return bytes(row.data) if row is not None else None
+    return stored_bytes(bytes(row.data), row.encoding) if row is not None else None
 
 
 def result_document(scope: Scope, dispatch_id: str) -> dict | None:

@@ -61,10 +61,17 @@ def key(database: pw.Database, D: type[pw.Model], sort: str) -> pw.ColumnBase:
     return pw.SQL(keys[sort])
 
 
-def install(database: pw.Database) -> None:
-    """An index behind each sort (migration step 9)."""
+def install(database: pw.Database, if_missing: bool = False) -> None:
+    """An index behind each sort (migration step 9; again, ``if_missing``,
+    at the end of a bulk build, which drops them: ``bulk``)."""
     keys = _POSTGRES_KEYS if engine.is_postgres(database) else _SQLITE_KEYS
+    unless = "IF NOT EXISTS " if if_missing else ""
     for sort, expression in keys.items():
-        database.execute_sql(
-            f'CREATE INDEX "dispatch_by_{sort}" ON "dispatch" (({expression}), "dispatch_id")'
-        )
+        name = f'{unless}"dispatch_by_{sort}"'
+        database.execute_sql(f'CREATE INDEX {name} ON "dispatch" (({expression}), "dispatch_id")')
+
+
+def drop(database: pw.Database) -> None:
+    """Drop the sort indexes (a bulk build makes them again once, at its end)."""
+    for sort in _SQLITE_KEYS:
+        database.execute_sql(f'DROP INDEX IF EXISTS "dispatch_by_{sort}"')

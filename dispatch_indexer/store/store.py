@@ -6,6 +6,7 @@ modules, by job:
 - ``write``: a batch of reads written in one transaction;
 - ``forget``: folders and roots gone, records deleted or hidden, roots;
 - ``provisional``: the listing pass's provisional records;
+- ``bulk``: a first scan of a big directory, its indexes made once at its end;
 - ``read``: records, pages, counts, and what a scan compares the disk with.
 
 The rules that keep the index right, across those modules:
@@ -37,7 +38,7 @@ import peewee as pw
 
 from ..config import default_host
 from ..records import DispatchRecord
-from . import counters, forget, provisional, read, stats, tags, write
+from . import bulk, counters, forget, provisional, read, stats, tags, write
 from .models import Tables
 from .query import ListQuery, Page, check_statuses
 from .read import KnownLocation, StoredStat
@@ -85,6 +86,23 @@ class Store:
 
     def compact_counts(self, threshold: int = counters.FOLD_AT) -> bool:
         return self.scope.compact_counts(threshold)
+
+    # ---- bulk builds ------------------------------------------------------
+
+    def table_size(self) -> int:
+        return bulk.table_size(self.scope) if bulk.supported(self.scope) else 0
+
+    def bulk_worth_it(self, listed: int, before: int) -> bool:
+        return bulk.worth_it(listed, before)
+
+    def begin_bulk(self) -> bool:
+        return bulk.begin(self.scope)
+
+    def end_bulk(self) -> int:
+        return bulk.end(self.scope)
+
+    def finish_interrupted_bulk(self) -> bool:
+        return bulk.finish_interrupted(self.scope)
 
     # ---- forget -----------------------------------------------------------
 

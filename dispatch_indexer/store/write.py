@@ -193,8 +193,8 @@ def build_location(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
 
 def build_blob(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
     B = scope.tables.ResultBlob
-    query = B.insert(slots(["dispatch_id", "data", "sha256"])).on_conflict(
-        conflict_target=[B.dispatch_id], preserve=[B.data, B.sha256]
+    query = B.insert(slots(["dispatch_id", "data", "sha256", "encoding"])).on_conflict(
+        conflict_target=[B.dispatch_id], preserve=[B.data, B.sha256, B.encoding]
     )
     return B, query
 
@@ -277,6 +277,7 @@ def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
             "dispatch_id": record.dispatch_id,
             "data": outcome.data,
             "sha256": record.sha256 or "",
+            "encoding": outcome.data_encoding,
         }
         scope.statement(build_blob).run(blob)
     return bool(written)
@@ -289,7 +290,12 @@ def _dispatch_row(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> dict[
     row["host"] = scope.host
     row["missing"] = False
     row["updated_at"] = row["first_seen"] = now
-    row["nodes"] = [n.to_json() for n in record.nodes]
+    # Encoded by the reader process already (``read.reader.compact``), or here.
+    if outcome.nodes_json is not None:
+        row["nodes"] = EncodedJSON(outcome.nodes_json)
+        row["result"] = _encoded(outcome.result_json)
+    else:
+        row["nodes"] = [n.to_json() for n in record.nodes]
     row["document"] = _encoded(outcome.document_json)
     row["sort_time"] = record.start_time or _from_ns(record.mtime_ns) or now
     row["read_at"] = now if record.unreadable is None else None

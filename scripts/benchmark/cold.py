@@ -1,6 +1,8 @@
 """Measure 1, cold: index N dispatches from nothing, beside a bare
-scandir+stat walk and the parse floor (read_dispatch on every folder with
-no database); optionally one build profiled with cProfile."""
+scandir+stat walk, the parse floor (read_dispatch on every folder with no
+database) and the naive Covalent listing (``naive``: the real Covalent
+loading every result.pkl; skipped when its venv cannot be built);
+optionally one build profiled with cProfile."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 from dispatch_indexer import DispatchIndex
 
+from . import naive
 from .common import log, spread
 from .corpus import Corpus, bare_walk, parse_floor, warm_files
 from .database import db_files_size, db_path_of
@@ -26,8 +29,13 @@ def measure(session: Session) -> dict[str, Any]:
     if found != corpus.n:
         raise RuntimeError(f"the bare walk found {found} dispatches, expected {corpus.n}")
     walks, floors, builds, listings, summaries = [], [], [], [], []
+    naives: list[dict[str, Any]] = []
+    covalent = naive.python(session.workdir, args.quick)
     home = None
     for r in range(args.repeat):
+        if covalent is not None:
+            warm_files(corpus.root)
+            naives.append(naive.run(covalent, corpus.root, corpus.n))
         t = time.perf_counter()
         bare_walk(corpus.root)
         walks.append(time.perf_counter() - t)
@@ -76,10 +84,39 @@ def measure(session: Session) -> dict[str, Any]:
         "pass": ratio <= 6,
         "scan_summaries": summaries,
         "database_bytes": db_files_size(db),
+        "naive": _against_naive(naives, build, listed),
     }
     if args.profile:
         result["profile"] = profile(session, corpus)
     return result
+
+
+# Issue 16's targets, against the naive Covalent listing of the same tree.
+BUILD_TARGET, LISTED_TARGET = 1.0, 0.15
+
+
+def _against_naive(
+    naives: list[dict[str, Any]], build: dict[str, Any], listed: dict[str, Any]
+) -> dict[str, Any]:
+    if not naives:
+        return {"status": "skipped", "why": "no venv with Covalent (see the log)"}
+    seconds = spread([n["seconds"] for n in naives])
+    build_ratio = build["median"] / seconds["median"]
+    listed_ratio = listed["median"] / seconds["median"]
+    return {
+        "status": "ok",
+        "seconds": seconds,
+        "wall_seconds": spread([n["wall_seconds"] for n in naives]),
+        "import_seconds": naives[-1]["import_seconds"],
+        "failed": naives[-1]["failed"],
+        "statuses": naives[-1]["statuses"],
+        "build_ratio": build_ratio,
+        "build_target": f"<= {BUILD_TARGET:g}x naive",
+        "build_pass": build_ratio <= BUILD_TARGET,
+        "listed_ratio": listed_ratio,
+        "listed_target": f"<= {LISTED_TARGET:g}x naive",
+        "listed_pass": listed_ratio <= LISTED_TARGET,
+    }
 
 
 def profile(session: Session, corpus: Corpus) -> dict[str, Any]:

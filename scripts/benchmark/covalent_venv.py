@@ -26,9 +26,12 @@ def venvs_dir(workdir: Path) -> Path:
     return Path(given) if given else workdir / "venvs"
 
 
-def covalent_python(workdir: Path, version: str, cloudpickle: str) -> Path | None:
+def covalent_python(
+    workdir: Path, version: str, cloudpickle: str, timeout: float = BUILD_TIMEOUT
+) -> Path | None:
     """The python of a venv holding Covalent `version` with `cloudpickle`,
-    built now if it is not there yet; None when it cannot be built."""
+    built now if it is not there yet (given up after `timeout` seconds);
+    None when it cannot be built."""
     venv = venvs_dir(workdir) / f"covalent-{version}-cloudpickle-{cloudpickle}"
     python = venv / "bin" / "python"
     ready = venv / ".covalent-ready"
@@ -47,7 +50,7 @@ def covalent_python(workdir: Path, version: str, cloudpickle: str) -> Path | Non
             ["bash", str(SCRIPT), str(venv), version, cloudpickle],
             capture_output=True,
             text=True,
-            timeout=BUILD_TIMEOUT,
+            timeout=timeout,
             env=env,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -85,6 +85,27 @@ def table_rows(measures: dict[str, Any]) -> list[dict[str, str]]:
                     "<= 6x",
                     verdict(m["listed_ratio_to_bare_walk"] <= 6),
                 )
+            naive = m.get("naive", {})
+            if naive.get("status") == "ok":
+                base = f"naive Covalent listing {fmt_spread(naive['seconds'], fmt_seconds)}"
+                add(
+                    f"cold build vs naive Covalent listing, N={m['n']:,}",
+                    fmt_seconds(m["seconds"]["median"]),
+                    base,
+                    f"{naive['build_ratio']:.2f}x",
+                    naive["build_target"].replace(" naive", ""),
+                    verdict(naive["build_pass"]),
+                )
+                add(
+                    f"all listed with status vs naive listing, N={m['n']:,}",
+                    fmt_seconds(m["listed_seconds"]["median"]),
+                    base,
+                    f"{naive['listed_ratio']:.2f}x",
+                    naive["listed_target"].replace(" naive", ""),
+                    verdict(naive["listed_pass"]),
+                )
+            elif naive:
+                add(f"naive Covalent listing, N={m['n']:,}", "skipped", result=naive["why"][:60])
             add(
                 f"cold build vs parse floor, N={m['n']:,}",
                 f"{m['per_dispatch_ms']:.2f} ms/dispatch",
@@ -100,6 +121,15 @@ def table_rows(measures: dict[str, Any]) -> list[dict[str, str]]:
                 "<= 1.5x",
                 verdict(m["pass"]),
             )
+            if "find_seconds" in m:
+                add(
+                    f"rescan vs find -name result.pkl, N={m['n']:,}",
+                    fmt_seconds(m["seconds"]["median"]),
+                    f"find {fmt_spread(m['find_seconds'], fmt_seconds)}",
+                    f"{m['ratio_to_find']:.2f}x",
+                    "<= 1.5x",
+                    verdict(m["find_pass"]),
+                )
         elif name == "notify":
             for label, value, baseline, target, ok in notify_rows(m):
                 add(label, value, baseline, target=target, result=verdict(ok))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dispatch_indexer.read
 from dispatch_indexer.read.pool import ReadTask
-from dispatch_indexer.read.reader import ReadOutcome
+from dispatch_indexer.read.reader import ReadOutcome, expand
 
 from ..realdata import FIXTURES
 
@@ -142,7 +142,8 @@ def test_the_reader_worker_imports_nothing_outside_the_reading_room() -> None:
             conn.send([ReadTask(str(f), str(f.parent), "scan", 0.0, 1 << 30) for f in folders])
             for _ in folders:
                 assert conn.poll(DEADLINE_SECONDS), "the reader worker did not answer"
-                outcome = conn.recv()
+                # Sent compact (``reader.compact``), read back whole.
+                outcome = expand(conn.recv())
                 assert isinstance(outcome, ReadOutcome)
             conn.send(None)
             _, stderr = process.communicate(timeout=DEADLINE_SECONDS)

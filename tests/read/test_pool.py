@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dispatch_indexer.read.compressed import stored_bytes
 from dispatch_indexer.read.pool import ReadPool, ReadTask
 
 from ..realdata import ARITH, FIXTURES
@@ -102,7 +103,8 @@ def test_outcomes_come_back_in_order_and_whole(pool: ReadPool, tmp_path: Path) -
     outcomes = pool.read_many([_task(f) for f in folders])
     assert [o.record.path for o in outcomes] == [str(f) for f in folders]
     data = (FIXTURES / "results" / ARITH / "result.pkl").read_bytes()
-    assert all(o.data == data for o in outcomes)
+    # The bytes as read, compressed by the worker (``read.compressed``).
+    assert all(stored_bytes(o.data, o.data_encoding) == data for o in outcomes)
 
 
 def test_idle_readers_are_let_go_and_one_fresh_waits(pool: ReadPool, tmp_path: Path) -> None:

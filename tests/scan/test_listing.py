@@ -294,7 +294,8 @@ def test_a_batch_in_one_statement_stores_what_row_by_row_does(index: DispatchInd
 def test_a_batch_json_cannot_carry_goes_row_by_row(index: DispatchIndex) -> None:
     store = index._store
     statement = store.scope.statement(write.build_blob)
-    batch = statement.batch([{"dispatch_id": "x", "data": b"\x00\xff", "sha256": "0" * 64}])
+    row = {"dispatch_id": "x", "data": b"\x00\xff", "sha256": "0" * 64, "encoding": None}
+    batch = statement.batch([row])
     assert batch.as_json is None
     with store.database.atomic():
         assert statement.run_batch(batch) == 1

@@ -1,5 +1,7 @@
-"""Undoing migration step 9 (search, sorts, tags and notes, folder sizes),
-for the tests that rebuild an older index and upgrade it again."""
+"""Undoing migration steps 9 (search, sorts, tags and notes, folder sizes)
+and 12 (the stored bytes' encoding), for the tests that rebuild an older
+index and upgrade it again. Step 11 needs no undoing: it only replaced two
+of step 9's triggers, which ``undo_step_9`` drops by name."""
 
 from __future__ import annotations
 
@@ -34,3 +36,8 @@ def undo_step_9(execute: Callable[[str], object], postgres: bool) -> None:
         execute(statement)
     execute('ALTER TABLE "dispatch_count" DROP COLUMN "bytes"')
     execute('ALTER TABLE "dispatch" DROP COLUMN "folder_size"')
+
+
+def undo_step_12(execute: Callable[[str], object]) -> None:
+    """Drop what step 12 made: the stored bytes' encoding."""
+    execute('ALTER TABLE "result_blob" DROP COLUMN "encoding"')

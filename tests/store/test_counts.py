@@ -18,7 +18,7 @@ from dispatch_indexer.store.query import ListQuery
 
 from ..realdata import ARITH, FAILED, SLEEPY
 from ..store.test_covalent_ui_compat import DispatchDB, _dbpath
-from .downgrade import undo_step_9
+from .downgrade import undo_step_9, undo_step_12
 
 # Run on both engines (see conftest); tests that open the SQLite file stay on it.
 pytestmark = pytest.mark.engines
@@ -185,9 +185,10 @@ def test_folding_waits_for_a_long_log(indexed: DispatchIndex) -> None:
 
 
 def downgrade_to_v4(database: pw.Database) -> None:
-    """Undo steps 10, 9, 8, 7, 6 and 5: no change feed index nor notification
-    table; no search, sorts, tags or sizes; no origins, no index of
+    """Undo steps 12 to 5 (11 by 9): no stored bytes encoding; no change
+    feed index nor notification table; no search, sorts, tags or sizes; no origins, no index of
     sub-workflows; no listing index; no count table, no triggers."""
+    undo_step_12(database.execute_sql)
     database.execute_sql('DROP INDEX "dispatch_changed"')
     database.execute_sql('DROP TABLE "notification_sent"')
     undo_step_9(database.execute_sql, db_mod.is_postgres(database))

@@ -20,7 +20,7 @@ from dispatch_indexer.store.engine import sqlite_path
 from dispatch_indexer.store.migrations import LATEST
 
 from ..realdata import ARITH, FAILED, SLEEPY
-from .downgrade import undo_step_9
+from .downgrade import undo_step_9, undo_step_12
 
 
 class DispatchDB:
@@ -281,10 +281,12 @@ _V1_TABLES = {
 
 
 def _downgrade_to_v2(conn: sqlite3.Connection) -> None:
-    """Undo steps 10, 9, 8, 7, 6, 5 and 3: no change feed index nor
+    """Undo steps 12 to 5 (11 by 9) and 3: no stored bytes encoding; no
+    change feed index nor
     notification table; no search, sorts, tags or sizes; no origins, no index
     of sub-workflows; no listing index; no count table and its triggers; no
     host column, roots and locations keyed by path."""
+    undo_step_12(conn.execute)
     conn.execute("DROP INDEX dispatch_changed")
     conn.execute("DROP TABLE notification_sent")
     undo_step_9(conn.execute, postgres=False)

@@ -10,6 +10,13 @@ the names and errors of failing tasks, tags and note. Triggers on
 every writer (the store, migrations, Covalent's UI through the
 ``dispatches`` view) is covered without knowing it; an update that changes
 none of the searched columns (most rescans) touches nothing.
+
+During a bulk build (``store.bulk``: the first scan of a big results
+directory) the triggers on ``dispatch`` only drop what a change makes stale
+and index nothing; ``fill`` then indexes, in one statement, every dispatch
+that has no text row. One set of trigger statements, gated by a row of
+``index_meta``, rather than triggers dropped and made again: an index left
+in a bulk build by a crash is still one whose next scan finishes it.
 """
 
 # Every SQL text here is built from this module's constants; values are bound.
@@ -41,6 +48,9 @@ _BODY = """
 # The searched columns of ``dispatch``: a change to another one re-indexes nothing.
 _SEARCHED = ("dispatch_id", "lattice_name", "path", "error", "nodes")
 _CHANGED = " OR ".join(f'OLD."{c}" IS NOT NEW."{c}"' for c in _SEARCHED)
+# The row of ``index_meta`` (models.MetaEntry) present during a bulk build.
+BULK_KEY = "bulk_build"
+_NOT_BULK = f"NOT EXISTS (SELECT 1 FROM index_meta WHERE key = '{BULK_KEY}')"
 
 
 def _refresh(key: str) -> str:
@@ -55,13 +65,6 @@ _DDL = (
     f"CREATE VIRTUAL TABLE {TABLE} USING fts5(body)",
     f"CREATE VIEW {VIEW} AS SELECT d.rowid AS id, d.dispatch_id AS dispatch_id, "
     f"{_BODY.format('d')} AS body FROM dispatch AS d",
-    f"""CREATE TRIGGER {TABLE}_insert AFTER INSERT ON dispatch BEGIN
-        INSERT INTO {TABLE} (rowid, body) VALUES (NEW.rowid, {_BODY.format("NEW")});
-    END""",
-    f"""CREATE TRIGGER {TABLE}_update AFTER UPDATE ON dispatch WHEN {_CHANGED} BEGIN
-        DELETE FROM {TABLE} WHERE rowid = OLD.rowid;
-        INSERT INTO {TABLE} (rowid, body) VALUES (NEW.rowid, {_BODY.format("NEW")});
-    END""",
     f"""CREATE TRIGGER {TABLE}_delete AFTER DELETE ON dispatch BEGIN
         DELETE FROM {TABLE} WHERE rowid = OLD.rowid;
     END""",
@@ -75,11 +78,43 @@ _DDL = (
 )
 
 
+# Gated: a bulk build indexes nothing row by row (the module's doc).
+_ROW_TRIGGERS = (
+    f"""CREATE TRIGGER {TABLE}_insert AFTER INSERT ON dispatch WHEN {_NOT_BULK} BEGIN
+        INSERT INTO {TABLE} (rowid, body) VALUES (NEW.rowid, {_BODY.format("NEW")});
+    END""",
+    f"""CREATE TRIGGER {TABLE}_update AFTER UPDATE ON dispatch WHEN {_CHANGED} BEGIN
+        DELETE FROM {TABLE} WHERE rowid = OLD.rowid;
+        INSERT INTO {TABLE} (rowid, body)
+            SELECT NEW.rowid, {_BODY.format("NEW")} WHERE {_NOT_BULK};
+    END""",
+)
+
+
 def install(database: pw.Database) -> None:
     """Create the text index and its triggers, and index every dispatch."""
-    for statement in _DDL:
+    for statement in (*_DDL, *_ROW_TRIGGERS):
         database.execute_sql(statement)
     database.execute_sql(f"INSERT INTO {TABLE} (rowid, body) SELECT id, body FROM {VIEW}")
+
+
+def gate_triggers(database: pw.Database) -> None:
+    """Make the triggers on inserts and updates the gated ones (migration
+    step 11, for an index whose step 9 made them ungated)."""
+    for event in ("insert", "update"):
+        database.execute_sql(f'DROP TRIGGER IF EXISTS "{TABLE}_{event}"')
+    for statement in _ROW_TRIGGERS:
+        database.execute_sql(statement)
+
+
+def fill(database: pw.Database) -> int:
+    """Index every dispatch that has no text row (the end of a bulk build);
+    how many."""
+    cursor = database.execute_sql(
+        f"INSERT INTO {TABLE} (rowid, body) SELECT id, body FROM {VIEW} "
+        f"WHERE id NOT IN (SELECT rowid FROM {TABLE})"
+    )
+    return cursor.rowcount
 
 
 # A search with fewer hits than this fetches them by rowid and sorts them;
