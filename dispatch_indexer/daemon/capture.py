@@ -251,12 +251,17 @@ class Capture:
         def on_folder(folder: str) -> None:
             self.roots.watch_found(folder, root)
 
+        def defer_unsettled(folders: list[str], seconds: float) -> None:
+            due = self.clock() + seconds
+            for folder in folders:
+                self.schedule.read_at(folder, due)
+
         return self.writer.scanner(
             self.index.config,
             source=source,
             should_stop=self.stop_requested.is_set,
             on_folder=on_folder,
-            sleep=self.stop_requested.wait,
+            defer_unsettled=defer_unsettled,
             # Scans read in the worker processes too, bounded like every
             # other read: a hostile file found by a scan must not cost the
             # daemon, and a startup scan parses on every core.

@@ -61,6 +61,7 @@ class Scanner:
         should_stop: Callable[[], bool] | None = None,
         on_folder: Callable[[str], None] | None = None,
         reader: Reader | None = None,
+        defer_unsettled: Callable[[list[str], float], None] | None = None,
     ) -> None:
         self.store = store
         self.reader: Reader = reader or InProcessReader()
@@ -70,6 +71,10 @@ class Scanner:
         self.sleep = sleep
         self.should_stop = should_stop
         self.on_folder = on_folder
+        # Given (the daemon), files caught mid-write are handed over with the
+        # seconds until they settle instead of waited for here: the daemon's
+        # scans run on its loop, whose every other read would wait too.
+        self.defer_unsettled = defer_unsettled
         self.summary = ScanSummary()
         self._seen = 0
         self._retry: list[ReadOutcome] = []
@@ -265,6 +270,10 @@ class Scanner:
             return
         newest = max(o.record.mtime_ns or 0 for o in self._retry) / 1e9
         wait = min(self.config.settle_seconds, newest + self.config.settle_seconds - time.time())
+        if self.defer_unsettled is not None:
+            retry, self._retry = self._retry, []
+            self.defer_unsettled([o.record.path for o in retry], max(wait, 0.0))
+            return
         if wait > 0:
             self.sleep(wait)
         retry, self._retry = self._retry, []

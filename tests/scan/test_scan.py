@@ -173,6 +173,32 @@ def test_a_file_caught_mid_write_is_retried_after_it_settles(
     assert record.unreadable is None and record.status == "COMPLETED"
 
 
+def test_a_scan_that_defers_hands_a_file_caught_mid_write_over_without_waiting(
+    index: DispatchIndex, corpus: Path
+) -> None:
+    """The daemon's scans run on its loop: they hand such files to its
+    schedule rather than hold every other read for the settle window."""
+    index.config.settle_seconds = 30.0
+    pkl = corpus / "results" / ARITH / "result.pkl"
+    pkl.write_bytes(pkl.read_bytes()[:100])  # just written: it may still be growing
+    handed: list[tuple[list[str], float]] = []
+
+    def never_sleep(seconds: float) -> None:
+        raise AssertionError(f"the scan waited {seconds} s")
+
+    index.add_dirs([corpus / "results"])
+    from dispatch_indexer.scan.scanner import Scanner
+
+    summary = Scanner(
+        index._store,
+        index.config,
+        sleep=never_sleep,
+        defer_unsettled=lambda folders, seconds: handed.append((folders, seconds)),
+    ).run([str(corpus / "results")])
+    assert handed == [([str(corpus / "results" / ARITH)], pytest.approx(30.0, abs=2.0))]
+    assert summary.unreadable == 0 and summary.unsettled == 0
+
+
 def test_a_file_that_stays_broken_is_recorded_unreadable(
     index: DispatchIndex, corpus: Path
 ) -> None:
