@@ -26,10 +26,9 @@ from .config import Config, RootConfig
 from .errors import DatabaseError, MissingDependencyError, UntrustedDataError
 from .records import ScanSummary
 from .store import engine as db_mod
-from .store.migrations import migrate
-from .store.models import Tables, bind
+from .store.models import SCHEMA_VERSION, Tables, bind, schema_version
 from .store.sqlite.checkpoint import defer_checkpoints
-from .store.store import ApplyResult, KnownLocation, Store
+from .store.store import KnownLocation, Store
 
 # Scanning and reading are imported where used: reading the index needs neither.
 if TYPE_CHECKING:
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
 
     from .read.pool import ReadOutcome
     from .scan.scanner import Scanner
+    from .store.write import ApplyResult
 
 T = TypeVar("T")
 
@@ -57,7 +57,10 @@ class Opened:
         tables = bind(database)
         try:
             database.connect(reuse_if_open=True)
-            migrate(database, tables, host)
+            if schema_version(database, tables.MetaEntry) != SCHEMA_VERSION:
+                from .store.migrations import migrate
+
+                migrate(database, tables, host)
         except db_mod.engine_errors() as exc:
             database.close()
             raise DatabaseError(f"cannot open the index at {db_mod.describe(url)}: {exc}") from None

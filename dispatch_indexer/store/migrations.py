@@ -17,15 +17,23 @@ from ..errors import DatabaseError
 from . import counters, fulltext, notified, sorting
 from . import engine as db_mod
 from .driver import LazyPlayhouseMigrate
-from .models import REREAD_MTIME_NS, BaseModel, CharField, Tables, TextField, UTCDateTimeField
+from .models import (
+    REREAD_MTIME_NS,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    BaseModel,
+    CharField,
+    Tables,
+    TextField,
+    UTCDateTimeField,
+    schema_version,
+)
 from .sqlite import compat as sqlite_compat
 from .sqlite import fulltext as sqlite_fulltext
 
 # ``playhouse.migrate``, imported when a step first needs it: an index that
 # is up to date (every command's start) never does.
 schema = LazyPlayhouseMigrate()
-
-SCHEMA_VERSION_KEY = "schema_version"
 
 # The columns each table gained in a later step. Step 1 creates every table
 # as version 1 had it, that is today's model without these, and the later
@@ -288,14 +296,12 @@ STEPS: list[Step] = [
     _add_blob_encoding,
 ]
 LATEST = len(STEPS)
+if LATEST != SCHEMA_VERSION:
+    raise RuntimeError(f"models.SCHEMA_VERSION is {SCHEMA_VERSION}: set it to {LATEST}")
 
 
 def current_version(database: pw.Database, tables: Tables) -> int:
-    meta = tables.MetaEntry
-    if not database.table_exists(meta._meta.table_name):
-        return 0
-    row = meta.get_or_none(meta.key == SCHEMA_VERSION_KEY)
-    return int(row.value) if row is not None else 0
+    return schema_version(database, tables.MetaEntry)
 
 
 def migrate(database: pw.Database, tables: Tables, host: str | None = None) -> int:

@@ -106,6 +106,21 @@ class MetaEntry(BaseModel):
         table_name = "index_meta"
 
 
+SCHEMA_VERSION_KEY = "schema_version"
+# The schema this code reads and writes: ``len(migrations.STEPS)``, which
+# checks it. Kept here so that opening an index already at it (every
+# command's start) need not import the migrations.
+SCHEMA_VERSION = 12
+
+
+def schema_version(database: pw.Database, meta: type[MetaEntry]) -> int:
+    """The version an index's ``index_meta`` says it is at (0: a new one)."""
+    if not database.table_exists(meta._meta.table_name):
+        return 0
+    row = meta.get_or_none(meta.key == SCHEMA_VERSION_KEY)
+    return int(row.value) if row is not None else 0
+
+
 # The host (machine) that indexed a row: ``Config.host``, the hostname by
 # default. Several machines can share one index (on PostgreSQL); each owns
 # the roots and the locations it found, and the same path on two hosts is

@@ -31,25 +31,49 @@ The rules that keep the index right, across those modules:
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Iterable, Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
 from ..config import default_host
 from ..records import DispatchRecord
-from . import bulk, counters, forget, provisional, read, stats, tags, write
+from . import counters, read, stats, tags
 from .models import Tables
 from .query import ListQuery, Page, check_statuses
 from .read import KnownLocation, StoredStat
 from .scope import Scope, utcnow
-from .statements import Batch
-from .write import ApplyResult
 
 if TYPE_CHECKING:  # the reader modules load in the processes that read
     from ..read.reader import ReadOutcome
+    from . import bulk, forget, provisional, write
+    from .statements import Batch
+    from .write import ApplyResult
 
-__all__ = ["ApplyResult", "KnownLocation", "Store", "StoredStat", "utcnow"]
+
+class _OnFirstUse:
+    """A module of the write side, imported when first used: a command that
+    only reads the index (``list``, ``show``) never loads it, a twentieth of
+    its start."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        module: ModuleType = importlib.import_module(f"{__package__}.{self._name}")
+        globals()[self._name] = module  # later calls find the module itself
+        return getattr(module, attr)
+
+
+if not TYPE_CHECKING:
+    bulk = _OnFirstUse("bulk")
+    forget = _OnFirstUse("forget")
+    provisional = _OnFirstUse("provisional")
+    write = _OnFirstUse("write")
+
+__all__ = ["KnownLocation", "Store", "StoredStat", "utcnow"]
 
 
 class Store:

@@ -201,6 +201,12 @@ NOT_FOR_A_LISTING = (
     "dispatch_indexer.read.reader",
     "dispatch_indexer.scan.scanner",
     "dispatch_indexer.integrations.covalent_config",
+    # The write side and the migrations: an index at today's schema is only read.
+    "dispatch_indexer.store.write",
+    "dispatch_indexer.store.forget",
+    "dispatch_indexer.store.bulk",
+    "dispatch_indexer.store.provisional",
+    "dispatch_indexer.store.migrations",
 )
 
 
