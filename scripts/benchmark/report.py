@@ -11,6 +11,7 @@ from typing import Any
 from .ingest_pg import table_rows as ingest_rows
 from .notify import table_rows as notify_rows
 from .options import MEASURES
+from .soak import table_rows as soak_rows
 
 
 def fmt_seconds(value: float | None) -> str:
@@ -269,6 +270,12 @@ def table_rows(measures: dict[str, Any]) -> list[dict[str, str]]:
             add(measure, value, baseline)
     elif ingest is not None and ingest.get("status") == "error":
         add("ingest-pg", "error", result=ingest.get("error", "")[:60])
+    soaked = measures.get("soak")
+    if soaked is not None and soaked.get("status") == "ok":
+        for label, value, baseline, target, ok in soak_rows(soaked):
+            add(label, value, baseline, target=target, result=verdict(ok))
+    elif soaked is not None and soaked.get("status") == "error":
+        add("soak", "error", result=soaked.get("error", "")[:60])
     return rows
 
 

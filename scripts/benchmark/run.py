@@ -21,6 +21,7 @@ from . import (
     queries,
     rescan,
     server,
+    soak,
 )
 from .common import error, log
 from .options import MEASURES
@@ -68,6 +69,7 @@ AFTER_LIVE: tuple[tuple[str, Callable[[Session], dict[str, Any]]], ...] = (
     ("idle", idle.measure),
     ("notify", notify.measure),
     ("ingest-pg", ingest_pg.measure),
+    ("soak", soak.measure),
 )
 
 
