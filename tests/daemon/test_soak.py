@@ -26,7 +26,11 @@ from benchmark.soak import SoakOptions, run_soak
 @pytest.mark.timeout(150)
 def test_a_short_soak_loses_nothing_and_gains_no_descriptor(tmp_path: Path) -> None:
     options = SoakOptions(
-        seconds=30, rate=5.0, population=60, running_seconds=4.0, sample_seconds=1.0,
+        seconds=30,
+        rate=5.0,
+        population=60,
+        running_seconds=4.0,
+        sample_seconds=1.0,
     )
     soak = run_soak(Templates(FIXTURES), tmp_path / "soak", options)
     writer, check, figures = soak["writer"], soak["check"], soak["figures"]
