@@ -40,6 +40,10 @@ def test_a_short_soak_loses_nothing_and_gains_no_descriptor(tmp_path: Path) -> N
     assert options.population - 1 <= check["on_disk"] <= options.population
     assert soak["samples_after_warmup"] >= 20
     fds, threads = figures["fds_without_readers"], figures["threads"]
-    assert fds["end"] == fds["after_warmup"], fds
+    # Exact but for one: SQLite keeps a closed connection's descriptor open
+    # while the daemon's own holds its lock, for the next connection to reuse
+    # (the checkpoint's and the health check's come and go). A leak per save
+    # or deletion would show 150 here.
+    assert fds["end"] <= fds["after_warmup"] + 1, fds
     assert threads["end"] == threads["after_warmup"] == threads["max"], threads
     assert figures["rss"]["drift_percent"] < 50, figures["rss"]
