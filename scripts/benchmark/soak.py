@@ -31,6 +31,7 @@ from .common import log, worker_command
 from .corpus import Templates
 from .machine import proc_field
 from .processes import DaemonProcess, descendants
+from .session import Session
 
 # Past this drift from the level after warm-up, a figure is not flat.
 FLAT_PERCENT = 10.0
@@ -54,7 +55,7 @@ class SoakOptions:
         return min(0.2 * self.seconds, 120.0)
 
 
-def measure(session: Any) -> dict[str, Any]:
+def measure(session: Session) -> dict[str, Any]:
     """``scripts/bench --soak MINUTES``: one soak under the run's folder."""
     args = session.args
     options = SoakOptions(
