@@ -118,6 +118,7 @@ def run_soak(templates: Templates, work: Path, options: SoakOptions) -> dict[str
         stopping = time.monotonic()
         daemon.stop()
         stop_seconds = time.monotonic() - stopping
+        log(f"soak: the daemon stopped in {stop_seconds:.2f} s")
     figures = summarize(samples, options)
     ok = figures["flat"] and check["lost"] == 0
     return {
