@@ -79,15 +79,16 @@ def find_dispatches(
                 # A folder to list: it holds no result.pkl, and depth < max_depth.
                 if on_folder is not None:
                     on_folder(folder)
-                    if depth > 0:
-                        # Its result.pkl may have been written since it was
-                        # looked at, before the watch began: look again, now
-                        # that anything later is seen.
-                        stat = _dispatch_stat(folder, follow_symlinks)
-                        if stat is not None:
-                            yield Found._make((folder, stat))
-                            folder = None
-                            continue
+                    # Its result.pkl may have been written since it was
+                    # looked at, before the watch began: look again, now
+                    # that anything later is seen. The top folder too: a
+                    # folder that just appeared (the daemon's scan of it)
+                    # is often written to right then (issue 16's soak).
+                    stat = _dispatch_stat(folder, follow_symlinks)
+                    if stat is not None:
+                        yield Found._make((folder, stat))
+                        folder = None
+                        continue
                 # Below the root, a folder is entered only as the folder it
                 # was listed as, never through a symlink put there since.
                 entered = _enter(folder, follow_symlinks, depth == 0, visited)

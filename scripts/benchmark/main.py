@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dispatch_indexer
 
-from . import burst, live
+from . import burst, live, soak_writer
 from .common import PACKAGE, log
 from .machine import code_fingerprint, machine
 from .options import parse_args
@@ -113,9 +113,11 @@ def main(argv: list[str]) -> int:
 
 
 def worker(argv: list[str]) -> int:
-    """The writer and reader processes of the live and burst measures."""
+    """The writer and reader processes of the live, burst and soak measures."""
     parser = argparse.ArgumentParser(prog="bench worker")
-    parser.add_argument("role", choices=["_live_writer", "_live_reader", "_burst_writer"])
+    parser.add_argument(
+        "role", choices=["_live_writer", "_live_reader", "_burst_writer", "_soak_writer"]
+    )
     parser.add_argument("--plan")
     parser.add_argument("--t0", type=float)
     parser.add_argument("--rate", type=float)
@@ -131,6 +133,7 @@ def worker(argv: list[str]) -> int:
         "_live_writer": live.writer,
         "_live_reader": live.reader,
         "_burst_writer": burst.writer,
+        "_soak_writer": soak_writer.writer,
     }
     roles[args.role](args)
     return 0

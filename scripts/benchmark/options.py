@@ -19,8 +19,9 @@ MEASURES = (
     "idle",
     "notify",
 )
-# Run only when named in --only (see ingest_pg.py, live_covalent.py).
-EXTRA_MEASURES = ("ingest-pg", "live-covalent")
+# Run only when named in --only (see ingest_pg.py, live_covalent.py), or, the
+# soak, given --soak.
+EXTRA_MEASURES = ("ingest-pg", "live-covalent", "soak")
 
 FULL = {
     "n": 100_000,
@@ -167,6 +168,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="run a frozen copy of dispatch_indexer (copied into the workdir "
         "at the start) so that edits made during a long run do not leak in",
     )
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="MINUTES",
+        help="the soak: the daemon under steady saves and deletions for MINUTES, its memory "
+        "and descriptors sampled, nothing lost (alone, unless --only names more)",
+    )
+    parser.add_argument(
+        "--soak-rate", type=float, default=4.0, help="the soak's writes per second (4)"
+    )
+    parser.add_argument(
+        "--soak-population",
+        type=int,
+        default=1000,
+        help="dispatches the soak's writer keeps on disk (1000)",
+    )
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
@@ -174,6 +191,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, value)
     only = [m.strip() for m in args.only.split(",") if m.strip()]
+    if args.soak is not None:
+        only_given = any(a == "--only" or a.startswith("--only=") for a in argv)
+        only = list(dict.fromkeys([*(only if only_given else []), "soak"]))
+    elif "soak" in only:
+        parser.error("the soak runs with --soak MINUTES")
+    if args.soak_rate <= 0 or args.soak_population < 1 or (args.soak or 1) <= 0:
+        parser.error("--soak, --soak-rate and --soak-population must be positive")
     unknown = [m for m in only if m not in MEASURES + EXTRA_MEASURES]
     if unknown:
         parser.error(

@@ -12,6 +12,7 @@ from .ingest_pg import table_rows as ingest_rows
 from .live_covalent import table_rows as live_covalent_rows
 from .notify import table_rows as notify_rows
 from .options import MEASURES
+from .soak import table_rows as soak_rows
 
 
 def fmt_seconds(value: float | None) -> str:
@@ -306,6 +307,12 @@ def table_rows(measures: dict[str, Any]) -> list[dict[str, str]]:
             add(measure, value, baseline, target=target, result=result)
     elif real is not None and real.get("status") == "error":
         add("live-covalent", "error", result=real.get("error", "")[:60])
+    soaked = measures.get("soak")
+    if soaked is not None and soaked.get("status") == "ok":
+        for label, value, baseline, target, ok in soak_rows(soaked):
+            add(label, value, baseline, target=target, result=verdict(ok))
+    elif soaked is not None and soaked.get("status") == "error":
+        add("soak", "error", result=soaked.get("error", "")[:60])
     return rows
 
 

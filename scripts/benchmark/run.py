@@ -22,6 +22,7 @@ from . import (
     queries,
     rescan,
     server,
+    soak,
 )
 from .common import error, log
 from .options import MEASURES
@@ -70,6 +71,7 @@ AFTER_LIVE: tuple[tuple[str, Callable[[Session], dict[str, Any]]], ...] = (
     ("notify", notify.measure),
     ("ingest-pg", ingest_pg.measure),
     ("live-covalent", live_covalent.measure),
+    ("soak", soak.measure),
 )
 
 

@@ -312,3 +312,23 @@ def test_the_walk_closes_every_folder_it_opened(tmp_path: Path, corpus: Path) ->
     assert [next(walk).folder for _ in range(2)][-1] == str(root / "a" / "x")
     walk.close()  # abandoned with two folders open
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+@pytest.mark.parametrize("top", [True, False], ids=["the folder scanned", "a folder below"])
+def test_a_result_written_as_the_watch_goes_up_is_found(
+    tmp_path: Path, corpus: Path, top: bool
+) -> None:
+    # The daemon scans a folder that just appeared and watches it
+    # (``on_folder``); Covalent's result.pkl landing between the walk's look
+    # and the watch sends its close to no watch: the walk must look again.
+    root = tmp_path / "results"
+    folder = root / "new" if top else root / "new" / "inner"
+    folder.mkdir(parents=True)
+    template = corpus / "results" / ARITH
+
+    def watch(path: str) -> None:
+        if path == str(folder) and not (folder / "result.pkl").exists():
+            shutil.copytree(template, folder, dirs_exist_ok=True)
+
+    start = folder if top else root / "new"
+    assert [f.folder for f in find_dispatches(str(start), on_folder=watch)] == [str(folder)]
