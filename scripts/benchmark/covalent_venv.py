@@ -27,7 +27,11 @@ def venvs_dir(workdir: Path) -> Path:
 
 
 def covalent_python(
-    workdir: Path, version: str, cloudpickle: str, timeout: float = BUILD_TIMEOUT
+    workdir: Path,
+    version: str,
+    cloudpickle: str,
+    timeout: float = BUILD_TIMEOUT,
+    build: bool = True,
 ) -> Path | None:
     """The python of a venv holding Covalent `version` with `cloudpickle`,
     built now if it is not there yet (given up after `timeout` seconds);
@@ -37,6 +41,12 @@ def covalent_python(
     ready = venv / ".covalent-ready"
     if ready.exists():
         return python
+    if not build:
+        log(
+            f"no Covalent venv at {venv}: a full run builds one "
+            "(COVALENT_INDEXER_BENCH_VENVS may name a folder that holds one)"
+        )
+        return None
     if not SCRIPT.exists():
         log(f"no Covalent venv: {SCRIPT} is missing")
         return None
