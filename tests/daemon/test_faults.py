@@ -427,7 +427,7 @@ PAGER = """
     import json, time
     from pathlib import Path
     from dispatch_indexer import DispatchIndex
-    stop = Path(ARGS[0])
+    stop, ready = Path(ARGS[0]), Path(ARGS[1])
     pages = traversals = 0
     errors = []
     with DispatchIndex() as index:
@@ -437,6 +437,7 @@ PAGER = """
                 while True:
                     page = index.list(limit=40, cursor=cursor)
                     pages += 1
+                    ready.touch()
                     ids = [r.dispatch_id for r in page]
                     if seen & set(ids):
                         errors.append("a page repeated a record")
@@ -457,7 +458,7 @@ HTTP_READER = """
     import json
     from pathlib import Path
     import httpx2 as httpx
-    base, stop = ARGS[0], Path(ARGS[1])
+    base, stop, ready = ARGS[0], Path(ARGS[1]), Path(ARGS[2])
     pages = 0
     errors = []
     with httpx.Client(base_url=base, timeout=30) as client:
@@ -468,6 +469,7 @@ HTTP_READER = """
                     params = {"limit": 40} | ({"cursor": cursor} if cursor else {})
                     r = client.get("/api/v1/dispatches", params=params)
                     pages += 1
+                    ready.touch()
                     if r.status_code != 200:
                         errors.append(f"{r.status_code} {r.text[:200]}")
                         break
@@ -505,8 +507,12 @@ def test_readers_in_tight_loops_during_a_burst(
     try:
         line = serve.stdout.readline()
         base = line.split(" on ")[1].split()[0].rstrip("/")
-        readers = [python(PAGER, str(stop)) for _ in range(2)]
-        readers += [python(HTTP_READER, base, str(stop)) for _ in range(2)]
+        ready = [tmp_path / f"reading-{n}" for n in range(4)]
+        readers = [python(PAGER, str(stop), str(ready[n])) for n in range(2)]
+        readers += [python(HTTP_READER, base, str(stop), str(ready[n])) for n in range(2, 4)]
+        # Every reader in its loop before the burst starts: a reader still
+        # importing under load would see the burst's end only.
+        wait_for(lambda: all(r.exists() for r in ready), 60, "every reader to read a page")
         burst = python(BURST, str(results), "300")
         out, _ = burst.communicate(timeout=120)
         ids = json.loads(out)
