@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+import threading
 from typing import Any, ClassVar
 
 import peewee as pw
@@ -326,9 +326,10 @@ class Note(BaseModel):
         table_name = "dispatch_note"
 
 
-@dataclass(frozen=True)
 class Tables:
-    """The models bound to one database."""
+    """The models bound to one database. Each is bound when first used:
+    binding copies every field of the template (peewee deep-copies them),
+    and a command that reads one table need not pay for all eight."""
 
     MetaEntry: type[MetaEntry]
     Root: type[Root]
@@ -339,36 +340,46 @@ class Tables:
     Tag: type[Tag]
     Note: type[Note]
 
+    def __init__(self, database: pw.Database) -> None:
+        self._database = database
+
+    def __getattr__(self, name: str) -> Any:
+        template = _TEMPLATES.get(name)
+        if template is None:
+            raise AttributeError(name)
+        with _BINDING:  # one class per table: a query that met two would see two tables
+            model = self.__dict__.get(name)
+            if model is None:
+                model = _bound(template, self._database)
+                setattr(self, name, model)  # found in the instance from now on
+        return model
+
     @property
     def all(self) -> list[type[BaseModel]]:
-        return [
-            self.MetaEntry,
-            self.Root,
-            self.Dispatch,
-            self.Location,
-            self.ResultBlob,
-            self.DispatchCount,
-            self.Tag,
-            self.Note,
-        ]
+        return [getattr(self, name) for name in _TEMPLATES]
+
+
+_BINDING = threading.Lock()
+_TEMPLATES: dict[str, type[BaseModel]] = {
+    "MetaEntry": MetaEntry,
+    "Root": Root,
+    "Dispatch": Dispatch,
+    "Location": Location,
+    "ResultBlob": ResultBlob,
+    "DispatchCount": DispatchCount,
+    "Tag": Tag,
+    "Note": Note,
+}
+
+
+def _bound(model: type[BaseModel], database: pw.Database) -> Any:
+    options: dict[str, Any] = {"database": database, "table_name": model._meta.table_name}
+    key = model._meta.primary_key
+    if isinstance(key, pw.CompositeKey):  # its own, not bound to the template
+        options["primary_key"] = pw.CompositeKey(*key.field_names)
+    meta = type("Meta", (), options)
+    return type(model.__name__, (model,), {"Meta": meta, "__module__": __name__})
 
 
 def bind(database: pw.Database) -> Tables:
-    def bound(model: type[BaseModel]) -> Any:
-        options: dict[str, Any] = {"database": database, "table_name": model._meta.table_name}
-        key = model._meta.primary_key
-        if isinstance(key, pw.CompositeKey):  # its own, not bound to the template
-            options["primary_key"] = pw.CompositeKey(*key.field_names)
-        meta = type("Meta", (), options)
-        return type(model.__name__, (model,), {"Meta": meta, "__module__": __name__})
-
-    return Tables(
-        MetaEntry=bound(MetaEntry),
-        Root=bound(Root),
-        Dispatch=bound(Dispatch),
-        Location=bound(Location),
-        ResultBlob=bound(ResultBlob),
-        DispatchCount=bound(DispatchCount),
-        Tag=bound(Tag),
-        Note=bound(Note),
-    )
+    return Tables(database)
