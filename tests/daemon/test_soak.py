@@ -1,9 +1,9 @@
 """The soak of issue 16, short: the real daemon under steady saves (new
 dispatches, RUNNING ones rewritten as COMPLETED or FAILED) and deletions for
-half a minute, run by the bench's own soak (``scripts/benchmark/soak.py``;
+twenty seconds, run by the bench's own soak (``scripts/benchmark/soak.py``;
 ``scripts/bench --soak 30`` is the long one). Nothing may be lost, and the
 daemon may hold no more descriptors or threads at the end than after its
-warm-up; its memory over half a minute is too noisy for more than a bound."""
+warm-up; its memory over twenty seconds is too noisy for more than a bound."""
 
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ from benchmark.soak import SoakOptions, run_soak
 @pytest.mark.timeout(150)
 def test_a_short_soak_loses_nothing_and_gains_no_descriptor(tmp_path: Path) -> None:
     options = SoakOptions(
-        seconds=30,
-        rate=5.0,
+        seconds=20,
+        rate=7.5,
         population=60,
         running_seconds=4.0,
-        sample_seconds=1.0,
+        sample_seconds=0.5,
     )
     soak = run_soak(Templates(FIXTURES), tmp_path / "soak", options)
     writer, check, figures = soak["writer"], soak["check"], soak["figures"]
