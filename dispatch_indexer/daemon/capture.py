@@ -21,7 +21,7 @@ from ..config import RootConfig
 from ..index import DispatchIndex
 from ..read.pool import ReadTask
 from ..read.reader import RESULT_FILE, ReadOutcome, stat_of
-from ..records import FINAL_STATUSES, ScanSummary
+from ..records import FINAL_STATUSES, DispatchRecord, FileStat, ScanSummary
 from ..scan.scanner import ScanInterrupted, Scanner
 from .roots import Roots, RootState
 from .schedule import Schedule
@@ -161,19 +161,14 @@ class Capture:
             # task's callback and the workflow's own final save race on
             # their threads), then result_info.yaml. The watch is kept until
             # the file has held still for the settle window, then freed.
-            stat = (record.size, record.mtime_ns, record.inode)
-            self.schedule.release_at(record.path, now + self.index.config.settle_seconds, stat)
+            self.schedule.release_at(
+                record.path, now + self.index.config.settle_seconds, _read_stat(record)
+            )
         else:
-            self.schedule.release.pop(record.path, None)
-            self.schedule.released_stat.pop(record.path, None)
+            self.schedule.keep_watch(record.path)
         # Written again between our read and the watch: read it again.
         with contextlib.suppress(OSError):
-            st = os.stat(os.path.join(record.path, RESULT_FILE))
-            if (st.st_size, st.st_mtime_ns, st.st_ino) != (
-                record.size,
-                record.mtime_ns,
-                record.inode,
-            ):
+            if stat_of(os.stat(os.path.join(record.path, RESULT_FILE))) != _read_stat(record):
                 self.schedule.read_at(record.path, self.clock())
 
     def release_due(self, now: float) -> None:
@@ -182,8 +177,7 @@ class Capture:
         for folder in self.schedule.due(self.schedule.release, now):
             read = self.schedule.released_stat.pop(folder, None)
             try:
-                st = os.stat(os.path.join(folder, RESULT_FILE))
-                current = (st.st_size, st.st_mtime_ns, st.st_ino)
+                current: FileStat | None = stat_of(os.stat(os.path.join(folder, RESULT_FILE)))
             except OSError:
                 current = None
             if current is not None and current != read:
@@ -304,6 +298,11 @@ def _log_reads(outcomes: list[ReadOutcome], ms: float) -> None:
             len(outcomes),
             ms,
         )
+
+
+def _read_stat(record: DispatchRecord) -> FileStat:
+    """The result.pkl a read found, as ``stat_of`` gives a file now."""
+    return FileStat(size=record.size, mtime_ns=record.mtime_ns, inode=record.inode)
 
 
 def _has_subfolders(folder: str) -> bool:

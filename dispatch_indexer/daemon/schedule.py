@@ -13,6 +13,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..records import FileStat
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +38,7 @@ class Schedule:
     # has held still this long after that read (``Capture.release_due``),
     # with the (size, mtime_ns, inode) that read found.
     release: dict[str, float] = field(default_factory=dict)
-    released_stat: dict[str, tuple[int | None, int | None, int | None]] = field(
-        default_factory=dict
-    )
+    released_stat: dict[str, FileStat] = field(default_factory=dict)
 
     def read_at(self, folder: str, at: float) -> None:
         """Read ``folder`` at ``at``, or earlier if it is due earlier already."""
@@ -50,13 +52,16 @@ class Schedule:
         if current is None or at < current:
             self.settle[folder] = at
 
-    def release_at(
-        self, folder: str, at: float, stat: tuple[int | None, int | None, int | None]
-    ) -> None:
+    def release_at(self, folder: str, at: float, stat: FileStat) -> None:
         """Free ``folder``'s watch at ``at`` if its result.pkl is still ``stat``
         then (a later read moves it later)."""
         self.release[folder] = at
         self.released_stat[folder] = stat
+
+    def keep_watch(self, folder: str) -> None:
+        """``folder`` is not finished after all: its watch stays."""
+        self.release.pop(folder, None)
+        self.released_stat.pop(folder, None)
 
     def gone_at(self, folder: str, at: float) -> None:
         """``folder`` is gone: forget what it held at ``at``."""

@@ -73,9 +73,9 @@ class ReadOutcome:
         return json.loads(self.document_json) if self.document_json is not None else None
 
 
-# DispatchRecord's fields, in order, for ``compact`` and ``expand``.
-_FIELDS = tuple(f.name for f in dataclasses.fields(DispatchRecord))
+# DispatchRecord's fields but the two sent as JSON text, in order.
 _ENCODED = ("nodes", "result")
+_PLAIN = tuple(f.name for f in dataclasses.fields(DispatchRecord) if f.name not in _ENCODED)
 
 
 def compact(outcome: ReadOutcome) -> tuple[Any, ...]:
@@ -85,7 +85,7 @@ def compact(outcome: ReadOutcome) -> tuple[Any, ...]:
     process that writes (where the time is the index's). ``expand``
     undoes it."""
     record = outcome.record
-    values = tuple(getattr(record, name) for name in _FIELDS if name not in _ENCODED)
+    values = tuple(getattr(record, name) for name in _PLAIN)
     nodes = outcome.nodes_json
     result = outcome.result_json
     if nodes is None:
@@ -104,8 +104,7 @@ def compact(outcome: ReadOutcome) -> tuple[Any, ...]:
 def expand(packed: tuple[Any, ...]) -> ReadOutcome:
     """The ``ReadOutcome`` of a ``compact`` tuple."""
     values, data, encoding, transient, document, nodes, result = packed
-    names = [name for name in _FIELDS if name not in _ENCODED]
-    record = DispatchRecord(**dict(zip(names, values, strict=True)))
+    record = DispatchRecord(**dict(zip(_PLAIN, values, strict=True)))
     return ReadOutcome(
         record,
         data,

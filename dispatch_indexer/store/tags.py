@@ -43,11 +43,17 @@ def _known(scope: Scope, dispatch_id: str) -> None:
         raise NotFoundError(f"no dispatch with id {dispatch_id!r} in the index")
 
 
+def _given(tags: Iterable[str]) -> list[str]:
+    """The tags named, each checked, without repeats."""
+    given = sorted({check_tag(t) for t in tags})
+    if not given:
+        raise BadInputError("no tag given")
+    return given
+
+
 def tag(scope: Scope, dispatch_id: str, tags: Iterable[str]) -> Labels:
     """Add ``tags`` to a dispatch of the index; its labels after."""
-    wanted = sorted({check_tag(t) for t in tags})
-    if not wanted:
-        raise BadInputError("no tag given")
+    wanted = _given(tags)
     T = scope.tables.Tag
     with scope.database.atomic():
         _known(scope, dispatch_id)
@@ -59,9 +65,7 @@ def tag(scope: Scope, dispatch_id: str, tags: Iterable[str]) -> Labels:
 
 def untag(scope: Scope, dispatch_id: str, tags: Iterable[str]) -> Labels:
     """Remove ``tags`` from a dispatch (those it has); its labels after."""
-    unwanted = sorted({check_tag(t) for t in tags})
-    if not unwanted:
-        raise BadInputError("no tag given")
+    unwanted = _given(tags)
     T = scope.tables.Tag
     with scope.database.atomic():
         _known(scope, dispatch_id)
