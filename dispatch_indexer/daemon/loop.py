@@ -11,13 +11,14 @@ socket pair), the next read, poll or timer, or a stop request (a signal writes t
 the same socket), and at least once a second to notice a changed config file
 or a vanished root. An idle daemon so wakes once a second, not five times.
 
-Data flows one way: the watch backends (``watch``) queue events; the daemon turns them into
-folders to read and when (its ``Schedule``); ``capture`` reads the due ones
-through the reader processes and hands the outcomes to the index's writer
-(``DispatchIndex.writer``). The rooms beside it answer questions and keep
-state, and never call back: ``roots`` (watch modes, polling, rescan backoff),
-``database`` (the index file's health and rebuilds) and ``status`` (what is
-wrong, and the status file).
+Data flows one way: the watch backends (``watch``) queue events; ``routing``
+turns them into folders to read and when (the daemon's ``Schedule``);
+``capture`` reads the due ones through the reader processes and hands the
+outcomes to the index's writer (``DispatchIndex.writer``); ``rescans`` is
+the backstop, scanning whole roots. The rooms beside it answer questions and
+keep state, and never call back: ``roots`` (watch modes, polling, rescan
+backoff), ``database`` (the index file's health and rebuilds) and
+``status`` (what is wrong, and the status file).
 """
 
 from __future__ import annotations
@@ -33,33 +34,24 @@ import time
 from typing import Any
 
 from ..index import DispatchIndex
-from ..read.reader import INFO_FILE, RESULT_FILE
-from ..scan.scanner import ScanInterrupted
 from ..store import engine as db_mod
 from . import trace
 from .capture import Capture
 from .database import DB_RETRY, DatabaseHealth
 from .lock import InstanceLock
 from .notify import Notifier
+from .rescans import Rescans
 from .retention import Retention
-from .roots import Roots, RootState
+from .roots import Roots
+from .routing import EventRouter
 from .schedule import Schedule, Timers
 from .servers import Servers
-from .settle import SETTLE_STEP, settle_due
-from .status import DegradedRegistry, StatusFile, daemon_status, utcnow_iso
+from .settle import settle_due
+from .status import DegradedRegistry, StatusFile, daemon_status
 from .tally import Tally
 from .watch import (
-    CLOSED,
-    CREATED,
-    DELETED,
-    GONE,
-    MODIFIED,
-    MOVED_FROM,
-    MOVED_TO,
-    OVERFLOW,
     Backends,
     EventQueue,
-    FsEvent,
 )
 
 log = logging.getLogger(__name__)
@@ -114,9 +106,25 @@ class Daemon:
         )
         self.retention = Retention(index)
         self.tally = Tally()
+        self.router = EventRouter(
+            self.work,
+            self.roots,
+            self.backends,
+            self.servers,
+            self.tally,
+            lambda: self.index.config.coalesce_seconds,
+        )
+        self.rescans = Rescans(
+            self.capture,
+            self.roots,
+            self.database,
+            self.tally,
+            self.notifier,
+            lambda: self.index.config,
+            self.writer.sync_roots,
+            clock,
+        )
         self.started_at = dt.datetime.now(dt.timezone.utc)
-        self.last_scan: dict[str, Any] | None = None
-        self.next_full_scan = 0.0
         self._config_mtime: float | None = None
         self._next_status = 0.0
         self.status_file = StatusFile(index.paths.status_file)
@@ -128,7 +136,7 @@ class Daemon:
         self.timers.add(
             "retention",
             RETENTION_CHECK_INTERVAL,
-            lambda now: self.retention.run_due(now, first_scan_done=self.last_scan is not None),
+            lambda now: self.retention.run_due(now, first_scan_done=self.rescans.last is not None),
         )
 
     # ---- lifecycle ------------------------------------------------------
@@ -145,7 +153,7 @@ class Daemon:
             self._write_status(now)
             # Watches go up as the scan walks, so nothing written meanwhile is lost.
             try:
-                self._full_scan(now, reason="start")
+                self.rescans.full(now, reason="start")
             except db_mod.engine_errors() as exc:
                 # A full disk, a lock, a damaged file: the loop retries the scan.
                 self._database_failed(exc, now)
@@ -234,7 +242,7 @@ class Daemon:
             self.capture.release_due(now)
             self.servers.run_due(now)
             self.timers.run_due(now)
-            self._rescans(now)
+            self.rescans.run_due(now)
             if self.index.reader().retire_idle(READER_IDLE_SECONDS):
                 log.debug(
                     "reader processes idle %gs: let go, one fresh started", READER_IDLE_SECONDS
@@ -263,7 +271,7 @@ class Daemon:
             self.servers.next_due(),
             self.roots.next_due(),
             self.timers.next_due(),
-            self.next_full_scan,
+            self.rescans.next_full,
         ]
         return min((t for t in times if t is not None), default=None)
 
@@ -281,66 +289,8 @@ class Daemon:
             except queue.Empty:
                 break
             taken += 1
-            self._on_event(event, self.clock())
+            self.router.route(event, self.clock())
         trace.woke(slept, timeout, taken)
-
-    def _on_event(self, event: FsEvent, now: float) -> None:
-        log.debug("event %s %s%s", event.kind, event.path, " (folder)" if event.is_dir else "")
-        if self.servers.on_event(event, now):
-            return  # a Covalent server's database or data dir
-        if event.kind == OVERFLOW:
-            self.tally.lost()
-            self.roots.events_lost(now, "inotify queue overflow: events were lost")
-            return
-        path = event.path
-        if event.kind == GONE:
-            if path in self.roots:
-                return  # noticed by _check_roots
-            self._mark_gone(path, now)
-            return
-        name = os.path.basename(path)
-        if name.startswith("."):
-            return
-        folder = os.path.dirname(path)
-        coalesce = self.index.config.coalesce_seconds
-        if event.is_dir:
-            if event.kind in (CREATED, MOVED_TO):
-                # Looked at once: a new dispatch folder must be watched before
-                # its writer closes result.pkl, or that close is not seen.
-                self.work.gone.pop(path, None)
-                self._read_at(path, now, now, "new folder")
-            elif event.kind in (DELETED, MOVED_FROM):
-                self._mark_gone(path, now)
-            return
-        if name not in (RESULT_FILE, INFO_FILE):
-            return
-        self.tally.event(folder, now)
-        root = self.roots.root_of(path)
-        if root is not None and root.settles and event.kind in (CREATED, MODIFIED):
-            # No close will come: read it once it holds still.
-            log.debug(
-                "settle %s: look in %.0f ms (no close-after-write)", folder, SETTLE_STEP * 1000
-            )
-            self.work.settle_at(folder, now + SETTLE_STEP)
-            return
-        if event.kind in (CLOSED, MOVED_TO):
-            # The writer closed the file: it is whole now, read it at once.
-            self._read_at(folder, now, now, f"{name} {event.kind}")
-        elif event.kind == CREATED:
-            # A close will follow; this is only the backstop if it never does.
-            self._read_at(folder, now + max(coalesce, 1.0), now, f"{name} created, backstop")
-        elif event.kind in (DELETED, MOVED_FROM) and name == RESULT_FILE:
-            self._read_at(folder, now + coalesce, now, f"{name} {event.kind}, coalescing")
-
-    def _read_at(self, folder: str, at: float, now: float, why: str) -> None:
-        trace.queued(self.work.read, folder, at, now, why)
-        self.work.read_at(folder, at)
-
-    def _mark_gone(self, path: str, now: float) -> None:
-        self.backends.unwatch_under(path)
-        # Held back by the coalescing window: a rename shows up as gone here
-        # and new there, and the new one should be read first.
-        self.work.gone_at(path, now + self.index.config.coalesce_seconds)
 
     # ---- reading and writing ----------------------------------------------
 
@@ -371,48 +321,6 @@ class Daemon:
                     self.work.gone.setdefault(folder, now + DB_RETRY)
                 raise
 
-    # ---- scans --------------------------------------------------------------
-
-    def _rescans(self, now: float) -> None:
-        if now >= self.next_full_scan:
-            self._full_scan(now, reason="periodic")
-            return
-        for root, reason in self.roots.due(now, self.index.config.poll_interval):
-            self._scan_roots([root], now, reason=reason)
-
-    def _full_scan(self, now: float, reason: str) -> None:
-        if self.database.refill:
-            self.writer.sync_roots(self.index.config.roots)
-            reason = "database recreated"
-        self._scan_roots(list(self.roots), now, reason=reason, full=True)
-        self.database.refill = False
-        self.next_full_scan = self.clock() + self.index.config.rescan_interval
-
-    def _scan_roots(
-        self, roots: list[RootState], now: float, reason: str, full: bool = False
-    ) -> None:
-        if not roots:
-            if full:
-                self.last_scan = {"time": utcnow_iso(), "reason": reason, "summary": None}
-            return
-        started = utcnow_iso()
-        began = self.clock()
-        try:
-            # A poll of a server's root syncs what changed since the last;
-            # every other scan of it is the full reconciliation.
-            summary = self.capture.scan(roots, full=full or reason != "poll")
-        except ScanInterrupted:
-            return
-        log.debug(
-            "%s scan of %d root(s) took %.0f ms", reason, len(roots), (self.clock() - began) * 1000
-        )
-        self.tally.scanned(summary, full)
-        if summary.new or summary.updated or summary.missing:
-            self.notifier.wake()
-            log.info("%s scan: %s", reason, summary.line())
-        if full:
-            self.last_scan = {"time": started, "reason": reason, "summary": summary.to_json()}
-
     # ---- the configuration, the roots, the database ---------------------------
 
     def _config_file_mtime(self) -> float | None:
@@ -441,11 +349,11 @@ class Daemon:
         added = self.roots.sync(config.roots)
         self.servers.follow(config.roots, config.batch_size, config.poll_interval)
         if scan and added:
-            self._scan_roots(added, self.clock(), reason="added")
+            self.rescans.scan(added, reason="added")
 
     def _check_roots(self, now: float) -> None:
         for root, reason in self.roots.appeared_or_vanished():
-            self._scan_roots([root], now, reason=reason)
+            self.rescans.scan([root], reason)
 
     def _check_reread_requests(self, now: float) -> None:
         """Read again the folders of ours that another host asked for: its
@@ -463,7 +371,7 @@ class Daemon:
         catches up with what happened meanwhile (retried until it succeeds)."""
         if self.database.full_scan_now:
             self.database.full_scan_now = False
-            self.next_full_scan = now
+            self.rescans.due_now(now)
 
     # ---- status -----------------------------------------------------------
 
@@ -475,7 +383,7 @@ class Daemon:
             url=self.index.url,
             watches=self.backends.count,
             roots=self.roots.to_json(),
-            last_scan=self.last_scan,
+            last_scan=self.rescans.last,
             degraded=self.degraded,
         )
         report.update(

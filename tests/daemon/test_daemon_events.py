@@ -102,13 +102,13 @@ def test_overflow_triggers_a_rescan_that_finds_what_was_missed(
 def test_overflow_storms_back_off(results: Path, clock: Clock, monkeypatch) -> None:
     daemon = make_daemon(results, clock)
     scans: list[float] = []
-    real = daemon._scan_roots
+    real = daemon.rescans.scan
 
-    def counting(roots, now, reason, full=False):
+    def counting(roots, reason, full=False):
         scans.append(clock.now)
-        return real(roots, now, reason, full)
+        return real(roots, reason, full)
 
-    monkeypatch.setattr(daemon, "_scan_roots", counting)
+    monkeypatch.setattr(daemon.rescans, "scan", counting)
     for _ in range(60):  # a storm: one overflow every 100 ms for 6 s
         daemon.events.put(FsEvent(OVERFLOW))
         daemon.loop(now=clock.now)
@@ -254,7 +254,7 @@ def test_without_a_close_a_file_is_read_once_it_holds_still(
         pkl, key = folder / "result.pkl", str(folder)
         t0 = time.monotonic()
         os.utime(pkl)  # written just now
-        daemon._on_event(FsEvent(MODIFIED, str(pkl)), t0)
+        daemon.router.route(FsEvent(MODIFIED, str(pkl)), t0)
         assert key in daemon.work.settle and key not in daemon.work.read
         settle_due(daemon.work, t0 + 0.1)  # first look: remembered, not read
         assert key in daemon.work.settle and key not in daemon.work.read
@@ -267,7 +267,7 @@ def test_without_a_close_a_file_is_read_once_it_holds_still(
         # An old file (a late, coalesced event) is read at the first look.
         os.utime(pkl, (1, 1))
         daemon.work.read.clear()
-        daemon._on_event(FsEvent(MODIFIED, str(pkl)), t0)
+        daemon.router.route(FsEvent(MODIFIED, str(pkl)), t0)
         settle_due(daemon.work, t0 + 0.1)
         assert key in daemon.work.read
     finally:
