@@ -32,30 +32,30 @@ from .access import (
     thread_connection,
     unpickle_trusted,
 )
-from .config import Config, RootConfig
-from .errors import (
-    BadInputError,
-    NotFoundError,
-)
-from .records import DispatchRecord, RootInfo, ScanSummary
+from .config import Config
+from .errors import NotFoundError
+from .labelling import Labelling
+from .records import DispatchRecord, ScanSummary
+from .registration import Registration
 from .store import stats
 from .store.query import DEFAULT_LIMIT, ListQuery, Page
 
 # Scanning, the reader processes and Covalent's config are imported where
 # used: reading the index (``list``, ``status``) starts without them.
 if TYPE_CHECKING:
-    from .integrations.covalent_config import CovalentRoots
     from .read.pool import Reader
     from .scan.scanner import Progress, Scanner
     from .store.changes import Mark
     from .store.notified import NotificationLog
-    from .store.tags import Labels
 
 T = TypeVar("T")
 
 
-class DispatchIndex:
+class DispatchIndex(Registration, Labelling):
     """An open index: its configuration, its database and its roots.
+
+    Registering roots (``registration``) and labelling records
+    (``labelling``) are its base classes' verbs; the rest is here.
 
     ``url`` chooses the database (else ``COVALENT_INDEXER_DB``, the config
     file, then the default SQLite file); ``home`` puts every file under one
@@ -128,109 +128,6 @@ class DispatchIndex:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    # ---- roots ----------------------------------------------------------
-
-    def add_dirs(
-        self,
-        dirs: Iterable[str | os.PathLike[str]],
-        watch: str | None = None,
-        *,
-        covalent_db: str | os.PathLike[str] | None = None,
-    ) -> list[str]:
-        """Register folders, each as the kind found in it (``scan.kinds``:
-        results folders, or a Covalent server's data dir with its database,
-        found beside it or named by ``covalent_db``); their absolute paths,
-        described by ``config.root(path).describe()``. All or nothing.
-        ``watch`` (default ``auto``) is set on a folder registered again only
-        when given."""
-        from .scan import kinds
-
-        _check_watch(watch)
-        found = [kinds.root_for(d, watch or "auto", covalent_db) for d in dirs]
-        if not found:
-            raise BadInputError("no directory given")
-        self._register(found, watch_given=watch is not None)
-        return list(dict.fromkeys(r.path for r in found))
-
-    def add_from_covalent(
-        self,
-        watch: str | None = None,
-        *,
-        also: Iterable[str | os.PathLike[str]] = (),
-        covalent_db: str | os.PathLike[str] | None = None,
-    ) -> CovalentRoots:
-        """Register the ``also`` directories and every existing folder that
-        Covalent's own config names (``integrations.covalent_config``), all or
-        nothing; what was registered (``.roots``), left out and why."""
-        from .integrations import covalent_config
-        from .scan import kinds
-
-        _check_watch(watch)
-        extra = [kinds.root_for(d, watch or "auto", covalent_db) for d in also]
-        found = covalent_config.roots_from_covalent(watch or "auto")
-        found.roots = list({r.path: r for r in [*extra, *found.roots]}.values())
-        self._register(found.roots, watch_given=watch is not None)
-        return found
-
-    def _register(self, found: list[RootConfig], *, watch_given: bool) -> None:
-        for root in found:
-            known = self.config.root(root.path)
-            if known is None:
-                self.config.roots.append(root)
-            else:
-                # Registered again: what it holds may have been found anew.
-                known.kind, known.covalent_db = root.kind, root.covalent_db
-                if watch_given:
-                    known.watch = root.watch
-        self._save_roots()
-
-    def remove_dir(self, directory: str | os.PathLike[str], *, forget: bool = False) -> int:
-        """Unregister a results directory; with ``forget``, drop its records
-        too (how many). The directory need not exist any more."""
-        path = self._registered(directory)
-        self.config.roots = [r for r in self.config.roots if r.path != path]
-        self._save_roots()
-        if not forget:
-            return 0
-        forgotten, reread = self._guard(lambda: self._store.forget_root(path))
-        # Dispatches also found under another root now show that copy.
-        from .scan import kinds
-        from .scan.scanner import Scanner
-
-        scanner = Scanner(self._store, self.config, reader=self.reader())
-        self._guard(lambda: kinds.reread(self._store, self.config, reread, scanner))
-        return forgotten
-
-    def dirs(self) -> list[RootInfo]:
-        counts = self.counts_by_root()
-        sizes, _ = self.disk_use()
-        return [
-            RootInfo(
-                path=r.path,
-                watch=r.watch,
-                exists=os.path.isdir(r.path),
-                records=counts.get(r.path, 0),
-                kind=r.kind,
-                covalent_db=r.covalent_db,
-                bytes=sizes.get(r.path, 0),
-            )
-            for r in self.config.roots
-        ]
-
-    def _registered(self, directory: str | os.PathLike[str]) -> str:
-        given = os.path.expanduser(os.fspath(directory))
-        candidates = {os.path.abspath(given)}
-        if os.path.exists(given):
-            candidates.add(os.path.realpath(given))
-        for root in self.config.roots:
-            if root.path in candidates:
-                return root.path
-        raise BadInputError(f"not a registered directory: {directory}")
-
-    def _save_roots(self) -> None:
-        config_mod.save(self.config, self.paths)
-        self._guard(lambda: self._writer.sync_roots(self.config.roots))
 
     # ---- scanning -------------------------------------------------------
 
@@ -479,34 +376,6 @@ class DispatchIndex:
         when = now or dt.datetime.now(dt.timezone.utc)
         return self._guard(lambda: self._store.timeline(stats.check_days(days), when))
 
-    def hide(self, dispatch_ids: Iterable[str]) -> int:
-        """Hide dispatches from listings and Covalent's UI, as its "delete"
-        does; no record, stored bytes or file is deleted. How many were shown."""
-        ids = list(dispatch_ids)
-        return self._guard(lambda: self._store.hide(ids))
-
-    # ---- tags and notes (``store.tags``) ------------------------------------
-
-    def tag(self, dispatch_id: str, tags: Iterable[str]) -> Labels:
-        """Tag a dispatch of the index; its tags and note after."""
-        return self._guard(lambda: self._store.tag(dispatch_id, list(tags)))
-
-    def untag(self, dispatch_id: str, tags: Iterable[str]) -> Labels:
-        """Remove tags from a dispatch; its tags and note after."""
-        return self._guard(lambda: self._store.untag(dispatch_id, list(tags)))
-
-    def note(self, dispatch_id: str, text: str | None) -> Labels:
-        """Set a dispatch's note ("" removes it); its tags and note after."""
-        return self._guard(lambda: self._store.note(dispatch_id, text))
-
-    def import_labels(self, records: Iterable[dict[str, object]]) -> int:
-        """Put back the tags and notes of ``export``'s records (dicts), for
-        dispatches indexed or yet to be found; how many had any."""
-        from .store.tags import labels_of_records
-
-        entries = labels_of_records(records)
-        return self._guard(lambda: self._store.restore_labels(entries))
-
     # ---- the connection ---------------------------------------------------
 
     def connection(self) -> contextlib.AbstractContextManager[None]:
@@ -518,9 +387,3 @@ class DispatchIndex:
     def _guard(self, action: Callable[[], T]) -> T:
         """Database failures become one clear message: ``DatabaseError``."""
         return guarded(self._database, self.url, action)
-
-
-def _check_watch(watch: str | None) -> None:
-    if watch is not None and watch not in config_mod.WATCH_MODES:
-        modes = ", ".join(config_mod.WATCH_MODES)
-        raise BadInputError(f"watch must be one of {modes}, not {watch!r}")
