@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import IndexerError
-from .reader import ReadOutcome, blank_record, compact, expand, read_dispatch
+from .answers import Inbox, readable, send_answer
+from .reader import ReadOutcome, blank_record, read_dispatch
 
 log = logging.getLogger(__name__)
 
 # Tasks handed to a worker at once: enough to amortise the round trip,
-# few enough that a crash or a deadline requeues little.
+# few enough that a crash or a deadline requeues little. The next chunk is
+# sent when a worker has half of this left, so that it never waits for one.
 CHUNK = 16
 # Workers that exit before answering anything this many times in a row mean
 # the interpreter cannot start them, not that a file is bad.
@@ -138,16 +140,17 @@ def _answer(conn: mpc.Connection, task: ReadTask) -> None:
     if outcome is None:
         outcome = failed_outcome(task, MEMORY_REASON)
     try:
-        conn.send(compact(outcome))
+        send_answer(conn, outcome)
     except MemoryError:
         gc.collect()
-        conn.send(compact(outcome))
+        send_answer(conn, outcome)
 
 
 @dataclass
 class _Worker:
     process: subprocess.Popen[bytes]
     conn: mpc.Connection
+    inbox: Inbox
     # (task index, task) still owed by this worker, oldest first.
     pending: deque[tuple[int, ReadTask]] = field(default_factory=deque)
     started: float = 0.0
@@ -190,7 +193,8 @@ class ReadPool:
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
-        return _Worker(process, mpc.Connection(ours.detach()))
+        conn = mpc.Connection(ours.detach())
+        return _Worker(process, conn, Inbox(conn.fileno()))
 
     def read_many(self, tasks: list[ReadTask]) -> list[ReadOutcome]:
         if not tasks:
@@ -200,14 +204,14 @@ class ReadPool:
         self._ensure(min(self.processes, (len(tasks) + CHUNK - 1) // CHUNK))
         while queue or any(w.pending for w in self._workers):
             for worker in list(self._workers):
-                if not worker.pending and queue:
+                if len(worker.pending) <= CHUNK // 2 and queue:
                     self._hand_out(worker, queue, results)
             busy = [w for w in self._workers if w.pending]
             if not busy:
                 continue
-            ready = mpc.wait([w.conn for w in busy], timeout=0.5)
+            ready = readable([w.inbox.fd for w in busy], 0.5)
             for worker in busy:
-                if worker.conn in ready:
+                if worker.inbox.fd in ready:
                     self._collect(worker, results, queue)
                 elif time.monotonic() - worker.started > self.timeout:
                     worker.kill()
@@ -220,8 +224,10 @@ class ReadPool:
         self, worker: _Worker, queue: deque[tuple[int, ReadTask]], results: list[ReadOutcome | None]
     ) -> None:
         chunk = [queue.popleft() for _ in range(min(CHUNK, len(queue)))]
+        if not worker.pending:
+            # The deadline runs from the last answer while tasks are owed.
+            worker.started = time.monotonic()
         worker.pending.extend(chunk)
-        worker.started = time.monotonic()
         try:
             worker.conn.send([task for _, task in chunk])
         except OSError:
@@ -230,16 +236,17 @@ class ReadPool:
     def _collect(
         self, worker: _Worker, results: list[ReadOutcome | None], queue: deque[tuple[int, ReadTask]]
     ) -> None:
-        try:
-            outcome = worker.conn.recv()
-        except (EOFError, OSError):
+        outcomes = worker.inbox.receive()
+        if outcomes is None:
             self._died(worker, results, queue)
             return
-        index, _task = worker.pending.popleft()
-        results[index] = expand(outcome)
-        worker.answered += 1
-        self._failed_starts = 0
-        worker.started = time.monotonic()
+        for outcome in outcomes:
+            index, _task = worker.pending.popleft()
+            results[index] = outcome
+            worker.answered += 1
+        if outcomes:
+            self._failed_starts = 0
+            worker.started = time.monotonic()
 
     def _died(
         self, worker: _Worker, results: list[ReadOutcome | None], queue: deque[tuple[int, ReadTask]]
