@@ -63,30 +63,33 @@ def parts(folders: list[str]) -> dict[str, float]:
     return {name: seconds / len(folders) * 1e6 for name, seconds in spent.items()}
 
 
+def _readers_cpu(pool: ReadPool) -> float:
+    """CPU seconds the pool's live readers have spent (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for worker in pool._workers:
+        with open(f"/proc/{worker.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def pooled(folders: list[str], processes: int = 2) -> tuple[float, float, float]:
     """(wall s, us per dispatch in this process, us per dispatch in the readers)."""
     config = Config()
     tasks = [
         ReadTask(f, None, "scan", config.settle_seconds, config.max_pickle_bytes) for f in folders
     ]
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before_children = children.ru_utime + children.ru_stime
-    pool = ReadPool(processes, config.read_memory_mb, config.read_timeout_seconds)
-    pool.warm()
-    pool.read_many(tasks[: config.batch_size])  # both readers started and warm
-    before = _cpu()
-    start = time.perf_counter()
-    for i in range(0, len(tasks), config.batch_size):
-        pool.read_many(tasks[i : i + config.batch_size])
-    wall = time.perf_counter() - start
-    main = _cpu() - before
-    pool.close()
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    readers = children.ru_utime + children.ru_stime - before_children
-    # The readers' CPU includes their start and the warm-up batch; counted
-    # as read, which overstates them slightly.
+    with ReadPool(processes, config.read_memory_mb, config.read_timeout_seconds) as pool:
+        pool.read_many(tasks[: config.batch_size * processes])  # readers started and warm
+        before, before_readers = _cpu(), _readers_cpu(pool)
+        start = time.perf_counter()
+        for i in range(0, len(tasks), config.batch_size):
+            pool.read_many(tasks[i : i + config.batch_size])
+        wall = time.perf_counter() - start
+        main, readers = _cpu() - before, _readers_cpu(pool) - before_readers
     n = len(folders)
-    return wall, main / n * 1e6, readers / (n + config.batch_size) * 1e6
+    return wall, main / n * 1e6, readers / n * 1e6
 
 
 def main(argv: list[str]) -> None:
