@@ -21,8 +21,9 @@ from typing import Any
 
 from .reader import ReadOutcome, compact, expand
 
-# Bytes taken from a worker's socket at once: every answer waiting there.
-RECEIVE_BYTES = 1 << 20
+# Bytes taken from a worker's socket at once: every answer waiting there
+# (a socket holds about 200 KB).
+RECEIVE_BYTES = 256 * 1024
 
 
 def send_answer(conn: mpc.Connection, outcome: ReadOutcome) -> None:
@@ -41,18 +42,22 @@ class Inbox:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.buffer = bytearray()
+        # Read into, again and again: os.read would allocate (and map) a
+        # fresh RECEIVE_BYTES object per read.
+        self.chunk = bytearray(RECEIVE_BYTES)
 
     def receive(self) -> list[ReadOutcome] | None:
         """The answers complete after one read (the socket is readable);
         None when the worker is gone."""
         try:
-            chunk = os.read(self.fd, RECEIVE_BYTES)
+            size = os.readv(self.fd, [self.chunk])
         except OSError:
             return None
-        if not chunk:
+        if not size:
             return None
         buffer = self.buffer
-        buffer += chunk
+        with memoryview(self.chunk) as chunk:
+            buffer += chunk[:size]
         outcomes = []
         start = 0
         while len(buffer) - start >= 4:
