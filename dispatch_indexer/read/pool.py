@@ -14,11 +14,9 @@ a scan parses on every core.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import multiprocessing.connection as mpc
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -30,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import IndexerError
-from .answers import Inbox, readable, send_answer
+from .answers import Inbox, readable
 from .reader import ReadOutcome, blank_record, read_dispatch
 
 log = logging.getLogger(__name__)
@@ -77,7 +75,7 @@ class Reader(Protocol):
     def close(self) -> None: ...
 
 
-def _read(task: ReadTask) -> ReadOutcome:
+def read_task(task: ReadTask) -> ReadOutcome:
     return read_dispatch(
         task.folder,
         root=task.root,
@@ -91,7 +89,7 @@ class InProcessReader:
     """Reads in the calling process (``reader_processes = 0``, the hook)."""
 
     def read_many(self, tasks: list[ReadTask]) -> list[ReadOutcome]:
-        return [_read(task) for task in tasks]
+        return [read_task(task) for task in tasks]
 
     def retire_idle(self, idle_seconds: float) -> bool:
         return False
@@ -111,45 +109,6 @@ def failed_outcome(task: ReadTask, reason: str) -> ReadOutcome:
         st = os.stat(os.path.join(task.folder, "result.pkl"))
         record.size, record.mtime_ns, record.inode = st.st_size, st.st_mtime_ns, st.st_ino
     return ReadOutcome(record=record, data=None, transient=False)
-
-
-def worker_main(conn: mpc.Connection, memory_bytes: int) -> None:
-    """A worker's loop: read the tasks it is sent, send each outcome back."""
-    # The parent decides when workers stop; Ctrl-C in a terminal reaches the
-    # whole process group, and must not kill a read half way.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if memory_bytes > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    while True:
-        try:
-            tasks = conn.recv()
-        except (EOFError, OSError):
-            return
-        if tasks is None:
-            return
-        for task in tasks:
-            try:
-                _answer(conn, task)
-            except MemoryError:
-                os._exit(EXIT_FILE_FAILED)
-
-
-def _answer(conn: mpc.Connection, task: ReadTask) -> None:
-    """Read one dispatch folder and send the outcome back. What a hostile
-    file built can outlive its read as reference cycles (the classes a
-    pickle makes in class mode), leaving no memory even for the answer:
-    those are collected, and the answer sent again."""
-    try:
-        outcome: ReadOutcome | None = _read(task)
-    except MemoryError:
-        outcome = None
-    if outcome is None:
-        outcome = failed_outcome(task, MEMORY_REASON)
-    try:
-        send_answer(conn, outcome)
-    except MemoryError:
-        gc.collect()
-        send_answer(conn, outcome)
 
 
 @dataclass
