@@ -88,6 +88,12 @@ def _build(root: Any, results_dir: str | None) -> tuple[dict[str, Any], str] | N
     return fitted(lambda render: _Document(state, render, budget, docs, results_dir).document())
 
 
+# A node's attributes that extract_graph_node leaves out, and those shown
+# with a long text's allowance.
+_NOT_SHOWN = frozenset(("function", "node_name"))
+_LONG_TEXTS = frozenset(("error", "stdout", "stderr", "function_string", "sublattice_result"))
+
+
 class _Document:
     """The document of one Result's state, its values shown by ``render``."""
 
@@ -153,12 +159,14 @@ class _Document:
         r = self.render
         out: dict[str, Any] = {}
         for key, value in attrs.items():
-            if key in ("function", "node_name"):
+            if key in _NOT_SHOWN:
                 continue
-            name = r.key(key)
-            if key == "metadata":
+            name = key if type(key) is str and len(key) <= 256 else r.key(key)
+            if value is None:
+                out[name] = None
+            elif key == "metadata":
                 out[name] = self.metadata(value)
-            elif key in ("error", "stdout", "stderr", "function_string", "sublattice_result"):
+            elif key in _LONG_TEXTS:
                 out[name] = r.json(value, r.text_chars)
             else:
                 out[name] = r.json(value)

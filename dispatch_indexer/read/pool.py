@@ -14,11 +14,9 @@ a scan parses on every core.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import multiprocessing.connection as mpc
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -30,13 +28,21 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import IndexerError
-from .reader import ReadOutcome, blank_record, compact, expand, read_dispatch
+from .answers import Inbox, readable
+from .reader import ReadOutcome, blank_record, read_dispatch
 
 log = logging.getLogger(__name__)
 
 # Tasks handed to a worker at once: enough to amortise the round trip,
-# few enough that a crash or a deadline requeues little.
+# few enough that a crash or a deadline requeues little. The next chunk is
+# sent when a worker has half of this left, so that it never waits for one.
 CHUNK = 16
+# While more than two chunks of answers are owed (a scan), the pause between
+# taking the answers waiting and looking again: a wake-up per answer costs
+# this process, which also writes the index, about 70 us an answer, against
+# 40 with the pause (scripts/benchmark/reader_cpu.py), and preempts a reader.
+# A read of a few files never pauses.
+GATHER_SECONDS = 0.001
 # Workers that exit before answering anything this many times in a row mean
 # the interpreter cannot start them, not that a file is bad.
 MAX_FAILED_STARTS = 3
@@ -69,7 +75,7 @@ class Reader(Protocol):
     def close(self) -> None: ...
 
 
-def _read(task: ReadTask) -> ReadOutcome:
+def read_task(task: ReadTask) -> ReadOutcome:
     return read_dispatch(
         task.folder,
         root=task.root,
@@ -83,7 +89,7 @@ class InProcessReader:
     """Reads in the calling process (``reader_processes = 0``, the hook)."""
 
     def read_many(self, tasks: list[ReadTask]) -> list[ReadOutcome]:
-        return [_read(task) for task in tasks]
+        return [read_task(task) for task in tasks]
 
     def retire_idle(self, idle_seconds: float) -> bool:
         return False
@@ -105,49 +111,11 @@ def failed_outcome(task: ReadTask, reason: str) -> ReadOutcome:
     return ReadOutcome(record=record, data=None, transient=False)
 
 
-def worker_main(conn: mpc.Connection, memory_bytes: int) -> None:
-    """A worker's loop: read the tasks it is sent, send each outcome back."""
-    # The parent decides when workers stop; Ctrl-C in a terminal reaches the
-    # whole process group, and must not kill a read half way.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if memory_bytes > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    while True:
-        try:
-            tasks = conn.recv()
-        except (EOFError, OSError):
-            return
-        if tasks is None:
-            return
-        for task in tasks:
-            try:
-                _answer(conn, task)
-            except MemoryError:
-                os._exit(EXIT_FILE_FAILED)
-
-
-def _answer(conn: mpc.Connection, task: ReadTask) -> None:
-    """Read one dispatch folder and send the outcome back. What a hostile
-    file built can outlive its read as reference cycles (the classes a
-    pickle makes in class mode), leaving no memory even for the answer:
-    those are collected, and the answer sent again."""
-    try:
-        outcome: ReadOutcome | None = _read(task)
-    except MemoryError:
-        outcome = None
-    if outcome is None:
-        outcome = failed_outcome(task, MEMORY_REASON)
-    try:
-        conn.send(compact(outcome))
-    except MemoryError:
-        gc.collect()
-        conn.send(compact(outcome))
-
-
 @dataclass
 class _Worker:
     process: subprocess.Popen[bytes]
     conn: mpc.Connection
+    inbox: Inbox
     # (task index, task) still owed by this worker, oldest first.
     pending: deque[tuple[int, ReadTask]] = field(default_factory=deque)
     started: float = 0.0
@@ -190,7 +158,8 @@ class ReadPool:
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
-        return _Worker(process, mpc.Connection(ours.detach()))
+        conn = mpc.Connection(ours.detach())
+        return _Worker(process, conn, Inbox(conn.fileno()))
 
     def read_many(self, tasks: list[ReadTask]) -> list[ReadOutcome]:
         if not tasks:
@@ -200,19 +169,22 @@ class ReadPool:
         self._ensure(min(self.processes, (len(tasks) + CHUNK - 1) // CHUNK))
         while queue or any(w.pending for w in self._workers):
             for worker in list(self._workers):
-                if not worker.pending and queue:
+                if len(worker.pending) <= CHUNK // 2 and queue:
                     self._hand_out(worker, queue, results)
             busy = [w for w in self._workers if w.pending]
             if not busy:
                 continue
-            ready = mpc.wait([w.conn for w in busy], timeout=0.5)
+            ready = readable([w.inbox.fd for w in busy], 0.5)
             for worker in busy:
-                if worker.conn in ready:
+                if worker.inbox.fd in ready:
                     self._collect(worker, results, queue)
                 elif time.monotonic() - worker.started > self.timeout:
                     worker.kill()
                     why = f"reading result.pkl took longer than {self.timeout:g}s"
                     self._lost(worker, results, queue, why)
+            if ready and len(queue) + sum(len(w.pending) for w in self._workers) > 2 * CHUNK:
+                # A scan: let answers gather before the next wake-up.
+                time.sleep(GATHER_SECONDS)
         self._last_used = time.monotonic()
         return [outcome for outcome in results if outcome is not None]
 
@@ -220,8 +192,10 @@ class ReadPool:
         self, worker: _Worker, queue: deque[tuple[int, ReadTask]], results: list[ReadOutcome | None]
     ) -> None:
         chunk = [queue.popleft() for _ in range(min(CHUNK, len(queue)))]
+        if not worker.pending:
+            # The deadline runs from the last answer while tasks are owed.
+            worker.started = time.monotonic()
         worker.pending.extend(chunk)
-        worker.started = time.monotonic()
         try:
             worker.conn.send([task for _, task in chunk])
         except OSError:
@@ -230,16 +204,17 @@ class ReadPool:
     def _collect(
         self, worker: _Worker, results: list[ReadOutcome | None], queue: deque[tuple[int, ReadTask]]
     ) -> None:
-        try:
-            outcome = worker.conn.recv()
-        except (EOFError, OSError):
+        outcomes = worker.inbox.receive()
+        if outcomes is None:
             self._died(worker, results, queue)
             return
-        index, _task = worker.pending.popleft()
-        results[index] = expand(outcome)
-        worker.answered += 1
-        self._failed_starts = 0
-        worker.started = time.monotonic()
+        for outcome in outcomes:
+            index, _task = worker.pending.popleft()
+            results[index] = outcome
+            worker.answered += 1
+        if outcomes:
+            self._failed_starts = 0
+            worker.started = time.monotonic()
 
     def _died(
         self, worker: _Worker, results: list[ReadOutcome | None], queue: deque[tuple[int, ReadTask]]

@@ -75,7 +75,12 @@ class ReadOutcome:
 
 # DispatchRecord's fields but the two sent as JSON text, in order.
 _ENCODED = ("nodes", "result")
-_PLAIN = tuple(f.name for f in dataclasses.fields(DispatchRecord) if f.name not in _ENCODED)
+_FIELDS = [f.name for f in dataclasses.fields(DispatchRecord)]
+_PLAIN = tuple(name for name in _FIELDS if name not in _ENCODED)
+# Where the two sit among the fields (side by side): ``expand`` passes the
+# rest by position, a quarter of the cost of passing them by name.
+_AT = _FIELDS.index(_ENCODED[0])
+assert _FIELDS[_AT : _AT + 2] == list(_ENCODED)
 
 
 def compact(outcome: ReadOutcome) -> tuple[Any, ...]:
@@ -104,7 +109,9 @@ def compact(outcome: ReadOutcome) -> tuple[Any, ...]:
 def expand(packed: tuple[Any, ...]) -> ReadOutcome:
     """The ``ReadOutcome`` of a ``compact`` tuple."""
     values, data, encoding, transient, document, nodes, result = packed
-    record = DispatchRecord(**dict(zip(_PLAIN, values, strict=True)))
+    if len(values) != len(_PLAIN):
+        raise ValueError(f"an outcome of {len(values)} fields, not {len(_PLAIN)}")
+    record = DispatchRecord(*values[:_AT], [], None, *values[_AT:])
     return ReadOutcome(
         record,
         data,

@@ -34,6 +34,8 @@ class Renderer:
 
     def key(self, key: Any) -> str:
         """A dict key as simplejson writes it."""
+        if type(key) is str and len(key) <= 256:
+            return key
         if isinstance(key, str):
             return values.shorten_text(key, 256)
         if key is True:
@@ -66,15 +68,33 @@ class Renderer:
             return value
         if kind is dt.datetime:
             return value.isoformat()
+        if kind is float:
+            return value if math.isfinite(value) else None
+        if kind is Ghost:
+            # A task's status, several per document: what the walk below
+            # makes of it (its text, short enough to be left whole).
+            if value.type_name.endswith(".Status"):
+                text = status_text(value)
+                if text is not None and len(text) <= 64:
+                    return text
         return _Json(self, limit).visit(value, 0)
 
     def mapping(self, value: dict[Any, Any], chars: int) -> dict[str, Any]:
+        plain = plain_mapping(value, chars)
+        if plain is not None:
+            return plain
         converted = _Json(self, chars).mapping(value, 0)
         return converted if isinstance(converted, dict) else {}
 
     def text(self, value: Any, chars: int | None = None) -> str:
         """``str(value)``, rebuilt from plain data, shortened to ``chars``."""
         limit = self.value_chars if chars is None else chars
+        kind = type(value)
+        if kind is str:
+            return values.shorten_text(value, limit)
+        if kind is float or (kind is int and value.bit_length() <= 10_000):
+            # What the mirror below leaves as it is.
+            return values.shorten_text(str(value), limit)
         if isinstance(value, str):
             return values.shorten_text(value, limit)
         ghost = as_ghost(value)
@@ -218,6 +238,32 @@ class _Json(TreeWalk):
         name = self.renderer.key(key)
         self.left -= len(name) + 4
         return name
+
+
+def plain_mapping(value: dict[Any, Any], chars: int) -> dict[str, Any] | None:
+    """What ``_Json(renderer, chars).mapping(value, 0)`` gives for a small
+    dict of short text keys and scalar values (a node's metadata, a link's
+    attributes: several per document), without the walk: the walk's own
+    spending of its budget, step by step, or None for any other dict."""
+    if len(value) > 16:
+        return None
+    left = chars
+    for key, item in value.items():
+        if left <= 0 or type(key) is not str or len(key) > 256:
+            return None
+        left -= len(key) + 5  # visit_key, then visit's first 1
+        kind = type(item)
+        if item is None or kind is bool:
+            continue
+        if kind is str:
+            if len(item) > max(16, min(left, chars)):
+                return None
+            left -= len(item) + 2
+        elif kind is int and -(2**63) < item < 2**63:
+            left -= 4
+        else:
+            return None
+    return dict(value)
 
 
 class _StrValues(TreeWalk):

@@ -66,6 +66,15 @@ class _ClassModeGhostClass(GhostClass):
         return _class_from_call(cls, args, kwargs)
 
 
+class _ClassMakerGhostClass(GhostClass):
+    """A global whose name says it makes classes, in a load that makes
+    classes of those calls only: calling it makes a class whose own calls
+    record ghosts, as a plain global's do."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return _class_from_call(cls, args, kwargs, GhostClass)
+
+
 def _origin(cls: GhostClass) -> Ghost:
     origin = cls.ghost_origin
     if origin is None:
@@ -216,7 +225,10 @@ def _new_ghost_class(
 
 
 def _class_from_call(
-    callee: Ghost | GhostClass, args: tuple[Any, ...], kwargs: dict[str, Any]
+    callee: Ghost | GhostClass,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    meta: type[GhostClass] = _ClassModeGhostClass,
 ) -> GhostClass:
     """A call whose result may be used as a class (NEWOBJ needs a type)."""
     origin = _new_ghost(Ghost)
@@ -235,14 +247,28 @@ def _class_from_call(
         ),
         "",
     )
-    return _new_ghost_class(module, name, origin, _ClassModeGhostClass)
+    return _new_ghost_class(module, name, origin, meta)
+
+
+# Loads by how many calls make classes (NEWOBJ needs a type): none, the
+# calls of globals named like class makers, every call.
+NO_CALLS, MAKER_CALLS, ALL_CALLS = 0, 1, 2
+# cloudpickle's _make_skeleton_class and _make_skeleton_enum, builtins.type,
+# types.new_class...: a hint that saves most loads the cost of ALL_CALLS
+# (a class per call), not a list to keep up to date; a pickle that needs
+# more falls back to ALL_CALLS.
+_MAKER_SUFFIXES = ("class", "enum", "type")
+
+
+def _maker_meta(name: str) -> type[GhostClass]:
+    return _ClassMakerGhostClass if name.lower().endswith(_MAKER_SUFFIXES) else GhostClass
 
 
 class _ClassCache:
     """Ghost classes by (module, name), one cache per mode, bounded: a
     hostile pickle could name endlessly many distinct globals."""
 
-    def __init__(self, meta: type[GhostClass]) -> None:
+    def __init__(self, meta: Callable[[str], type[GhostClass]]) -> None:
         self.meta = meta
         self.classes: dict[tuple[str, str], Any] = {}
 
@@ -254,7 +280,7 @@ class _ClassCache:
                 self.classes = {}
             real = _REAL.get(key)
             found = self.classes[key] = (
-                real if real is not None else _new_ghost_class(module, name, meta=self.meta)
+                real if real is not None else _new_ghost_class(module, name, meta=self.meta(name))
             )
         return found
 
@@ -263,15 +289,18 @@ class _ClassCache:
 # called (from inside the C unpickler, which gives them no context) need it.
 _CURRENT = threading.local()
 
-_CACHES = {False: _ClassCache(GhostClass), True: _ClassCache(_ClassModeGhostClass)}
+_CACHES = {
+    NO_CALLS: _ClassCache(lambda name: GhostClass),
+    MAKER_CALLS: _ClassCache(_maker_meta),
+    ALL_CALLS: _ClassCache(lambda name: _ClassModeGhostClass),
+}
 
 
 class _GhostUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, *, calls_make_classes: bool) -> None:
+    def __init__(self, file: io.BytesIO, *, calls: int) -> None:
         super().__init__(file, encoding="latin1")
-        self.calls_make_classes = calls_make_classes
         self.globals_named = 0
-        self._classes = _CACHES[calls_make_classes]
+        self._classes = _CACHES[calls]
 
     def find_class(self, module: str, name: str) -> Any:
         # Called for every global the pickle names: kept to a counter and a
@@ -287,10 +316,12 @@ class _GhostUnpickler(pickle.Unpickler):
         raise UnsafePickleError("persistent ids are not supported")
 
 
-def _load(data: bytes, calls_make_classes: bool) -> Any:
-    loader = _GhostUnpickler(io.BytesIO(data), calls_make_classes=calls_make_classes)
+def _load(data: bytes, calls: int) -> Any:
+    loader = _GhostUnpickler(io.BytesIO(data), calls=calls)
     previous = getattr(_CURRENT, "class_mode", False)
-    _CURRENT.class_mode = calls_make_classes
+    # A ghost called (a factory an earlier call made) makes a class only
+    # when every call does.
+    _CURRENT.class_mode = calls == ALL_CALLS
     try:
         return loader.load()
     finally:
@@ -304,12 +335,14 @@ def loads(data: bytes) -> Any:
     or other ordinary exceptions for malformed ones) when the data is not a
     pickle this loader can follow.
     """
-    try:
-        return _load(data, calls_make_classes=False)
-    except pickle.UnpicklingError as exc:
-        # Cheap ghosts first; a pickle that defines a class inside itself
-        # (cloudpickle does for classes from __main__) needs every call's
-        # result to be a type, which costs more, so only then.
-        if "must be a type" not in str(exc):
-            raise
-    return _load(data, calls_make_classes=True)
+    # Cheap ghosts first; a pickle that defines a class inside itself
+    # (cloudpickle does for classes from __main__) needs that call's result
+    # to be a type, which costs more, so only then; and a class for every
+    # call (about 8 us each) only when naming the class makers did not do.
+    for calls in (NO_CALLS, MAKER_CALLS):
+        try:
+            return _load(data, calls)
+        except pickle.UnpicklingError as exc:
+            if "must be a type" not in str(exc):
+                raise
+    return _load(data, ALL_CALLS)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dispatch_indexer import DispatchIndex
+from dispatch_indexer.read.compressed import ZSTD
 from dispatch_indexer.read.pool import ReadPool, ReadTask
 from dispatch_indexer.read.reader import compact, expand, read_dispatch
 from dispatch_indexer.store import bulk
@@ -117,5 +118,5 @@ def test_the_pool_hands_back_compressed_bytes(corpus: Path) -> None:
     assert len(outcomes) == len(folders)
     for folder, outcome in zip(folders, outcomes, strict=True):
         if outcome.data is not None:
-            assert outcome.data_encoding == "zlib"
+            assert outcome.data_encoding == ZSTD
             assert len(outcome.data) < (folder / "result.pkl").stat().st_size
