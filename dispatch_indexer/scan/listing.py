@@ -33,7 +33,6 @@ from ..read.resultinfo import read_info
 from ..store.provisional import SOURCE
 from ..store.scope import utcnow
 from ..store.store import Store
-from ..text import storable
 from .walk import find_dispatches
 
 # Rows written per statement: enough to amortise, small enough to commit often.
@@ -76,9 +75,9 @@ def list_root(
     # there, so the writing thread needs the GIL only between batches.
     with ThreadPoolExecutor(1, thread_name_prefix="listing-write") as writer:
         writing: Future[int] | None = None
-        batch: list[dict[str, object]] = []
+        batch: list[tuple[object, ...]] = []
 
-        def write(rows: list[dict[str, object]]) -> None:
+        def write(rows: list[tuple[object, ...]]) -> None:
             nonlocal writing
             future = writer.submit(store.list_new, store.listing_batch(rows, shared))
             if writing is not None:
@@ -108,7 +107,9 @@ def list_root(
     return listed
 
 
-def _provisional(folder: str, stat: tuple[int, int, int]) -> dict[str, object] | None:
+def _provisional(folder: str, stat: tuple[int, int, int]) -> tuple[object, ...] | None:
+    """The provisional record of ``folder`` (``provisional.ROW``); None if
+    it is not a folder Covalent named."""
     parent, name = os.path.split(folder)
     info = read_info(os.path.join(folder, INFO_FILE))
     if info.get("dispatch_id", name) != name:
@@ -116,18 +117,11 @@ def _provisional(folder: str, stat: tuple[int, int, int]) -> dict[str, object] |
         return None
     size, mtime_ns, inode = stat
     start = info.get("start_time")
-    return {
-        "dispatch_id": storable(name),
-        "path": folder,
-        "results_dir": parent,
-        "size": size,
-        "mtime_ns": mtime_ns,
-        "inode": inode,
-        "status": info.get("status"),
-        "start_time": start,
-        "end_time": info.get("end_time"),
-        "sort_time": start or dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc),
-    }
+    sort_time = start or dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc)
+    return (
+        name, folder, parent, size, mtime_ns, inode,
+        info.get("status"), start, info.get("end_time"), sort_time,
+    )  # fmt: skip
 
 
 def drop_vanished(store: Store, root: str) -> int:
