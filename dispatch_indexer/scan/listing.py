@@ -75,10 +75,10 @@ def list_root(
         follow_symlinks=config.follow_symlinks,
         exclude=exclude,
     )
-    # Three threads: this one walks (a stat per folder), one reads each
-    # result_info.yaml (an open, a read, a close), one binds and writes the
-    # rows (on its own connection). Each spends most of its time in system
-    # calls or in SQLite, without the GIL, so the three overlap on two cores.
+    # Three threads: this one walks (a stat per folder) and binds the rows,
+    # one reads each result_info.yaml (an open, a read, a close), one writes
+    # the rows (on its own connection). Each spends most of its time in
+    # system calls or in SQLite, without the GIL, so they overlap on two cores.
     with (
         ThreadPoolExecutor(1, thread_name_prefix="listing-read") as reader,
         ThreadPoolExecutor(1, thread_name_prefix="listing-write") as writer,
@@ -89,7 +89,7 @@ def list_root(
 
         def write(rows: list[tuple[object, ...]]) -> None:
             nonlocal writing
-            future = writer.submit(_write, store, rows, shared)
+            future = writer.submit(store.list_new, store.listing_batch(rows, shared))
             if writing is not None:
                 listed.count += writing.result()
             writing = future
@@ -183,10 +183,6 @@ class _Folder:
         if self._fd is not None:
             os.close(self._fd)
         self._fd = self._path = None
-
-
-def _write(store: Store, rows: list[tuple[object, ...]], shared: dict[str, object]) -> int:
-    return store.list_new(store.listing_batch(rows, shared))
 
 
 def drop_vanished(store: Store, root: str) -> int:

@@ -56,8 +56,6 @@ ROW = (
     "dispatch_id", "path", "results_dir", "size", "mtime_ns", "inode",
     "status", "start_time", "end_time", "sort_time",
 )  # fmt: skip
-_TEXT = tuple(ROW.index(c) for c in ("dispatch_id", "path", "results_dir", "status"))
-_TIMES = tuple(ROW.index(c) for c in ("start_time", "end_time", "sort_time"))
 # Rows per statement on SQLite, at most (fewer if its limit on bound
 # parameters is lower).
 _ROWS_PER_STATEMENT = 500
@@ -113,21 +111,31 @@ class _Listing:
         pick = operator.itemgetter(*picks)
         extra = tuple(tail)
         times: dict[Any, Any] = {None: None}
+        known = times.get
         convert_time = self._time
         out = []
-        for row in rows:
-            values = list(row)
-            for i in _TEXT:
-                text = values[i]
-                if text is not None:
-                    values[i] = storable(text)
-            for i in _TIMES:
-                moment = values[i]
-                converted = times.get(moment, times)
-                if converted is times:
-                    converted = times[moment] = convert_time(moment)
-                values[i] = converted
-            out.append(pick((*values, *extra)))
+        append = out.append
+        for dispatch_id, path, parent, size, mtime_ns, inode, status, start, end, sort in rows:
+            # The id and the parent are parts of the path, which holds no
+            # NUL: all three are storable as they are if it is ASCII.
+            if not path.isascii():
+                dispatch_id, path, parent = storable(dispatch_id), storable(path), storable(parent)
+            if status is not None:
+                status = storable(status)
+            # The few minutes a batch holds, each converted once.
+            start_value = known(start, times)
+            if start_value is times:
+                start_value = times[start] = convert_time(start)
+            end_value = known(end, times)
+            if end_value is times:
+                end_value = times[end] = convert_time(end)
+            sort_value = known(sort, times)
+            if sort_value is times:
+                sort_value = times[sort] = convert_time(sort)
+            append(pick((
+                dispatch_id, path, parent, size, mtime_ns, inode,
+                status, start_value, end_value, sort_value, *extra,
+            )))  # fmt: skip
         return out
 
     def run(self, database: pw.Database, params: list[tuple[Any, ...]]) -> int:
