@@ -42,6 +42,11 @@ BATCH = 2000
 # the walk may be ahead of it.
 CHUNK = 256
 AHEAD = 4
+# Whether result_info.yaml is read on a thread of its own (else on the
+# walking one). Three threads beat two only with both cores free: on this
+# project's shared 2-core machine they came out even (docs/performance.md,
+# session 9).
+READ_THREAD = True
 
 
 @dataclass
@@ -79,10 +84,12 @@ def list_root(
     # one reads each result_info.yaml (an open, a read, a close), one writes
     # the rows (on its own connection). Each spends most of its time in
     # system calls or in SQLite, without the GIL, so they overlap on two cores.
+    # (A thread of the pool starts on its first task: none if not READ_THREAD.)
     with (
         ThreadPoolExecutor(1, thread_name_prefix="listing-read") as reader,
         ThreadPoolExecutor(1, thread_name_prefix="listing-write") as writer,
     ):
+        read = reader.submit if READ_THREAD else _at_once
         reading: deque[Future[list[tuple[object, ...]]]] = deque()
         writing: Future[int] | None = None
         batch: list[tuple[object, ...]] = []
@@ -110,11 +117,11 @@ def list_root(
                     break
                 chunk.append(found)
                 if len(chunk) >= CHUNK:
-                    reading.append(reader.submit(_provisional_rows, chunk))
+                    reading.append(read(_provisional_rows, chunk))
                     chunk = []
                     take(AHEAD)
             if chunk:
-                reading.append(reader.submit(_provisional_rows, chunk))
+                reading.append(read(_provisional_rows, chunk))
             take(0)
             if batch:
                 write(batch)
@@ -127,6 +134,14 @@ def list_root(
             writer.submit(store.close_thread_connection)
     listed.seconds = time.monotonic() - started
     return listed
+
+
+def _at_once(
+    read: Callable[[list[Found]], list[tuple[object, ...]]], found: list[Found]
+) -> Future[list[tuple[object, ...]]]:
+    done: Future[list[tuple[object, ...]]] = Future()
+    done.set_result(read(found))
+    return done
 
 
 def _provisional_rows(found: list[Found]) -> list[tuple[object, ...]]:

@@ -73,7 +73,9 @@ def test_small_chunks_and_batches_list_what_the_defaults_do(
     assert listed.count == len(expected) > 10
     counts = index.counts()
     store = index._store
-    for chunk, ahead, batch, per_statement in [(1, 0, 1, 1), (2, 1, 3, 2), (3, 4, 7, 5)]:
+    variants = [(1, 0, 1, 1, True), (2, 1, 3, 2, True), (3, 4, 7, 5, True), (2, 1, 3, 2, False)]
+    for chunk, ahead, batch, per_statement, read_thread in variants:
+        monkeypatch.setattr(listing, "READ_THREAD", read_thread)
         monkeypatch.setattr(listing, "CHUNK", chunk)
         monkeypatch.setattr(listing, "AHEAD", ahead)
         monkeypatch.setattr(listing, "BATCH", batch)
