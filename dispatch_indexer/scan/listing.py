@@ -23,21 +23,30 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..config import Config
 from ..read.reader import INFO_FILE, RESULT_FILE
-from ..read.resultinfo import read_info
+from ..read.resultinfo import read_fields
 from ..store.provisional import SOURCE
 from ..store.scope import utcnow
 from ..store.store import Store
-from ..text import storable
-from .walk import find_dispatches
+from .walk import Found, find_dispatches
 
-# Rows written per statement: enough to amortise, small enough to commit often.
+# Rows written per transaction: enough to amortise, small enough to commit often.
 BATCH = 2000
+# Folders handed to the reading thread at a time, and how many such chunks
+# the walk may be ahead of it.
+CHUNK = 256
+AHEAD = 4
+# Whether result_info.yaml is read on a thread of its own (else on the
+# walking one). Three threads beat two only with both cores free: on this
+# project's shared 2-core machine they came out even (docs/performance.md,
+# session 9).
+READ_THREAD = True
 
 
 @dataclass
@@ -71,63 +80,124 @@ def list_root(
         follow_symlinks=config.follow_symlinks,
         exclude=exclude,
     )
-    # Rows are written by a thread (on its own connection) while this one
-    # walks and reads. Each batch is bound here and written in one statement
-    # there, so the writing thread needs the GIL only between batches.
-    with ThreadPoolExecutor(1, thread_name_prefix="listing-write") as writer:
+    # Three threads: this one walks (a stat per folder) and binds the rows,
+    # one reads each result_info.yaml (an open, a read, a close), one writes
+    # the rows (on its own connection). Each spends most of its time in
+    # system calls or in SQLite, without the GIL, so they overlap on two cores.
+    # (A thread of the pool starts on its first task: none if not READ_THREAD.)
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="listing-read") as reader,
+        ThreadPoolExecutor(1, thread_name_prefix="listing-write") as writer,
+    ):
+        read = reader.submit if READ_THREAD else _at_once
+        reading: deque[Future[list[tuple[object, ...]]]] = deque()
         writing: Future[int] | None = None
-        batch: list[dict[str, object]] = []
+        batch: list[tuple[object, ...]] = []
 
-        def write(rows: list[dict[str, object]]) -> None:
+        def write(rows: list[tuple[object, ...]]) -> None:
             nonlocal writing
             future = writer.submit(store.list_new, store.listing_batch(rows, shared))
             if writing is not None:
                 listed.count += writing.result()
             writing = future
 
+        def take(keep: int) -> None:
+            nonlocal batch
+            while len(reading) > keep:
+                batch += reading.popleft().result()
+                if len(batch) >= BATCH:
+                    write(batch)
+                    batch = []
+
         try:
+            chunk: list[Found] = []
             for found in walk:
                 if should_stop is not None and should_stop():
                     listed.stopped = True
                     break
-                row = _provisional(found.folder, found.stat)
-                if row is None:
-                    continue
-                batch.append(row)
-                if len(batch) >= BATCH:
-                    write(batch)
-                    batch = []
+                chunk.append(found)
+                if len(chunk) >= CHUNK:
+                    reading.append(read(_provisional_rows, chunk))
+                    chunk = []
+                    take(AHEAD)
+            if chunk:
+                reading.append(read(_provisional_rows, chunk))
+            take(0)
             if batch:
                 write(batch)
             if writing is not None:
                 listed.count += writing.result()
                 writing = None
         finally:
+            for future in reading:
+                future.cancel()
             writer.submit(store.close_thread_connection)
     listed.seconds = time.monotonic() - started
     return listed
 
 
-def _provisional(folder: str, stat: tuple[int, int, int]) -> dict[str, object] | None:
-    parent, name = os.path.split(folder)
-    info = read_info(os.path.join(folder, INFO_FILE))
-    if info.get("dispatch_id", name) != name:
-        # Not a folder Covalent named: its id is known only from the pickle.
-        return None
-    size, mtime_ns, inode = stat
-    start = info.get("start_time")
-    return {
-        "dispatch_id": storable(name),
-        "path": folder,
-        "results_dir": parent,
-        "size": size,
-        "mtime_ns": mtime_ns,
-        "inode": inode,
-        "status": info.get("status"),
-        "start_time": start,
-        "end_time": info.get("end_time"),
-        "sort_time": start or dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc),
-    }
+def _at_once(
+    read: Callable[[list[Found]], list[tuple[object, ...]]], found: list[Found]
+) -> Future[list[tuple[object, ...]]]:
+    done: Future[list[tuple[object, ...]]] = Future()
+    done.set_result(read(found))
+    return done
+
+
+def _provisional_rows(found: list[Found]) -> list[tuple[object, ...]]:
+    """The provisional records (``provisional.ROW``) of these folders, but
+    for those Covalent did not name."""
+    rows = []
+    opened = _Folder()
+    try:
+        for folder, (size, mtime_ns, inode) in found:
+            parent, _, name = folder.rpartition("/")
+            if not parent or parent.endswith("/"):
+                parent, name = os.path.split(folder)  # the root, or "//" in it
+            fd = opened.fd(parent)
+            if fd is not None:
+                # Relative to the parent: the kernel resolves two names, not the path.
+                dispatch_id, status, start, end = read_fields(name + _SLASH_INFO_FILE, fd)
+            else:
+                dispatch_id, status, start, end = read_fields(folder + _SLASH_INFO_FILE)
+            if dispatch_id is not None and dispatch_id != name:
+                # Not a folder Covalent named: its id is known only from the pickle.
+                continue
+            sort_time = start or dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.timezone.utc)
+            rows.append(
+                (name, folder, parent, size, mtime_ns, inode, status, start, end, sort_time)
+            )
+    finally:
+        opened.close()
+    return rows
+
+
+_SLASH_INFO_FILE = "/" + INFO_FILE
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+
+
+class _Folder:
+    """An open descriptor of the folder last asked for (a chunk's folders
+    mostly share one parent)."""
+
+    def __init__(self) -> None:
+        self._path: str | None = None
+        self._fd: int | None = None
+
+    def fd(self, path: str) -> int | None:
+        if path != self._path:
+            self.close()
+            self._path = path
+            try:
+                self._fd = os.open(path, _FOLDER_FLAGS)
+            except OSError:
+                self._fd = None
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = self._path = None
 
 
 def drop_vanished(store: Store, root: str) -> int:

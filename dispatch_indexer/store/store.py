@@ -155,7 +155,7 @@ class Store:
     def has_locations(self, folder: str) -> bool:
         return provisional.has_locations(self.scope, folder)
 
-    def listing_batch(self, rows: list[dict[str, object]], shared: dict[str, object]) -> Batch:
+    def listing_batch(self, rows: list[tuple[object, ...]], shared: dict[str, object]) -> Batch:
         return provisional.listing_batch(self.scope, rows, shared)
 
     def list_new(self, batch: Batch) -> int:
