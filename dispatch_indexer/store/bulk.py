@@ -12,19 +12,41 @@ each in one pass. Meanwhile a search misses the dispatches written since
 the build began, and a sort walks the table; both are right again when it
 ends.
 
+The other indexes of the dispatch table (its filters, hosts and roots,
+changes, sub-workflows, provisional records) are set aside the same way:
+each full read grows a provisional row into a whole one, and every index
+of the table had its entry deleted and inserted again per row (the upsert
+sets every column), half of what writing the row cost. Their SQL is kept in
+``index_meta`` (``SET_ASIDE``), they are dropped, and the end makes each
+again from it, in one pass over the table. The listing's own order
+(``KEPT``) stays, so that the first page of a listing is an index range
+while the build runs; other filters walk the table meanwhile.
+
 The build is marked by a row of ``index_meta``, which the triggers read,
 so an index left in a bulk build by a crash is finished by its next scan
-(``finish_interrupted``). **SQLite only**: on PostgreSQL, where daemons of
-several hosts write one index at once, every write keeps its indexes.
+(``finish_interrupted``; a migration first puts the indexes set aside
+back, ``restore_set_aside``). **SQLite only**: on PostgreSQL, where daemons
+of several hosts write one index at once, every write keeps its indexes.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import peewee as pw
 
 from . import engine, sorting
 from .scope import Scope
 from .sqlite import fulltext as sqlite_fulltext
 
 KEY = sqlite_fulltext.BULK_KEY
+# The index_meta rows holding the SQL of an index set aside, by its name.
+SET_ASIDE = "bulk_index:"
+# The dispatch table's indexes that stay: the listing's own order, and the
+# key every write looks rows up by (SQLite's, for the primary key).
+KEPT = ("dispatch_sort_time_dispatch_id",)
+MAP_BYTES = 1 << 40
 # A table this small has its indexes made again in well under a second: a
 # first scan into it is a bulk build however few dispatches it finds.
 SMALL_TABLE = 20_000
@@ -64,7 +86,43 @@ def begin(scope: Scope) -> bool:
     with scope.database.atomic():
         M.insert(key=KEY, value="1").on_conflict_ignore().execute()
         sorting.drop(scope.database)
+        _set_aside(scope.database)
     return True
+
+
+def _set_aside(database: pw.Database) -> None:
+    """Drop the dispatch table's indexes but ``KEPT`` (and the sort indexes,
+    ``sorting``), their SQL kept in ``index_meta`` for ``restore_set_aside``."""
+    rows = database.execute_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'dispatch'"
+        " AND sql IS NOT NULL ORDER BY name"
+    ).fetchall()
+    for name, sql in rows:
+        if name in KEPT:
+            continue
+        database.execute_sql(
+            "INSERT OR REPLACE INTO index_meta (key, value) VALUES (?, ?)", (SET_ASIDE + name, sql)
+        )
+        database.execute_sql(f'DROP INDEX "{name}"')
+
+
+def restore_set_aside(database: pw.Database) -> int:
+    """Make again the indexes a bulk build set aside; how many. Inside a
+    write transaction; SQLite only."""
+    rows = database.execute_sql(
+        "SELECT key, value FROM index_meta WHERE key >= ? AND key < ? ORDER BY key",
+        (SET_ASIDE, SET_ASIDE[:-1] + chr(ord(SET_ASIDE[-1]) + 1)),
+    ).fetchall()
+    for key, sql in rows:
+        name = key[len(SET_ASIDE) :]
+        # A migration run meanwhile may have made it again.
+        exists = database.execute_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+        ).fetchone()
+        if exists is None:
+            database.execute_sql(sql)
+        database.execute_sql("DELETE FROM index_meta WHERE key = ?", (key,))
+    return len(rows)
 
 
 def end(scope: Scope) -> int:
@@ -73,11 +131,26 @@ def end(scope: Scope) -> int:
     if not supported(scope):
         return 0
     M = scope.tables.MetaEntry
-    with scope.database.atomic():
+    with _mapped(scope.database), scope.database.atomic():
         M.delete().where(M.key == KEY).execute()
         filled = sqlite_fulltext.fill(scope.database)
         sorting.install(scope.database, if_missing=True)
+        restore_set_aside(scope.database)
     return filled
+
+
+@contextlib.contextmanager
+def _mapped(database: pw.Database) -> Iterator[None]:
+    """The database file memory-mapped for reading meanwhile: each index
+    made again is a pass over the whole table, and reading it page by page
+    through ``pread`` cost as much again as the rest (SQLite caps the size
+    at what it was built for, 2 GB by default)."""
+    (before,) = database.execute_sql("PRAGMA mmap_size").fetchone()
+    database.execute_sql(f"PRAGMA mmap_size = {MAP_BYTES}")
+    try:
+        yield
+    finally:
+        database.execute_sql(f"PRAGMA mmap_size = {int(before)}")
 
 
 def finish_interrupted(scope: Scope) -> bool:

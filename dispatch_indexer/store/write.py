@@ -100,15 +100,37 @@ def apply(
 
 def _apply(scope: Scope, outcomes: list[ReadOutcome], now: dt.datetime) -> ApplyResult:
     result = ApplyResult()
-    for record in sorted((o.record for o in outcomes), key=lambda r: r.path):
-        _put_location(scope, record, now)
+    location = scope.statement(build_location)
+    bind_location = location.binder({"host": scope.host, "seen_at": now})
+    records = sorted((o.record for o in outcomes), key=lambda r: r.path)
+    location.run_many([bind_location(_location_row(record)) for record in records])
     known = _existing(scope, sorted({o.record.dispatch_id for o in outcomes}))
+    dispatch = scope.statement(build_dispatch)
+    bind_dispatch = dispatch.binder(
+        {"host": scope.host, "missing": False, "updated_at": now, "first_seen": now}
+    )
+    blob = scope.statement(build_blob)
+    # Written after every dispatch row of the batch, in its order (a later
+    # copy's bytes last), still in the transaction that holds those rows.
+    blobs: list[list[Any]] = []
     for outcome in outcomes:
         record = outcome.record
         if record.dispatch_id != os.path.basename(record.path):
             provisional.drop_misnamed(scope, record.path)
-        if not _put_dispatch(scope, outcome, now):
+        if not dispatch.run_params(bind_dispatch(_dispatch_row(outcome, now))):
+            _fill(scope, record)
             continue  # the copy shown stays: it is further along
+        if record.unreadable is None and outcome.data is not None:
+            blobs.append(
+                blob.params(
+                    {
+                        "dispatch_id": record.dispatch_id,
+                        "data": outcome.data,
+                        "sha256": record.sha256 or "",
+                        "encoding": outcome.data_encoding,
+                    }
+                )
+            )
         if record.dispatch_id in known:
             result.updated += 1
         else:
@@ -116,6 +138,7 @@ def _apply(scope: Scope, outcomes: list[ReadOutcome], now: dt.datetime) -> Apply
             known.add(record.dispatch_id)
         if record.unreadable:
             result.unreadable += 1
+    blob.run_many(blobs)
     scope.compact_counts()
     return result
 
@@ -241,9 +264,9 @@ def _build_fill(name: str) -> Callable[[Scope], tuple[type[pw.Model], pw.Query]]
 _FILLS = {name: _build_fill(name) for name in _FILLED}
 
 
-def _put_location(scope: Scope, record: DispatchRecord, now: dt.datetime) -> None:
-    row = {
-        "host": scope.host,
+def _location_row(record: DispatchRecord) -> dict[str, Any]:
+    """A read's location row, but for its host and ``seen_at`` (``_apply``)."""
+    return {
         "path": record.path,
         "dispatch_id": record.dispatch_id,
         "root": record.root,
@@ -252,44 +275,29 @@ def _put_location(scope: Scope, record: DispatchRecord, now: dt.datetime) -> Non
         "inode": record.inode or 0,
         "last_event": record.last_event,
         "unreadable": record.unreadable,
-        "seen_at": now,
         "origin": record.origin,
     }
-    scope.statement(build_location).run(row)
 
 
-def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
-    """Upsert the record of one read, if it is the copy to show; whether
-    it was written."""
-    record = outcome.record
-    written = scope.statement(build_dispatch).run(_dispatch_row(scope, outcome, now))
-    if not written and record.unreadable is None:
-        # A less authoritative copy may still know the workflow's name or
-        # its task count where the one shown does not (a client's download
-        # names its workflow only from its source, and counts only the
-        # tasks it fetched; the client's manifest names both).
-        for name, build in _FILLS.items():
-            value = getattr(record, name)
-            if value is not None:
-                scope.statement(build).run({"dispatch_id": record.dispatch_id, name: value})
-    if written and record.unreadable is None and outcome.data is not None:
-        blob = {
-            "dispatch_id": record.dispatch_id,
-            "data": outcome.data,
-            "sha256": record.sha256 or "",
-            "encoding": outcome.data_encoding,
-        }
-        scope.statement(build_blob).run(blob)
-    return bool(written)
+def _fill(scope: Scope, record: DispatchRecord) -> None:
+    """After a read that is not the copy shown: a less authoritative copy
+    may still know the workflow's name or its task count where the one
+    shown does not (a client's download names its workflow only from its
+    source, and counts only the tasks it fetched; the client's manifest
+    names both)."""
+    if record.unreadable is not None:
+        return
+    for name, build in _FILLS.items():
+        value = getattr(record, name)
+        if value is not None:
+            scope.statement(build).run({"dispatch_id": record.dispatch_id, name: value})
 
 
-def _dispatch_row(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> dict[str, Any]:
+def _dispatch_row(outcome: ReadOutcome, now: dt.datetime) -> dict[str, Any]:
+    """A read's dispatch row, but for the columns every row of a batch
+    shares (``_apply``)."""
     record = outcome.record
     row = {name: getattr(record, name) for name in _COPIED}
-    # _COMPUTED:
-    row["host"] = scope.host
-    row["missing"] = False
-    row["updated_at"] = row["first_seen"] = now
     # Encoded by the reader process already (``read.reader.compact``), or here.
     if outcome.nodes_json is not None:
         row["nodes"] = EncodedJSON(outcome.nodes_json)
