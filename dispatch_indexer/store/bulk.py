@@ -18,9 +18,10 @@ each full read grows a provisional row into a whole one, and every index
 of the table had its entry deleted and inserted again per row (the upsert
 sets every column), half of what writing the row cost. Their SQL is kept in
 ``index_meta`` (``SET_ASIDE``), they are dropped, and the end makes each
-again from it, in one pass over the table. The listing's own order
-(``KEPT``) stays, so that the first page of a listing is an index range
-while the build runs; other filters walk the table meanwhile.
+again from it, in one pass over the table. The listing's own order and
+the change feed's (``KEPT``) stay, so that the first page of a listing
+and what the notifier reads stay index ranges while the build runs; other
+filters walk the table meanwhile.
 
 The build is marked by a row of ``index_meta``, which the triggers read,
 so an index left in a bulk build by a crash is finished by its next scan
@@ -43,9 +44,11 @@ from .sqlite import fulltext as sqlite_fulltext
 KEY = sqlite_fulltext.BULK_KEY
 # The index_meta rows holding the SQL of an index set aside, by its name.
 SET_ASIDE = "bulk_index:"
-# The dispatch table's indexes that stay: the listing's own order, and the
-# key every write looks rows up by (SQLite's, for the primary key).
-KEPT = ("dispatch_sort_time_dispatch_id",)
+# The dispatch table's indexes that stay (with SQLite's own, of the primary
+# key): the listing's own order, and the change feed's, which the daemon's
+# notifier reads after every batch written (``changes``; without its index
+# each read would walk the table).
+KEPT = ("dispatch_changed", "dispatch_sort_time_dispatch_id")
 MAP_BYTES = 1 << 40
 # A table this small has its indexes made again in well under a second: a
 # first scan into it is a bulk build however few dispatches it finds.
