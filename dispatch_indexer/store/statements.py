@@ -127,9 +127,14 @@ class Compiled:
         """``params`` for rows that all have ``shared``'s values (converted
         once, here), given the rest."""
         binds = [_fixed(bind, shared) for bind in self._binds]
+        # The constants after the last value a row gives (an upsert's
+        # conditions), appended as they are.
+        last = max((i for i, (convert, _) in enumerate(binds) if convert is not None), default=-1)
+        head, tail = binds[: last + 1], [constant for _, constant in binds[last + 1 :]]
 
         def bind(row: Mapping[str, Any]) -> list[Any]:
-            return [convert(row[name]) if convert is not None else name for convert, name in binds]
+            values = [convert(row[name]) if convert is not None else name for convert, name in head]
+            return values + tail
 
         return bind
 
