@@ -184,6 +184,16 @@ class Compiled:
             cursor.execute(self.sql, params)
         return cursor.rowcount
 
+    def select_each(self, values: list[Any]) -> list[tuple[Any, ...]]:
+        """The rows of a query whose every value is of one column (an IN
+        list), given those values in order."""
+        given = iter(values)
+        params = [convert(next(given)) if convert else name for convert, name in self._binds]
+        with _ERRORS_AS_PEEWEES:
+            cursor = self.database.cursor()
+            cursor.execute(self.sql, params)
+        return list(cursor.fetchall())
+
     def run_many(self, params: list[list[Any]]) -> None:
         """Execute once per row of parameters, in order, in one call to the
         driver (for statements whose rows' counts do not matter)."""

@@ -21,8 +21,8 @@ import peewee as pw
 from ..records import ORIGIN_RANKS, DispatchRecord
 from . import engine, provisional
 from .models import Dispatch, EncodedJSON, Location
-from .scope import Scope, chunks, utcnow
-from .statements import slots
+from .scope import IN_CHUNK, Scope, chunks, utcnow
+from .statements import Slot, slots
 
 if TYPE_CHECKING:  # the reader modules load in the processes that read
     from ..read.reader import ReadOutcome
@@ -145,15 +145,20 @@ def _apply(scope: Scope, outcomes: list[ReadOutcome], now: dt.datetime) -> Apply
 
 def _existing(scope: Scope, ids: list[str]) -> set[str]:
     """Which of these dispatches have a record (for counting new ones)."""
-    D = scope.tables.Dispatch
+    statement = scope.statement(_build_existing)
     found: set[str] = set()
     for chunk in chunks(ids):
-        # A provisional record is not a record yet.
-        query = D.select(D.dispatch_id).where(
-            D.dispatch_id.in_(chunk) & ~provisional.listing_only(D)
-        )
-        found.update(row[0] for row in query.tuples())
+        # Every chunk as long as the statement's list: a repeated id changes nothing.
+        chunk = chunk + chunk[-1:] * (IN_CHUNK - len(chunk))
+        found.update(row[0] for row in statement.select_each(chunk))
     return found
+
+
+def _build_existing(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
+    D = scope.tables.Dispatch
+    ids = [pw.Value(Slot("dispatch_id"), converter=False) for _ in range(IN_CHUNK)]
+    # A provisional record is not a record yet.
+    return D, D.select(D.dispatch_id).where(D.dispatch_id.in_(ids) & ~provisional.listing_only(D))
 
 
 def origin_rank(column: pw.Field | pw.ColumnBase) -> pw.Expression:

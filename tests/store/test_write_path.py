@@ -90,6 +90,8 @@ def test_a_bulk_build_sets_the_indexes_aside_and_makes_them_again(
     store.apply([read_dispatch(f, root=str(root)) for f in folders])
     store.end_bulk()
     assert _sqlite_indexes(index) == before
+    # The file was mapped only while the indexes were made.
+    assert store.database.execute_sql("PRAGMA mmap_size").fetchone() == (0,)
     kept = store.database.execute_sql(
         "SELECT count(*) FROM index_meta WHERE key LIKE 'bulk%'"
     ).fetchone()
