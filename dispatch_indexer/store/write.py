@@ -81,8 +81,8 @@ def apply(
     decided inside its upsert, against the row as committed
     (``_supersedes``), never from an earlier SELECT that another writer
     could have made stale; the server locks the row for the upsert, so
-    the stored bytes written next in the same transaction always go with
-    the row that was written. Every writer takes its row locks in one
+    the stored bytes written after the batch's rows, in the same
+    transaction, always go with the row that was written. Every writer takes its row locks in one
     order, its own locations by path and then dispatches by id, so
     writers queue rather than deadlock; a transaction that loses a
     deadlock anyway (with ``forget.forget_locations`` of another host) is
