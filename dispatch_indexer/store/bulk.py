@@ -18,7 +18,9 @@ each full read grows a provisional row into a whole one, and every index
 of the table had its entry deleted and inserted again per row (the upsert
 sets every column), half of what writing the row cost. Their SQL is kept in
 ``index_meta`` (``SET_ASIDE``), they are dropped, and the end makes each
-again from it, in one pass over the table. The listing's own order and
+again from it, in one pass over the table; only in a build that listed
+more dispatches than the table held (``set_aside_worth_it``). The
+listing's own order and
 the change feed's (``KEPT``) stay, so that the first page of a listing
 and what the notifier reads stay index ranges while the build runs; other
 filters walk the table meanwhile.
@@ -31,9 +33,6 @@ of several hosts write one index at once, every write keeps its indexes.
 """
 
 from __future__ import annotations
-
-import contextlib
-from collections.abc import Iterator
 
 import peewee as pw
 
@@ -49,7 +48,6 @@ SET_ASIDE = "bulk_index:"
 # notifier reads after every batch written (``changes``; without its index
 # each read would walk the table).
 KEPT = ("dispatch_changed", "dispatch_sort_time_dispatch_id")
-MAP_BYTES = 1 << 40
 # A table this small has its indexes made again in well under a second: a
 # first scan into it is a bulk build however few dispatches it finds.
 SMALL_TABLE = 20_000
@@ -89,24 +87,37 @@ def begin(scope: Scope) -> bool:
     with scope.database.atomic():
         M.insert(key=KEY, value="1").on_conflict_ignore().execute()
         sorting.drop(scope.database)
-        _set_aside(scope.database)
     return True
 
 
-def _set_aside(database: pw.Database) -> None:
-    """Drop the dispatch table's indexes but ``KEPT`` (and the sort indexes,
-    ``sorting``), their SQL kept in ``index_meta`` for ``restore_set_aside``."""
-    rows = database.execute_sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'dispatch'"
-        " AND sql IS NOT NULL ORDER BY name"
-    ).fetchall()
-    for name, sql in rows:
-        if name in KEPT:
-            continue
-        database.execute_sql(
-            "INSERT OR REPLACE INTO index_meta (key, value) VALUES (?, ?)", (SET_ASIDE + name, sql)
-        )
-        database.execute_sql(f'DROP INDEX "{name}"')
+def set_aside_worth_it(listed: int, before: int) -> bool:
+    """Whether a bulk build that listed ``listed`` dispatches into a table
+    of ``before`` rows is better off with the indexes set aside: making
+    one again is a pass over the whole table, keeping it costs about twice
+    that per row written (a small build keeps them: nothing to win)."""
+    return listed >= MIN_LISTED and listed >= before
+
+
+def set_aside(scope: Scope) -> None:
+    """In a bulk build (SQLite): drop the dispatch table's indexes but
+    ``KEPT`` (and the sort indexes, ``sorting``), their SQL kept in
+    ``index_meta`` for ``restore_set_aside``."""
+    if not supported(scope) or not active(scope):
+        return
+    database = scope.database
+    with database.atomic():
+        rows = database.execute_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'dispatch'"
+            " AND sql IS NOT NULL ORDER BY name"
+        ).fetchall()
+        for name, sql in rows:
+            if name in KEPT:
+                continue
+            database.execute_sql(
+                "INSERT OR REPLACE INTO index_meta (key, value) VALUES (?, ?)",
+                (SET_ASIDE + name, sql),
+            )
+            database.execute_sql(f'DROP INDEX "{name}"')
 
 
 def restore_set_aside(database: pw.Database) -> int:
@@ -134,26 +145,12 @@ def end(scope: Scope) -> int:
     if not supported(scope):
         return 0
     M = scope.tables.MetaEntry
-    with _mapped(scope.database), scope.database.atomic():
+    with scope.database.atomic():
         M.delete().where(M.key == KEY).execute()
         filled = sqlite_fulltext.fill(scope.database)
         sorting.install(scope.database, if_missing=True)
         restore_set_aside(scope.database)
     return filled
-
-
-@contextlib.contextmanager
-def _mapped(database: pw.Database) -> Iterator[None]:
-    """The database file memory-mapped for reading meanwhile: each index
-    made again is a pass over the whole table, and reading it page by page
-    through ``pread`` cost as much again as the rest (SQLite caps the size
-    at what it was built for, 2 GB by default)."""
-    (before,) = database.execute_sql("PRAGMA mmap_size").fetchone()
-    database.execute_sql(f"PRAGMA mmap_size = {MAP_BYTES}")
-    try:
-        yield
-    finally:
-        database.execute_sql(f"PRAGMA mmap_size = {int(before)}")
 
 
 def finish_interrupted(scope: Scope) -> bool:

@@ -83,6 +83,7 @@ def test_a_bulk_build_sets_the_indexes_aside_and_makes_them_again(
     store = index._store
     before = _sqlite_indexes(index)
     assert store.begin_bulk()
+    store.set_indexes_aside()
     during = [name for name, _ in _sqlite_indexes(index)]
     assert during == list(bulk.KEPT)
     root = corpus / ROOT_NAMES[0]
@@ -90,8 +91,6 @@ def test_a_bulk_build_sets_the_indexes_aside_and_makes_them_again(
     store.apply([read_dispatch(f, root=str(root)) for f in folders])
     store.end_bulk()
     assert _sqlite_indexes(index) == before
-    # The file was mapped only while the indexes were made.
-    assert store.database.execute_sql("PRAGMA mmap_size").fetchone() == (0,)
     kept = store.database.execute_sql(
         "SELECT count(*) FROM index_meta WHERE key LIKE 'bulk%'"
     ).fetchone()
@@ -104,7 +103,8 @@ def test_indexes_set_aside_by_a_build_cut_short_come_back_on_the_next_scan(
 ) -> None:
     with DispatchIndex() as index:
         before = _sqlite_indexes(index)
-        index._store.begin_bulk()  # then a crash
+        index._store.begin_bulk()
+        index._store.set_indexes_aside()  # then a crash
     with DispatchIndex() as index:
         index.add_dirs([corpus / ROOT_NAMES[0]])
         index.scan()
@@ -116,7 +116,8 @@ def test_indexes_set_aside_by_a_build_cut_short_come_back_on_the_next_scan(
 def test_a_migration_puts_the_indexes_set_aside_back_first(home: Path) -> None:
     with DispatchIndex() as index:
         before = _sqlite_indexes(index)
-        index._store.begin_bulk()  # then a crash, and an older version's index
+        index._store.begin_bulk()
+        index._store.set_indexes_aside()  # then a crash, and an older version's index
         database = index._store.database
         undo_step_12(database.execute_sql)
         database.execute_sql("UPDATE index_meta SET value = '11' WHERE key = 'schema_version'")
@@ -127,3 +128,10 @@ def test_a_migration_puts_the_indexes_set_aside_back_first(home: Path) -> None:
         assert bulk.active(index._store.scope)
         index.scan()
         assert _sqlite_indexes(index) == before
+
+
+def test_only_a_build_bigger_than_its_table_sets_the_indexes_aside() -> None:
+    assert bulk.set_aside_worth_it(bulk.MIN_LISTED, 0)
+    assert bulk.set_aside_worth_it(50_000, 50_000)
+    assert not bulk.set_aside_worth_it(bulk.MIN_LISTED - 1, 0)
+    assert not bulk.set_aside_worth_it(10_000, 10_001)
