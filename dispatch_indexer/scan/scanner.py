@@ -146,6 +146,8 @@ class Scanner:
         listed = listing.list_root(self.store, self.config, root, exclude, self.should_stop)
         if not bulk and self.store.bulk_worth_it(listed.count, before):
             bulk = self.store.begin_bulk()
+        if bulk and self.store.set_aside_worth_it(listed.count, before):
+            self.store.set_indexes_aside()
         self.summary.listed += listed.count
         self.summary.listed_seconds += listed.seconds
         if listed.stopped:

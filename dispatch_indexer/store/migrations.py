@@ -14,7 +14,7 @@ from collections.abc import Callable
 import peewee as pw
 
 from ..errors import DatabaseError
-from . import counters, fulltext, notified, sorting
+from . import bulk, counters, fulltext, notified, sorting
 from . import engine as db_mod
 from .driver import LazyPlayhouseMigrate
 from .models import (
@@ -318,6 +318,11 @@ def migrate(database: pw.Database, tables: Tables, host: str | None = None) -> i
             f"the index has schema version {version}, newer than this "
             f"covalent-indexer understands ({LATEST}); upgrade covalent-indexer"
         )
+    if 0 < version < LATEST and not db_mod.is_postgres(database):
+        # A bulk build cut short left indexes set aside (``bulk``): back
+        # before any step, which may expect them.
+        with database.atomic():
+            bulk.restore_set_aside(database)
     while version < LATEST:
         with database.atomic():
             # Another process opening the same index may have applied this

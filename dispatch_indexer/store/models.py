@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import peewee as pw
@@ -47,11 +48,36 @@ class UTCDateTimeField(pw.DateTimeField):
             self._converted[sqlite, value] = converted
         return converted
 
+    def fast_db_value(self) -> Callable[[Any], Any]:
+        """``db_value``, the engine looked up once (``statements.converter``)."""
+        converted, db_value = self._converted, self.db_value
+        sqlite = isinstance(self.model._meta.database, pw.SqliteDatabase)
+
+        def convert(value: Any) -> Any:
+            if value is None:
+                return None
+            done = converted.get((sqlite, value)) if type(value) is dt.datetime else None
+            return done if done is not None else db_value(value)
+
+        return convert
+
     def python_value(self, value: Any) -> Any:
         value = super().python_value(value)
         if isinstance(value, dt.datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value
+
+
+def _fast_text(db_value: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``db_value`` of a text column, but None and ASCII text without NUL
+    (nearly every value: ``storable`` leaves them as they are) at once."""
+
+    def convert(value: Any) -> Any:
+        if value is None or (type(value) is str and value.isascii() and "\x00" not in value):
+            return value
+        return db_value(value)
+
+    return convert
 
 
 class TextField(pw.TextField):
@@ -62,6 +88,9 @@ class TextField(pw.TextField):
         value = super().db_value(value)
         return storable(value) if isinstance(value, str) else value
 
+    def fast_db_value(self) -> Callable[[Any], Any]:
+        return _fast_text(self.db_value)
+
 
 class CharField(pw.CharField):
     """``TextField``'s rule, for a column with a length."""
@@ -69,6 +98,9 @@ class CharField(pw.CharField):
     def db_value(self, value: Any) -> Any:
         value = super().db_value(value)
         return storable(value) if isinstance(value, str) else value
+
+    def fast_db_value(self) -> Callable[[Any], Any]:
+        return _fast_text(self.db_value)
 
 
 class EncodedJSON(str):

@@ -122,6 +122,12 @@ class Store:
     def begin_bulk(self) -> bool:
         return bulk.begin(self.scope)
 
+    def set_aside_worth_it(self, listed: int, before: int) -> bool:
+        return bulk.set_aside_worth_it(listed, before)
+
+    def set_indexes_aside(self) -> None:
+        bulk.set_aside(self.scope)
+
     def end_bulk(self) -> int:
         return bulk.end(self.scope)
 

@@ -21,8 +21,8 @@ import peewee as pw
 from ..records import ORIGIN_RANKS, DispatchRecord
 from . import engine, provisional
 from .models import Dispatch, EncodedJSON, Location
-from .scope import Scope, chunks, utcnow
-from .statements import slots
+from .scope import IN_CHUNK, Scope, chunks, utcnow
+from .statements import Slot, slots
 
 if TYPE_CHECKING:  # the reader modules load in the processes that read
     from ..read.reader import ReadOutcome
@@ -81,8 +81,8 @@ def apply(
     decided inside its upsert, against the row as committed
     (``_supersedes``), never from an earlier SELECT that another writer
     could have made stale; the server locks the row for the upsert, so
-    the stored bytes written next in the same transaction always go with
-    the row that was written. Every writer takes its row locks in one
+    the stored bytes written after the batch's rows, in the same
+    transaction, always go with the row that was written. Every writer takes its row locks in one
     order, its own locations by path and then dispatches by id, so
     writers queue rather than deadlock; a transaction that loses a
     deadlock anyway (with ``forget.forget_locations`` of another host) is
@@ -100,15 +100,37 @@ def apply(
 
 def _apply(scope: Scope, outcomes: list[ReadOutcome], now: dt.datetime) -> ApplyResult:
     result = ApplyResult()
-    for record in sorted((o.record for o in outcomes), key=lambda r: r.path):
-        _put_location(scope, record, now)
+    location = scope.statement(build_location)
+    bind_location = location.binder({"host": scope.host, "seen_at": now})
+    records = sorted((o.record for o in outcomes), key=lambda r: r.path)
+    location.run_many([bind_location(_location_row(record)) for record in records])
     known = _existing(scope, sorted({o.record.dispatch_id for o in outcomes}))
+    dispatch = scope.statement(build_dispatch)
+    bind_dispatch = dispatch.binder(
+        {"host": scope.host, "missing": False, "updated_at": now, "first_seen": now}
+    )
+    blob = scope.statement(build_blob)
+    # Written after every dispatch row of the batch, in its order (a later
+    # copy's bytes last), still in the transaction that holds those rows.
+    blobs: list[list[Any]] = []
     for outcome in outcomes:
         record = outcome.record
         if record.dispatch_id != os.path.basename(record.path):
             provisional.drop_misnamed(scope, record.path)
-        if not _put_dispatch(scope, outcome, now):
+        if not dispatch.run_params(bind_dispatch(_dispatch_row(outcome, now))):
+            _fill(scope, record)
             continue  # the copy shown stays: it is further along
+        if record.unreadable is None and outcome.data is not None:
+            blobs.append(
+                blob.params(
+                    {
+                        "dispatch_id": record.dispatch_id,
+                        "data": outcome.data,
+                        "sha256": record.sha256 or "",
+                        "encoding": outcome.data_encoding,
+                    }
+                )
+            )
         if record.dispatch_id in known:
             result.updated += 1
         else:
@@ -116,21 +138,27 @@ def _apply(scope: Scope, outcomes: list[ReadOutcome], now: dt.datetime) -> Apply
             known.add(record.dispatch_id)
         if record.unreadable:
             result.unreadable += 1
+    blob.run_many(blobs)
     scope.compact_counts()
     return result
 
 
 def _existing(scope: Scope, ids: list[str]) -> set[str]:
     """Which of these dispatches have a record (for counting new ones)."""
-    D = scope.tables.Dispatch
+    statement = scope.statement(_build_existing)
     found: set[str] = set()
     for chunk in chunks(ids):
-        # A provisional record is not a record yet.
-        query = D.select(D.dispatch_id).where(
-            D.dispatch_id.in_(chunk) & ~provisional.listing_only(D)
-        )
-        found.update(row[0] for row in query.tuples())
+        # Every chunk as long as the statement's list: a repeated id changes nothing.
+        chunk = chunk + chunk[-1:] * (IN_CHUNK - len(chunk))
+        found.update(row[0] for row in statement.select_each(chunk))
     return found
+
+
+def _build_existing(scope: Scope) -> tuple[type[pw.Model], pw.Query]:
+    D = scope.tables.Dispatch
+    ids = [pw.Value(Slot("dispatch_id"), converter=False) for _ in range(IN_CHUNK)]
+    # A provisional record is not a record yet.
+    return D, D.select(D.dispatch_id).where(D.dispatch_id.in_(ids) & ~provisional.listing_only(D))
 
 
 def origin_rank(column: pw.Field | pw.ColumnBase) -> pw.Expression:
@@ -241,9 +269,9 @@ def _build_fill(name: str) -> Callable[[Scope], tuple[type[pw.Model], pw.Query]]
 _FILLS = {name: _build_fill(name) for name in _FILLED}
 
 
-def _put_location(scope: Scope, record: DispatchRecord, now: dt.datetime) -> None:
-    row = {
-        "host": scope.host,
+def _location_row(record: DispatchRecord) -> dict[str, Any]:
+    """A read's location row, but for its host and ``seen_at`` (``_apply``)."""
+    return {
         "path": record.path,
         "dispatch_id": record.dispatch_id,
         "root": record.root,
@@ -252,44 +280,29 @@ def _put_location(scope: Scope, record: DispatchRecord, now: dt.datetime) -> Non
         "inode": record.inode or 0,
         "last_event": record.last_event,
         "unreadable": record.unreadable,
-        "seen_at": now,
         "origin": record.origin,
     }
-    scope.statement(build_location).run(row)
 
 
-def _put_dispatch(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> bool:
-    """Upsert the record of one read, if it is the copy to show; whether
-    it was written."""
-    record = outcome.record
-    written = scope.statement(build_dispatch).run(_dispatch_row(scope, outcome, now))
-    if not written and record.unreadable is None:
-        # A less authoritative copy may still know the workflow's name or
-        # its task count where the one shown does not (a client's download
-        # names its workflow only from its source, and counts only the
-        # tasks it fetched; the client's manifest names both).
-        for name, build in _FILLS.items():
-            value = getattr(record, name)
-            if value is not None:
-                scope.statement(build).run({"dispatch_id": record.dispatch_id, name: value})
-    if written and record.unreadable is None and outcome.data is not None:
-        blob = {
-            "dispatch_id": record.dispatch_id,
-            "data": outcome.data,
-            "sha256": record.sha256 or "",
-            "encoding": outcome.data_encoding,
-        }
-        scope.statement(build_blob).run(blob)
-    return bool(written)
+def _fill(scope: Scope, record: DispatchRecord) -> None:
+    """After a read that is not the copy shown: a less authoritative copy
+    may still know the workflow's name or its task count where the one
+    shown does not (a client's download names its workflow only from its
+    source, and counts only the tasks it fetched; the client's manifest
+    names both)."""
+    if record.unreadable is not None:
+        return
+    for name, build in _FILLS.items():
+        value = getattr(record, name)
+        if value is not None:
+            scope.statement(build).run({"dispatch_id": record.dispatch_id, name: value})
 
 
-def _dispatch_row(scope: Scope, outcome: ReadOutcome, now: dt.datetime) -> dict[str, Any]:
+def _dispatch_row(outcome: ReadOutcome, now: dt.datetime) -> dict[str, Any]:
+    """A read's dispatch row, but for the columns every row of a batch
+    shares (``_apply``)."""
     record = outcome.record
     row = {name: getattr(record, name) for name in _COPIED}
-    # _COMPUTED:
-    row["host"] = scope.host
-    row["missing"] = False
-    row["updated_at"] = row["first_seen"] = now
     # Encoded by the reader process already (``read.reader.compact``), or here.
     if outcome.nodes_json is not None:
         row["nodes"] = EncodedJSON(outcome.nodes_json)
