@@ -43,10 +43,10 @@ BATCH = 2000
 CHUNK = 256
 AHEAD = 4
 # Whether result_info.yaml is read on a thread of its own (else on the
-# walking one). Three threads beat two only with both cores free: on this
-# project's shared 2-core machine they came out even (docs/performance.md,
-# session 9).
-READ_THREAD = True
+# walking one). Off: each of its system calls gives up the GIL, and taking it
+# back from the walking thread costs more than the overlap wins (with both
+# cores free, 0.38 s against 0.34 s for 20,000; docs/performance.md, session 9).
+READ_THREAD = False
 
 
 @dataclass
@@ -80,11 +80,10 @@ def list_root(
         follow_symlinks=config.follow_symlinks,
         exclude=exclude,
     )
-    # Three threads: this one walks (a stat per folder) and binds the rows,
-    # one reads each result_info.yaml (an open, a read, a close), one writes
-    # the rows (on its own connection). Each spends most of its time in
-    # system calls or in SQLite, without the GIL, so they overlap on two cores.
-    # (A thread of the pool starts on its first task: none if not READ_THREAD.)
+    # This thread walks (a stat per folder), reads each result_info.yaml (an
+    # open, a read, a close) and binds the rows; another writes them, on its
+    # own connection, in SQLite without the GIL. (A third reads the files if
+    # READ_THREAD: a pool's thread starts only on its first task.)
     with (
         ThreadPoolExecutor(1, thread_name_prefix="listing-read") as reader,
         ThreadPoolExecutor(1, thread_name_prefix="listing-write") as writer,
