@@ -294,8 +294,9 @@ class ResultBlob(BaseModel):
     # Of the bytes as read (``data`` may hold them compressed).
     sha256 = CharField(max_length=64)
     # -- added by migration step 12 --
-    # How ``data`` holds the bytes: None as they are, ``"zlib"`` compressed
-    # (``read.reader.compact``: a reader process compresses what it read).
+    # How ``data`` holds the bytes: None as they are, else the codec
+    # (``read.compressed``: ``"zstd"`` since session 9, ``"zlib"`` before;
+    # a reader process compresses what it read).
     encoding = CharField(max_length=16, null=True)
 
 
