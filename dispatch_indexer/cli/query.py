@@ -86,6 +86,12 @@ def list_(
         write_records(page, fmt)
     if page.next_cursor:
         typer.echo(f"more: --cursor {page.next_cursor}", err=True)
+    if page.search_incomplete:
+        typer.echo(
+            "note: a first scan is still being written; the text search covers "
+            "its dispatches once it ends",
+            err=True,
+        )
 
 
 def _follow(

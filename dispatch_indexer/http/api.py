@@ -153,7 +153,13 @@ def add_routes(app: FastAPI, access: Access) -> None:
             "order": order,
         }
         page = access(lambda ix: ix.list(**filters))  # type: ignore[arg-type]
-        return JSON({"dispatches": [r.list_json() for r in page], "next_cursor": page.next_cursor})
+        return JSON(
+            {
+                "dispatches": [r.list_json() for r in page],
+                "next_cursor": page.next_cursor,
+                "search_incomplete": page.search_incomplete,
+            }
+        )
 
     @app.get(f"{PREFIX}/dispatches/{{dispatch_id}}", tags=["dispatches"])
     def get_dispatch(dispatch_id: str) -> JSON:

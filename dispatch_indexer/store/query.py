@@ -190,13 +190,24 @@ def check_statuses(asked: tuple[str, ...], held: Callable[[], Iterable[str]]) ->
 
 class Page(list[DispatchRecord]):
     """One page of records, newest first, and the cursor of the next page
-    (None on the last page). It is a list, so it can be used as one."""
+    (None on the last page). It is a list, so it can be used as one.
+
+    ``search_incomplete``: the page was searched (``text``) while a first
+    scan's bulk build was writing (``store.bulk``), whose dispatches are
+    searchable only once it ends."""
 
     next_cursor: str | None
+    search_incomplete: bool
 
-    def __init__(self, records: list[DispatchRecord], next_cursor: str | None = None) -> None:
+    def __init__(
+        self,
+        records: list[DispatchRecord],
+        next_cursor: str | None = None,
+        search_incomplete: bool = False,
+    ) -> None:
         super().__init__(records)
         self.next_cursor = next_cursor
+        self.search_incomplete = search_incomplete
 
 
 def parse_time(value: dt.datetime | str | None, name: str) -> dt.datetime | None:

@@ -189,7 +189,12 @@ class Store:
 
     def list(self, q: ListQuery) -> Page:
         self._check_statuses(q)
-        return read.page(self.scope, q)
+        page = read.page(self.scope, q)
+        if q.text:
+            from . import bulk
+
+            page.search_incomplete = bulk.active(self.scope)
+        return page
 
     def iterate(self, q: ListQuery, chunk: int = 1000) -> Iterator[DispatchRecord]:
         self._check_statuses(q)

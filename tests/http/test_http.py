@@ -60,7 +60,7 @@ def test_list_is_the_library_listing(client: TestClient, indexed: DispatchIndex)
     response = client.get("/api/v1/dispatches")
     body = response.json()
     assert response.headers["content-type"] == "application/json"
-    assert set(body) == {"dispatches", "next_cursor"}
+    assert set(body) == {"dispatches", "next_cursor", "search_incomplete"}
     assert body["next_cursor"] is None
     expected = indexed.list()
     assert ids(response) == [r.dispatch_id for r in expected]

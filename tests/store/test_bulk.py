@@ -46,7 +46,7 @@ def test_a_first_scan_is_a_bulk_build_that_ends_searchable(
 
 
 def test_a_bulk_build_cut_short_is_finished_by_the_next_scan(
-    index: DispatchIndex, corpus: Path, db_engine: str
+    index: DispatchIndex, corpus: Path, db_engine: str, cli
 ) -> None:
     store = index._store
     if not store.begin_bulk():
@@ -59,10 +59,15 @@ def test_a_bulk_build_cut_short_is_finished_by_the_next_scan(
     assert bulk.active(store.scope)
     assert index.list(text="results") == []
     assert _sort_indexes(index) == set()
+    # ... and a search says so: in the Python API, the CLI and the HTTP API's page.
+    assert index.list(text="results").search_incomplete
+    assert not index.list().search_incomplete  # no search, nothing missed
+    assert "first scan is still being written" in cli("list", "--text", "results").stderr
     index.add_dirs([root])
     index.scan()
     assert not bulk.active(store.scope)
     assert len(index.list(text="results", limit=None)) >= len(folders) - 1
+    assert not index.list(text="results").search_incomplete
     assert len(_sort_indexes(index)) == len(SORTS) - 1
 
 
