@@ -20,10 +20,9 @@ sets every column), half of what writing the row cost. Their SQL is kept in
 ``index_meta`` (``SET_ASIDE``), they are dropped, and the end makes each
 again from it, in one pass over the table; only in a build that listed
 more dispatches than the table held (``set_aside_worth_it``). The
-listing's own order and
-the change feed's (``KEPT``) stay, so that the first page of a listing
-and what the notifier reads stay index ranges while the build runs; other
-filters walk the table meanwhile.
+listing's own order and the change feed's (``KEPT``) stay, so that the
+first page of a listing and what the notifier reads stay index ranges
+while the build runs; other filters walk the table meanwhile.
 
 The build is marked by a row of ``index_meta``, which the triggers read,
 so an index left in a bulk build by a crash is finished by its next scan

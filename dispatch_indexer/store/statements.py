@@ -10,20 +10,19 @@ converts a row's values with the columns' own ``db_value`` (exactly what
 peewee would have done) and hands the SQL text to the driver as it is.
 peewee stays the one author of the SQL, on both engines.
 
-A batch of rows runs as one call to the driver. On SQLite it is one
-statement, its rows handed over as a single JSON array (``json_each``):
-sqlite3's ``executemany`` takes the GIL back between rows, and a thread
-writing that way while another walks the disk (the listing pass) spent
-most of its time waiting for it. ``batch`` does the Python work in the
-caller's thread; ``run_batch`` is all SQLite, with the GIL let go.
+A batch of rows runs in few calls to the driver. On SQLite an INSERT of
+one row's VALUES is run as INSERTs of many rows each (``run_rows``): sqlite3's
+``executemany`` takes the GIL back between rows, and a thread writing that
+way while another walks the disk (the listing pass) spent most of its time
+waiting for it.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import peewee as pw
 
@@ -45,29 +44,32 @@ def slots(names: list[str]) -> dict[str, pw.Node]:
     return {name: pw.Value(Slot(name), converter=False) for name in names}
 
 
-class Batch(NamedTuple):
-    """Rows bound to a statement, ready to run: a JSON array of them for the
-    single-statement form, else their parameters."""
-
-    count: int
-    as_json: str | None
-    params: list[list[Any]]
-
-
-# peewee's INSERT on SQLite: the row's placeholders, to become a SELECT.
-_VALUES = re.compile(r"VALUES \((\?(?:, \?)*)\)")
+# Rows of parameters, each in the order of a statement's placeholders.
+Rows = list[Sequence[Any]]
+# Rows per statement of ``run_rows`` on SQLite, at most (fewer if its limit
+# on bound parameters is lower).
+ROWS_PER_STATEMENT = 500
+# peewee's single-row INSERT on SQLite: its VALUES, repeated for many rows.
+_VALUES = re.compile(r"VALUES (\(\?(?:, \?)*\))")
 
 
-def _from_json_each(sql: str) -> str | None:
-    """The INSERT ``sql`` rewritten to take its rows from one JSON array;
-    None if it is not a single-row INSERT ... VALUES."""
+def _many_rows(sql: str) -> Callable[[int], str] | None:
+    """The INSERT ``sql`` of one row as one of ``n`` rows; None if it is not
+    an INSERT whose every placeholder is in its one VALUES row."""
     match = _VALUES.search(sql)
     if match is None or not sql.startswith("INSERT") or sql.count("?") != match[1].count("?"):
         return None
-    columns = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(match[1].count("?")))
-    # "WHERE true": SQLite's parser needs it before an ON CONFLICT clause.
-    select = f"SELECT {columns} FROM json_each(?) WHERE true"  # noqa: S608 - indices only
-    return sql[: match.start()] + select + sql[match.end() :]
+    head, row, tail = sql[: match.start(1)], match[1], sql[match.end(1) :]
+    return lambda n: head + ", ".join([row] * n) + tail
+
+
+def _variable_limit(database: pw.SqliteDatabase) -> int:
+    getlimit = getattr(database.connection(), "getlimit", None)
+    if getlimit is None:  # Python before 3.11
+        return 999
+    import sqlite3
+
+    return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
 
 Bind = tuple[Callable[[Any], Any] | None, Any]
@@ -114,9 +116,19 @@ class Compiled:
                 self._binds.append((converter(model._meta.fields[param.name]), param.name))
             else:
                 self._binds.append((None, param))
-        self._bulk_sql = (
-            _from_json_each(self.sql) if isinstance(database, pw.SqliteDatabase) else None
-        )
+        self._many = _many_rows(self.sql) if isinstance(database, pw.SqliteDatabase) else None
+        self.rows_per_statement = 1
+        if self._many is not None:
+            per_row = max(1, len(params))
+            self.rows_per_statement = max(
+                1, min(ROWS_PER_STATEMENT, _variable_limit(database) // per_row)
+            )
+
+    @property
+    def binds(self) -> list[Bind]:
+        """Per placeholder: (converter, column) for a row's value, (None,
+        value) for a constant peewee put in the statement."""
+        return self._binds
 
     def params(self, row: Mapping[str, Any]) -> list[Any]:
         return [
@@ -138,37 +150,24 @@ class Compiled:
 
         return bind
 
-    def batch(
-        self, rows: list[Mapping[str, Any]], shared: Mapping[str, Any] | None = None
-    ) -> Batch:
-        """Bind ``rows`` (with ``shared``, values common to all of them,
-        converted once) for ``run_batch``."""
-        binds = self._binds
-        if shared:
-            binds = [_fixed(bind, shared) for bind in binds]
-        params = [
-            [convert(row[name]) if convert is not None else name for convert, name in binds]
-            for row in rows
-        ]
-        as_json = None
-        if self._bulk_sql is not None:
-            try:
-                as_json = json.dumps(params, allow_nan=False)
-            except (TypeError, ValueError):
-                pass  # bytes, or a float JSON cannot carry: row by row
-        return Batch(len(params), as_json, params if as_json is None else [])
-
-    def run_batch(self, batch: Batch) -> int:
-        """Execute for each row of ``batch``, in one call to the driver; how
-        many rows were written in all."""
-        if not batch.count:
+    def run_rows(self, rows: Rows) -> int:
+        """Execute for each row of parameters, in order; how many rows were
+        written in all. On SQLite an INSERT runs as INSERTs of
+        ``rows_per_statement`` rows each, else as one ``executemany``."""
+        if not rows:
             return 0
-        if batch.as_json is not None and self._bulk_sql is not None:
-            cursor = self.database.execute_sql(self._bulk_sql, (batch.as_json,))
-        else:
-            cursor = self.database.cursor()
-            cursor.executemany(self.sql, batch.params)
-        return cursor.rowcount
+        if self._many is None:
+            with _ERRORS_AS_PEEWEES:
+                cursor = self.database.cursor()
+                cursor.executemany(self.sql, rows)
+            return int(cursor.rowcount)
+        written = 0
+        per = self.rows_per_statement
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            flat = list(itertools.chain.from_iterable(chunk))
+            written += self.database.execute_sql(self._many(len(chunk)), flat).rowcount
+        return written
 
     def run(self, row: Mapping[str, Any]) -> int:
         """Execute for one row; how many rows it wrote."""

@@ -49,7 +49,7 @@ from .scope import Scope, utcnow
 if TYPE_CHECKING:  # the reader modules load in the processes that read
     from ..read.reader import ReadOutcome
     from . import bulk, forget, provisional, write
-    from .statements import Batch
+    from .statements import Rows
     from .write import ApplyResult
 
 
@@ -161,10 +161,10 @@ class Store:
     def has_locations(self, folder: str) -> bool:
         return provisional.has_locations(self.scope, folder)
 
-    def listing_batch(self, rows: list[tuple[object, ...]], shared: dict[str, object]) -> Batch:
+    def listing_batch(self, rows: list[tuple[object, ...]], shared: dict[str, object]) -> Rows:
         return provisional.listing_batch(self.scope, rows, shared)
 
-    def list_new(self, batch: Batch) -> int:
+    def list_new(self, batch: Rows) -> int:
         return provisional.list_new(self.scope, batch)
 
     def listed_under(self, folder: str) -> list[tuple[str, str]]:

@@ -249,7 +249,7 @@ def _listing_row(dispatch_id: str, **values: object) -> dict[str, object]:
 
 def test_a_batch_in_one_statement_stores_what_row_by_row_does(index: DispatchIndex) -> None:
     """On SQLite a batch of provisional records goes over as INSERTs of many
-    rows each (provisional._Listing), bound from ``ROW`` tuples; every value
+    rows each (Compiled.run_rows), bound from ``ROW`` tuples; every value
     must land as peewee's row-by-row form lands it."""
     store = index._store
     now = dt.datetime(2026, 11, 25, 4, 52, 58, 946415, tzinfo=dt.timezone.utc)
@@ -292,14 +292,12 @@ def test_a_batch_in_one_statement_stores_what_row_by_row_does(index: DispatchInd
         assert stored_types[storable(f"b{i}{suffix}")] == stored_types[storable(f"s{i}{suffix}")]
 
 
-def test_a_batch_json_cannot_carry_goes_row_by_row(index: DispatchIndex) -> None:
+def test_a_batch_of_bytes_is_written(index: DispatchIndex) -> None:
     store = index._store
     statement = store.scope.statement(write.build_blob)
     row = {"dispatch_id": "x", "data": b"\x00\xff", "sha256": "0" * 64, "encoding": None}
-    batch = statement.batch([row])
-    assert batch.as_json is None
     with store.database.atomic():
-        assert statement.run_batch(batch) == 1
+        assert statement.run_rows([statement.params(row)]) == 1
     assert bytes(store.tables.ResultBlob.get_by_id("x").data) == b"\x00\xff"
 
 

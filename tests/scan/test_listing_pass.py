@@ -79,7 +79,9 @@ def test_small_chunks_and_batches_list_what_the_defaults_do(
         monkeypatch.setattr(listing, "CHUNK", chunk)
         monkeypatch.setattr(listing, "AHEAD", ahead)
         monkeypatch.setattr(listing, "BATCH", batch)
-        monkeypatch.setattr(provisional._listing(store.scope), "rows_per_statement", per_statement)
+        monkeypatch.setattr(
+            store.scope.statement(provisional.build_listing), "rows_per_statement", per_statement
+        )
         assert store.drop_listed(list(expected)) == len(expected)
         assert index.counts() == {}
         again = listing.list_root(store, index.config, str(root), frozenset())
@@ -92,7 +94,7 @@ def test_a_batch_over_several_statements_writes_only_the_new_rows(
     index: DispatchIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = index._store
-    monkeypatch.setattr(provisional._listing(store.scope), "rows_per_statement", 7)
+    monkeypatch.setattr(store.scope.statement(provisional.build_listing), "rows_per_statement", 7)
     shared: dict[str, object] = {
         "root": "/r", "source": provisional.SOURCE, "first_seen": NOW, "updated_at": NOW,
     }  # fmt: skip
