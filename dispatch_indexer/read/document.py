@@ -161,7 +161,7 @@ class _Document:
         for key, value in attrs.items():
             if key in _NOT_SHOWN:
                 continue
-            name = key if type(key) is str and len(key) <= 256 else r.key(key)
+            name = r.key(key)
             if value is None:
                 out[name] = None
             elif key == "metadata":

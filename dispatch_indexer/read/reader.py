@@ -99,7 +99,7 @@ def compact(outcome: ReadOutcome) -> tuple[Any, ...]:
     data, encoding = outcome.data, outcome.data_encoding
     if data is not None and encoding is None and outcome.ok and not outcome.transient:
         # The bytes to store (only a good read's are) compressed here, in
-        # parallel: the process that writes then moves and stores a third.
+        # parallel: the process that writes then moves and stores about half.
         # A process short of memory sends them as they are.
         with contextlib.suppress(MemoryError):
             data, encoding = compressed.compress(data)

@@ -89,14 +89,12 @@ class Renderer:
     def text(self, value: Any, chars: int | None = None) -> str:
         """``str(value)``, rebuilt from plain data, shortened to ``chars``."""
         limit = self.value_chars if chars is None else chars
-        kind = type(value)
-        if kind is str:
+        if isinstance(value, str):
             return values.shorten_text(value, limit)
+        kind = type(value)
         if kind is float or (kind is int and value.bit_length() <= 10_000):
             # What the mirror below leaves as it is.
             return values.shorten_text(str(value), limit)
-        if isinstance(value, str):
-            return values.shorten_text(value, limit)
         ghost = as_ghost(value)
         if ghost is not None or isinstance(value, GhostClass):
             return values.shorten_text(self.ghost_str(value), limit)
