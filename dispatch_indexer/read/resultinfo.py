@@ -57,12 +57,10 @@ def read_fields(path: str, dir_fd: int | None = None) -> Fields:
     raw = _read_raw(path, dir_fd)
     if raw is None:
         return _UNKNOWN
-    match = _COVALENT_LAYOUT.match(raw)
-    if match is not None:
-        fast = _from_covalent_layout(match)
-        if fast is not None:
-            return fast
-    info = parse_info(raw)
+    fast = _fast_fields(raw)
+    if fast is not None:
+        return fast
+    info = _parsed(raw)
     if not info:
         return _UNKNOWN
     return (
@@ -105,24 +103,27 @@ _PLAIN_ID = re.compile(rb"[A-Za-z0-9_.-]+\Z")
 
 def parse_info(raw: bytes) -> dict[str, Any]:
     """``read_info`` of the file's bytes."""
-    match = _COVALENT_LAYOUT.match(raw)
-    if match is not None:
-        fast = _from_covalent_layout(match)
-        if fast is not None:
-            dispatch_id, status, start, end = fast
-            out: dict[str, Any] = {"dispatch_id": dispatch_id, "status": status}
-            if start is not None:
-                out["start_time"] = start
-            if end is not None:
-                out["end_time"] = end
-            return out
+    fast = _fast_fields(raw)
+    if fast is None:
+        return _parsed(raw)
+    dispatch_id, status, start, end = fast
+    out: dict[str, Any] = {"dispatch_id": dispatch_id, "status": status}
+    if start is not None:
+        out["start_time"] = start
+    if end is not None:
+        out["end_time"] = end
+    return out
+
+
+def _parsed(raw: bytes) -> dict[str, Any]:
+    """``parse_info`` by the YAML parser."""
     try:
         data = yaml.load(raw, Loader=_PlainLoader)  # noqa: S506 - _PlainLoader is a SafeLoader
     except (yaml.YAMLError, ValueError, TypeError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}
-    out = {}
+    out: dict[str, Any] = {}
     dispatch_id = data.get("dispatch_id")
     if isinstance(dispatch_id, str) and dispatch_id:
         out["dispatch_id"] = dispatch_id
@@ -138,9 +139,13 @@ def parse_info(raw: bytes) -> dict[str, Any]:
     return out
 
 
-def _from_covalent_layout(match: re.Match[bytes]) -> Fields | None:
+def _fast_fields(raw: bytes) -> Fields | None:
     """``read_fields``'s answer from Covalent's own layout; None for
-    anything YAML could read differently (left to the parser)."""
+    anything else, or anything YAML could read differently (left to the
+    parser)."""
+    match = _COVALENT_LAYOUT.match(raw)
+    if match is None:
+        return None
     dispatch_id, end, status, start = match.groups()
     if _PLAIN_ID.match(dispatch_id) is None:
         return None  # quoted, or anything YAML reads differently
