@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,15 +37,6 @@ from .walk import Found, find_dispatches
 
 # Rows written per transaction: enough to amortise, small enough to commit often.
 BATCH = 2000
-# Folders handed to the reading thread at a time, and how many such chunks
-# the walk may be ahead of it.
-CHUNK = 256
-AHEAD = 4
-# Whether result_info.yaml is read on a thread of its own (else on the
-# walking one). Off: each of its system calls gives up the GIL, and taking it
-# back from the walking thread costs more than the overlap wins (with both
-# cores free, 0.38 s against 0.34 s for 20,000; docs/performance.md, session 9).
-READ_THREAD = False
 
 
 @dataclass
@@ -82,65 +72,39 @@ def list_root(
     )
     # This thread walks (a stat per folder), reads each result_info.yaml (an
     # open, a read, a close) and binds the rows; another writes them, on its
-    # own connection, in SQLite without the GIL. (A third reads the files if
-    # READ_THREAD: a pool's thread starts only on its first task.)
-    with (
-        ThreadPoolExecutor(1, thread_name_prefix="listing-read") as reader,
-        ThreadPoolExecutor(1, thread_name_prefix="listing-write") as writer,
-    ):
-        read = reader.submit if READ_THREAD else _at_once
-        reading: deque[Future[list[tuple[object, ...]]]] = deque()
+    # own connection, in SQLite without the GIL. (A third thread reading the
+    # files lost more to taking the GIL back after each system call than it
+    # won: docs/performance.md, session 9.)
+    with ThreadPoolExecutor(1, thread_name_prefix="listing-write") as writer:
         writing: Future[int] | None = None
-        batch: list[tuple[object, ...]] = []
 
-        def write(rows: list[tuple[object, ...]]) -> None:
+        def write(found: list[Found]) -> None:
             nonlocal writing
-            future = writer.submit(store.list_new, store.listing_batch(rows, shared))
+            rows = store.listing_batch(_provisional_rows(found), shared)
+            future = writer.submit(store.list_new, rows)
             if writing is not None:
                 listed.count += writing.result()
             writing = future
 
-        def take(keep: int) -> None:
-            nonlocal batch
-            while len(reading) > keep:
-                batch += reading.popleft().result()
-                if len(batch) >= BATCH:
-                    write(batch)
-                    batch = []
-
         try:
-            chunk: list[Found] = []
+            batch: list[Found] = []
             for found in walk:
                 if should_stop is not None and should_stop():
                     listed.stopped = True
                     break
-                chunk.append(found)
-                if len(chunk) >= CHUNK:
-                    reading.append(read(_provisional_rows, chunk))
-                    chunk = []
-                    take(AHEAD)
-            if chunk:
-                reading.append(read(_provisional_rows, chunk))
-            take(0)
+                batch.append(found)
+                if len(batch) >= BATCH:
+                    write(batch)
+                    batch = []
             if batch:
                 write(batch)
             if writing is not None:
                 listed.count += writing.result()
                 writing = None
         finally:
-            for future in reading:
-                future.cancel()
             writer.submit(store.close_thread_connection)
     listed.seconds = time.monotonic() - started
     return listed
-
-
-def _at_once(
-    read: Callable[[list[Found]], list[tuple[object, ...]]], found: list[Found]
-) -> Future[list[tuple[object, ...]]]:
-    done: Future[list[tuple[object, ...]]] = Future()
-    done.set_result(read(found))
-    return done
 
 
 def _provisional_rows(found: list[Found]) -> list[tuple[object, ...]]:

@@ -73,11 +73,8 @@ def test_small_chunks_and_batches_list_what_the_defaults_do(
     assert listed.count == len(expected) > 10
     counts = index.counts()
     store = index._store
-    variants = [(1, 0, 1, 1, True), (2, 1, 3, 2, True), (3, 4, 7, 5, True), (2, 1, 3, 2, False)]
-    for chunk, ahead, batch, per_statement, read_thread in variants:
-        monkeypatch.setattr(listing, "READ_THREAD", read_thread)
-        monkeypatch.setattr(listing, "CHUNK", chunk)
-        monkeypatch.setattr(listing, "AHEAD", ahead)
+    variants = [(1, 1), (3, 2), (7, 5)]
+    for batch, per_statement in variants:
         monkeypatch.setattr(listing, "BATCH", batch)
         monkeypatch.setattr(
             store.scope.statement(provisional.build_listing), "rows_per_statement", per_statement
